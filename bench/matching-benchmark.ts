@@ -1,0 +1,276 @@
+/**
+ * Match-key throughput: normalizes and hashes synthetic members with buildMemberRows on one core and compares the
+ * hashing rate achieved with the raw single-core `crypto.hash('sha256')` rate on comparable strings, measured in
+ * the same run. Target: at least half of that ceiling.
+ *
+ *   npm run build && npm run bench:matching -- --members 1000000
+ */
+import { AUDIENCE_SCHEMA, UNHASHED_KEYS } from '../src/matching/keys';
+import { buildMemberRows, type MemberRows } from '../src/matching/member-rows';
+import { normalizeValue } from '../src/matching/normalize';
+import { sha256Hex } from '../src/matching/sha256';
+import { traitTarget } from '../src/matching/trait-aliases';
+
+const DEFAULT_MEMBERS = 1_000_000;
+const CHUNK_SIZE = 1_000;
+const CEILING_SAMPLE_MEMBERS = 20_000;
+const TARGET_SHARE_OF_CEILING = 0.5;
+
+let seed = 0x9e3779b9;
+/** mulberry32: a fixed-seed generator so that every run measures the same members. */
+function random(): number {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)];
+/** Frequencies fall off steeply, as in real lists of names and cities: the first tenth takes almost half the picks. */
+const pickSkewed = <T>(values: readonly T[]): T => values[Math.floor(values.length * random() ** 3)];
+const digit = (): string => String(Math.floor(random() * 10));
+const digits = (count: number): string => String(Math.floor(random() * 10 ** count)).padStart(count, '0');
+const letter = (): string => String.fromCharCode(65 + Math.floor(random() * 26));
+
+/** Syllables of made-up names; a few carry accents or letters outside a–z, as real lists do. */
+const SYLLABLES = ['ma', 'ri', 'jo', 'an', 'el', 'li', 'sa', 'ta', 'ne', 'ro', 'ka', 'de', 'lu', 'mi', 'so', 'be',
+  'ra', 'chi', 'zo', 'vin', 'ter', 'son', 'berg', 'ton', 'lé', 'mü', 'ø', 'ço'];
+
+/** `count` distinct capitalized names of at least `syllables` syllables, some with an apostrophe, hyphen or space. */
+function syntheticNames(count: number, syllables: number, separator: string): string[] {
+  const names: string[] = [];
+  for (let i = 0; i < count; i++) {
+    let name = '';
+    for (let n = i + SYLLABLES.length ** (syllables - 1), k = 0; n > 0 || k < syllables; n = Math.floor(n / SYLLABLES.length), k++) {
+      name += SYLLABLES[n % SYLLABLES.length];
+    }
+    name = name[0].toUpperCase() + name.slice(1);
+    if (i % 41 === 7) name = `O'${name}`;
+    if (i % 37 === 5) name = `${name}${separator}${names[i - 1] ?? 'Ann'}`;
+    names.push(name);
+  }
+  return names;
+}
+
+// Cardinalities of a million-member US-heavy audience: a few thousand first names and cities, tens of thousands of
+// last names and ZIP codes.
+const FIRST_NAMES = syntheticNames(5_000, 2, '-');
+const LAST_NAMES = syntheticNames(50_000, 3, '-');
+const CITIES = syntheticNames(8_000, 2, ' ');
+const US_ZIP_CODES = 40_000;
+const DOMAINS = ['example.com', 'gmail.com', 'yahoo.co.uk', 'outlook.fr', 'mail.example.org', 'web.de'];
+
+interface Place {
+  country: readonly string[];
+  state: () => string;
+  zip: () => string;
+  /** International spellings (+ or 00) with digits and plain separators: the fast path. */
+  internationalPhones: ReadonlyArray<() => string>;
+  /** Spellings that need libphonenumber-js: national numbers (read with the member's country), `(0)` trunk notation. */
+  libraryPhones: ReadonlyArray<() => string>;
+}
+
+/** Real area codes: libphonenumber-js checks which NANP country a national number belongs to. */
+const areaCode = (): string => pick(['212', '202', '415', '312', '617', '305', '713', '206', '404', '303', '646', '213']);
+const exchange = (): string => `${2 + Math.floor(random() * 8)}${digits(2)}`;
+const usZip = (): string => {
+  const zip = String(10_000 + Math.floor(random() * US_ZIP_CODES));
+  return random() < 0.2 ? `${zip}-${digits(4)}` : zip;
+};
+const US_STATES = ['NY', 'New York', 'CA', 'California', 'TX', 'Texas', 'FL', 'Florida', 'DC', 'District of Columbia',
+  'il', 'Illinois', 'Pennsylvania', 'Ohio', 'GA', 'N.C.', 'Michigan', 'WA'];
+const US: Place = {
+  country: ['US', 'us', 'United States', 'USA', 'United States of America'],
+  state: () => pickSkewed(US_STATES),
+  zip: usZip,
+  internationalPhones: [
+    () => `+1${areaCode()}${exchange()}${digits(4)}`,
+    () => `+1 (${areaCode()}) ${exchange()}-${digits(4)}`,
+    () => `001-${areaCode()}-${exchange()}-${digits(4)}`,
+  ],
+  libraryPhones: [() => `(${areaCode()}) ${exchange()}-${digits(4)}`, () => `${areaCode()}.${exchange()}.${digits(4)}`],
+};
+/** US members three times out of five, the rest spread over four other countries. */
+const PLACES: readonly Place[] = [
+  US,
+  US,
+  US,
+  {
+    country: ['GB', 'UK', 'United Kingdom'],
+    state: () => pick(['England', 'Scotland', 'Wales']),
+    zip: () => `${letter()}${letter()}${digit()} ${digit()}${letter()}${letter()}`,
+    internationalPhones: [() => `+44 20 ${digits(4)} ${digits(4)}`, () => `+447${digits(9)}`],
+    libraryPhones: [() => `+44 (0) 20 ${digits(4)} ${digits(4)}`, () => `020 ${digits(4)} ${digits(4)}`],
+  },
+  {
+    country: ['FR', 'France'],
+    state: () => pick(['Auvergne-Rhône-Alpes', 'Île-de-France', 'Bretagne']),
+    zip: () => digits(5),
+    internationalPhones: [() => `0033 6 ${digits(2)} ${digits(2)} ${digits(2)} ${digits(2)}`, () => `+33 6${digits(8)}`],
+    libraryPhones: [() => `06.${digits(2)}.${digits(2)}.${digits(2)}.${digits(2)}`],
+  },
+  {
+    country: ['BR', 'Brazil'],
+    state: () => pick(['SP', 'RJ', 'São Paulo']),
+    zip: () => `${digits(5)}-${digits(3)}`,
+    internationalPhones: [() => `+55 11 9${digits(4)}-${digits(4)}`],
+    libraryPhones: [() => `(11) 9${digits(4)}-${digits(4)}`],
+  },
+  {
+    country: ['CH', 'Switzerland'],
+    state: () => pick(['ZH', 'Genève', 'Bern']),
+    zip: () => `${1 + Math.floor(random() * 9)}${digits(3)}`,
+    internationalPhones: [() => `+41 44 ${digits(3)} ${digits(2)} ${digits(2)}`],
+    libraryPhones: [() => `044 ${digits(3)} ${digits(2)} ${digits(2)}`],
+  },
+];
+/**
+ * Share of phones written in a spelling that needs libphonenumber-js (~15–20 hashes' worth of time each). Sources
+ * filled by web forms and CRMs mostly hold E.164; raise it to see the cost of national numbers.
+ */
+const LIBRARY_PHONE_SHARE = 0.12;
+
+function syntheticMember(index: number): Record<string, unknown> {
+  const first = pickSkewed(FIRST_NAMES);
+  const last = pickSkewed(LAST_NAMES);
+  const place = pick(PLACES);
+  const email = (n: number): string => `${first}.${last}${index}${n}@${pick(DOMAINS)}`.replace(/['\s]/g, '');
+  const traits: Record<string, unknown> = {
+    email: random() < 0.1 ? [email(1), ` ${email(2).toUpperCase()} `] : email(1),
+    phone_number: pick(random() < LIBRARY_PHONE_SHARE ? place.libraryPhones : place.internationalPhones)(),
+    first_name: first,
+    last_name: last,
+    city: pickSkewed(CITIES),
+    state: place.state(),
+    zip: place.zip(),
+    country_code: pick(place.country),
+  };
+  // Source columns are always there, NULL when unknown; a jsonb `traits` object (a fifth of the members) only holds
+  // the traits that are known.
+  const gender = random() < 0.5 ? pick(['Male', 'female', 'M', 'F', 'woman']) : null;
+  const birthday = random() < 0.3 ? `${1940 + Math.floor(random() * 65)}-0${1 + Math.floor(random() * 9)}-1${digit()}` : null;
+  if (random() >= 0.2) return { user_id: `u${index}`, ...traits, gender, birthday };
+  if (gender !== null) traits.gender = gender;
+  if (birthday !== null) traits.birthday = birthday;
+  return { user_id: `u${index}`, traits };
+}
+
+const HASHED_SLOTS = AUDIENCE_SCHEMA.map((key, slot) => ({ key, slot })).filter(({ key }) => !UNHASHED_KEYS.has(key));
+
+/** Distinct hashed values a member's rows carry: how many hashes buildMemberRows produced for it. */
+function hashedValueCount({ rows }: MemberRows): number {
+  let count = 0;
+  for (const { slot } of HASHED_SLOTS) {
+    if (rows.length === 1) count += rows[0][slot] === '' ? 0 : 1;
+    else count += new Set(rows.map((row) => row[slot]).filter((value) => value !== '')).size;
+  }
+  return count;
+}
+
+/** Normalized values of sample members: the kind of strings buildMemberRows hashes, for the raw hashing rate. */
+function comparableStrings(): string[] {
+  const strings: string[] = [];
+  for (let i = 0; i < CEILING_SAMPLE_MEMBERS; i++) {
+    const member = syntheticMember(i);
+    const traits = (member.traits ?? member) as Record<string, unknown>;
+    for (const [name, value] of Object.entries(traits)) {
+      const target = traitTarget(name);
+      if (target === undefined || target === 'ADDRESS' || target === 'DATE_OF_BIRTH' || UNHASHED_KEYS.has(target)) continue;
+      for (const one of Array.isArray(value) ? value : [value]) {
+        const result = normalizeValue(target, one, { defaultCountry: 'us' });
+        if (result.ok) strings.push(result.value);
+      }
+    }
+  }
+  return strings;
+}
+
+/**
+ * Seconds to hash `count` of the comparable strings with crypto.hash. It runs after every chunk for as many hashes
+ * as the chunk produced, so that both rates are measured under the same machine load.
+ */
+function timeRawHashing(strings: readonly string[], offset: number, count: number): number {
+  let checksum = 0;
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < count; i++) checksum += sha256Hex(strings[(offset + i) % strings.length]).charCodeAt(0);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (checksum === 0) throw new Error('unreachable: keeps the hashing loop from being optimized away');
+  return seconds;
+}
+
+function parseMembers(argv: readonly string[]): number {
+  const flag = argv.indexOf('--members');
+  if (flag === -1) return DEFAULT_MEMBERS;
+  const members = Number(argv[flag + 1]);
+  if (!Number.isInteger(members) || members <= 0) throw new Error('--members expects a positive integer');
+  return members;
+}
+
+function main(): void {
+  const members = parseMembers(process.argv.slice(2));
+  const strings = comparableStrings();
+
+  let seconds = 0;
+  let rawHashingSeconds = 0;
+  let rows = 0;
+  let hashedValues = 0;
+  const droppedByReason = new Map<string, number>();
+  for (let start = 0; start < members; start += CHUNK_SIZE) {
+    const chunk: Record<string, unknown>[] = [];
+    for (let i = start; i < Math.min(start + CHUNK_SIZE, members); i++) chunk.push(syntheticMember(i));
+    const results: MemberRows[] = new Array(chunk.length);
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < chunk.length; i++) results[i] = buildMemberRows(chunk[i], { defaultCountry: 'us' });
+    seconds += Number(process.hrtime.bigint() - started) / 1e9;
+    let chunkHashes = 0;
+    for (const result of results) {
+      rows += result.rows.length;
+      chunkHashes += hashedValueCount(result);
+      for (const { key, reason } of result.dropped) {
+        droppedByReason.set(`${key}:${reason}`, (droppedByReason.get(`${key}:${reason}`) ?? 0) + 1);
+      }
+    }
+    rawHashingSeconds += timeRawHashing(strings, hashedValues, chunkHashes);
+    hashedValues += chunkHashes;
+  }
+
+  const hashCeiling = hashedValues / rawHashingSeconds;
+  const droppedValues = [...droppedByReason.values()].reduce((sum, count) => sum + count, 0);
+  const hashesPerSecond = hashedValues / seconds;
+  const shareOfCeiling = hashesPerSecond / hashCeiling;
+  const summary = {
+    members,
+    rows,
+    droppedValues,
+    seconds: round(seconds, 3),
+    membersPerSecond: Math.round(members / seconds),
+    rowsPerSecond: Math.round(rows / seconds),
+    hashesPerSecond: Math.round(hashesPerSecond),
+    rawSha256PerSecond: Math.round(hashCeiling),
+    shareOfCeiling: round(shareOfCeiling, 3),
+    target: TARGET_SHARE_OF_CEILING,
+    meetsTarget: shareOfCeiling >= TARGET_SHARE_OF_CEILING,
+    droppedByReason: Object.fromEntries([...droppedByReason].sort(([a], [b]) => a.localeCompare(b))),
+    node: process.version,
+  };
+  const table: [string, string][] = [
+    ['members', members.toLocaleString('en-US')],
+    ['rows', rows.toLocaleString('en-US')],
+    ['dropped values', `${droppedValues.toLocaleString('en-US')} (${[...droppedByReason].map(([what, count]) => `${what} ${count}`).join(', ')})`],
+    ['time (1 core)', `${summary.seconds} s`],
+    ['members/s', summary.membersPerSecond.toLocaleString('en-US')],
+    ['rows/s', summary.rowsPerSecond.toLocaleString('en-US')],
+    ['hashes/s (buildMemberRows)', summary.hashesPerSecond.toLocaleString('en-US')],
+    ['raw crypto.hash sha256/s', summary.rawSha256PerSecond.toLocaleString('en-US')],
+    ['share of ceiling', `${(shareOfCeiling * 100).toFixed(1)}% (target ${TARGET_SHARE_OF_CEILING * 100}%)`],
+  ];
+  const width = Math.max(...table.map(([label]) => label.length));
+  for (const [label, value] of table) console.log(`${label.padEnd(width)}  ${value}`);
+  console.log(JSON.stringify(summary));
+}
+
+function round(value: number, digits: number): number {
+  return Number(value.toFixed(digits));
+}
+
+main();

@@ -1,0 +1,109 @@
+import { saveAudience, readAudience, clearSyncedRows } from '../db/audiences';
+import { inTransaction, SCHEMA } from '../db/pool';
+import type { CustomerFileSource } from '../workflows/audience-config';
+import type { ActivityDependencies } from './dependencies';
+import { callGraph, graphFailure } from './graph-failures';
+import { GraphApiError } from '../facebook/graph-error';
+
+export interface EnsureAudienceInput {
+  audienceKey: string;
+  adAccountId: string;
+  name: string;
+  customerFileSource: CustomerFileSource;
+  /** An audience Meta reported gone: never reuse it. */
+  goneFbAudienceId?: string;
+}
+
+export interface AccessCheckInput {
+  adAccountId: string;
+  fbAudienceId?: string;
+  /** Check the ad account's Custom Audience terms instead of reading the audience. */
+  termsOnly: boolean;
+}
+
+export type AccessCheck =
+  | { status: 'ok' }
+  | { status: 'needs_person'; reason: string; graphCode?: number; graphSubcode?: number }
+  | { status: 'audience_gone' };
+
+/**
+ * The tag we put in the description of every audience we create. Finding it again is what makes creation
+ * idempotent: a retry after a crash between Meta's answer and our own write finds the audience instead of
+ * creating a second one.
+ */
+export function audienceTag(audienceKey: string): string {
+  return `[audience-sync:${audienceKey}]`;
+}
+
+export function createLifecycleActivities(deps: ActivityDependencies) {
+  const { pool, graph } = deps;
+
+  return {
+    async ensureCustomAudience(input: EnsureAudienceInput): Promise<{ fbAudienceId: string; created: boolean }> {
+      const tag = audienceTag(input.audienceKey);
+      const existing = await callGraph(() => graph.listCustomAudiences(input.adAccountId, ['id', 'description']));
+      const found = existing.find(
+        (audience) => String(audience.description ?? '').includes(tag) && audience.id !== input.goneFbAudienceId,
+      );
+      const fbAudienceId = found
+        ? String(found.id)
+        : (
+            await callGraph(() =>
+              graph.createCustomAudience(input.adAccountId, {
+                name: input.name,
+                description: `Synced by audience-sync from audience ${input.audienceKey} ${tag}`,
+                customerFileSource: input.customerFileSource,
+              }),
+            )
+          ).id;
+
+      await inTransaction(pool, async (client) => {
+        const known = await readAudience(client, input.audienceKey);
+        if (known?.fbAudienceId && known.fbAudienceId !== fbAudienceId) {
+          // Our synced rows describe the old audience; the one now in use starts empty, so all is uploaded again.
+          await clearSyncedRows(client, input.audienceKey);
+        }
+        await saveAudience(client, {
+          audienceKey: input.audienceKey,
+          adAccountId: input.adAccountId,
+          name: input.name,
+          fbAudienceId,
+        });
+      });
+      return { fbAudienceId, created: !found };
+    },
+
+    async renameCustomAudience(input: { audienceKey: string; fbAudienceId: string; name: string }): Promise<void> {
+      await callGraph(() => graph.renameCustomAudience(input.fbAudienceId, input.name));
+      await pool.query(`UPDATE ${SCHEMA}.audiences SET name = $2, updated_at = now() WHERE audience_key = $1`, [
+        input.audienceKey,
+        input.name,
+      ]);
+    },
+
+    /** The one cheap call a parked audience makes per interval to learn whether a person has fixed things. */
+    async checkAudienceAccess(input: AccessCheckInput): Promise<AccessCheck> {
+      try {
+        if (input.termsOnly || !input.fbAudienceId) {
+          const accepted = await graph.getAdAccountTermsAccepted(input.adAccountId);
+          return accepted
+            ? { status: 'ok' }
+            : {
+                status: 'needs_person',
+                reason:
+                  'The Custom Audience terms are not accepted for this ad account: a person in the business must accept ' +
+                  `them at https://business.facebook.com/ads/manage/customaudiences/tos/?act=${input.adAccountId.replace(/^act_/, '')}`,
+              };
+        }
+        await graph.getCustomAudience(input.fbAudienceId, ['id', 'operation_status']);
+        return { status: 'ok' };
+      } catch (error) {
+        if (error instanceof GraphApiError && error.kind === 'needs_person') {
+          return { status: 'needs_person', reason: error.reason, graphCode: error.code, graphSubcode: error.subcode };
+        }
+        if (error instanceof GraphApiError && error.kind === 'audience_gone') return { status: 'audience_gone' };
+        throw graphFailure(error);
+      }
+    },
+  };
+}

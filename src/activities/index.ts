@@ -1,0 +1,17 @@
+import type { ActivityDependencies } from './dependencies';
+import { createLifecycleActivities } from './audience-lifecycle';
+import { createPreparationActivities } from './cycle-preparation';
+import { createUploadActivities } from './cycle-upload';
+import { createClosingActivities } from './cycle-closing';
+
+export function createActivities(deps: ActivityDependencies) {
+  return {
+    ...createLifecycleActivities(deps),
+    ...createPreparationActivities(deps),
+    ...createUploadActivities(deps),
+    ...createClosingActivities(deps),
+  };
+}
+
+export type AudienceSyncActivities = ReturnType<typeof createActivities>;
+export type { ActivityDependencies } from './dependencies';

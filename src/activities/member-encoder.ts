@@ -1,0 +1,37 @@
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import Piscina from 'piscina';
+import type { MemberRowsOptions } from '../matching/member-rows';
+import { encodeMemberChunk, type EncodedChunk } from './member-chunk-encoding';
+
+/** Turns chunks of source members into staging COPY text, on worker threads when there are cores for it. */
+export interface MemberEncoder {
+  encode(records: Record<string, unknown>[], options: MemberRowsOptions): Promise<EncodedChunk>;
+  /** How many chunks it can usefully work on at once. */
+  readonly parallelism: number;
+  close(): Promise<void>;
+}
+
+const THREAD_FILE = path.join(__dirname, 'member-encoding-thread.js');
+
+/**
+ * `threads` 0 encodes on the calling thread (tests, tiny deployments); otherwise a pool of worker threads does
+ * the hashing so that one audience's cycle uses every core while the main thread streams rows in and out.
+ */
+export function createMemberEncoder(threads: number = availableParallelism()): MemberEncoder {
+  // Compiled builds ship the thread file beside this one; running from TypeScript sources has no .js to load.
+  if (threads === 0 || !existsSync(THREAD_FILE)) {
+    return {
+      parallelism: 1,
+      encode: async (records, options) => encodeMemberChunk(records, options),
+      close: async () => undefined,
+    };
+  }
+  const pool = new Piscina({ filename: THREAD_FILE, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 });
+  return {
+    parallelism: threads,
+    encode: (records, options) => pool.run({ records, options }) as Promise<EncodedChunk>,
+    close: () => pool.destroy(),
+  };
+}

@@ -1,0 +1,260 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import ms from 'ms';
+import { ConfigurationError, readEnvironment, type Environment } from '../config/environment';
+import {
+  AD_ACCOUNT_PATTERN,
+  AUDIENCE_KEY_PATTERN,
+  CUSTOMER_FILE_SOURCES,
+  DEFAULT_INTERVAL_MS,
+  DEFAULT_MAX_CYCLES_PER_RUN,
+  DEFAULT_MIN_SIZE,
+  MIN_INTERVAL_MS,
+  type AudienceConfig,
+  type CustomerFileSource,
+} from '../workflows/audience-config';
+import { AudienceClient, UserFacingError } from './audience-client';
+import { checkSourceQuery } from './source-check';
+import { formatCycle, formatHistory, formatList, formatStatus, printJson } from './output';
+import { collectFaultFlag, parseThrottleFlag } from '../emulator/command-line-flags';
+
+function parseInterval(value: string): number {
+  const parsed = ms(value as ms.StringValue);
+  if (typeof parsed !== 'number' || !Number.isFinite(parsed) || parsed <= 0) {
+    throw new InvalidArgumentError(`"${value}" is not a duration; use forms like 90s, 15m, 1h or 1d.`);
+  }
+  if (parsed < MIN_INTERVAL_MS) throw new InvalidArgumentError(`the interval must be at least ${ms(MIN_INTERVAL_MS)}.`);
+  return parsed;
+}
+
+function parseCount(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`"${value}" is not a whole number.`);
+  return Number(value);
+}
+
+function parseAudienceKey(value: string): string {
+  if (!AUDIENCE_KEY_PATTERN.test(value)) {
+    throw new InvalidArgumentError(
+      `"${value}" is not a valid audience key: use up to 100 letters, digits, '.', '_' or '-', starting with a letter or digit.`,
+    );
+  }
+  return value;
+}
+
+function parseAdAccount(value: string): string {
+  const normalized = /^\d+$/.test(value) ? `act_${value}` : value;
+  if (!AD_ACCOUNT_PATTERN.test(normalized)) {
+    throw new InvalidArgumentError(`"${value}" is not an ad account id; use act_<digits>.`);
+  }
+  return normalized;
+}
+
+function parseCountry(value: string): string {
+  if (!/^[A-Za-z]{2}$/.test(value)) throw new InvalidArgumentError(`"${value}" is not a two-letter country code.`);
+  return value.toLowerCase();
+}
+
+/** Opens a client for one command and always closes it, so the process exits as soon as the command is done. */
+async function withClient<T>(work: (client: AudienceClient, environment: Environment) => Promise<T>): Promise<T> {
+  const environment = readEnvironment();
+  const client = await AudienceClient.connect(environment);
+  try {
+    return await work(client, environment);
+  } finally {
+    await client.close();
+  }
+}
+
+const program = new Command()
+  .name('audience-sync')
+  .description('Keep Facebook Custom Audiences in step with SQL-defined audiences in PostgreSQL, on Temporal.')
+  .showHelpAfterError('(run with --help for usage)')
+  .configureOutput({ outputError: (text, write) => write(text) });
+
+program
+  .command('connect')
+  .description('Connect an audience: create its Custom Audience once and sync it every interval (idempotent).')
+  .requiredOption('--audience <key>', 'stable key of the audience', parseAudienceKey)
+  .requiredOption('--name <name>', 'name of the Custom Audience at Meta')
+  .requiredOption('--ad-account <act_id>', 'ad account, act_<digits>', parseAdAccount)
+  .addOption(new Option('--query <sql>', 'SELECT returning user_id plus traits').conflicts('queryFile'))
+  .option('--query-file <file>', 'file holding the SELECT')
+  .option('--interval <duration>', 'time between cycles', parseInterval, DEFAULT_INTERVAL_MS)
+  .option('--min-size <n>', 'upload nothing below this many members', parseCount, DEFAULT_MIN_SIZE)
+  .option('--default-country <cc>', 'country for phone numbers without a country code', parseCountry)
+  .addOption(
+    new Option('--customer-file-source <source>', 'where the data comes from (Meta asks)')
+      .choices(CUSTOMER_FILE_SOURCES)
+      .default('USER_PROVIDED_ONLY'),
+  )
+  .option('--no-check', 'do not check the query against the source database first')
+  .option('--json', 'print JSON')
+  .action(async (options) => {
+    const sourceSql: string | undefined = options.queryFile
+      ? readQueryFile(options.queryFile as string)
+      : (options.query as string | undefined);
+    if (!sourceSql?.trim()) throw new UserFacingError('Give the audience query with --query or --query-file.');
+    const environment = readEnvironment();
+    if (options.check) {
+      await checkSourceQuery(environment.SOURCE_DATABASE_URL ?? environment.DATABASE_URL, sourceSql);
+    }
+    const config: AudienceConfig = {
+      audienceKey: options.audience,
+      name: String(options.name).trim(),
+      adAccountId: options.adAccount,
+      sourceSql,
+      intervalMs: options.interval,
+      minSize: options.minSize,
+      customerFileSource: options.customerFileSource as CustomerFileSource,
+      maxCyclesPerRun: DEFAULT_MAX_CYCLES_PER_RUN,
+      ...(options.defaultCountry ? { defaultCountry: options.defaultCountry as string } : {}),
+    };
+    const result = await withClient((client) => client.connectAudience(config));
+    if (options.json) return printJson({ audienceKey: config.audienceKey, ...result });
+    if (result.started) {
+      console.log(`Connected ${config.audienceKey}: its Custom Audience is created and the first cycle starts now.`);
+    } else {
+      console.log(`${config.audienceKey} is already connected; it keeps running as it is.`);
+      if (result.differences.length > 0) {
+        console.log(
+          `  It differs from what you asked in: ${result.differences.join(', ')}. ` +
+            'To change those, `disconnect` it and `connect` it again (its Custom Audience is found and reused).',
+        );
+      }
+    }
+  });
+
+program
+  .command('list')
+  .description('List connected audiences with their state, member count and last sync.')
+  .option('--all', 'include disconnected audiences')
+  .option('--json', 'print JSON')
+  .action(async (options) => {
+    const listings = await withClient((client) => client.list(!!options.all));
+    if (options.json) printJson(listings);
+    else console.log(formatList(listings));
+  });
+
+program
+  .command('status <key>')
+  .description("Show an audience's state, counts, match-key coverage and what to do if it needs you.")
+  .option('--json', 'print JSON')
+  .action(async (key: string, options) => {
+    const status = await withClient((client) => client.status(key));
+    if (options.json) printJson(status);
+    else console.log(formatStatus(status));
+  });
+
+for (const [verb, description] of [
+  ['pause', 'Stop running cycles until resumed.'],
+  ['resume', 'Resume cycles; also retries at once an audience that needs attention.'],
+] as const) {
+  program
+    .command(`${verb} <key>`)
+    .description(description)
+    .option('--json', 'print JSON')
+    .action(async (key: string, options) => {
+      const status = await withClient((client) => client[verb](key));
+      if (options.json) printJson(status);
+      else console.log(`${key}: ${status.state}. ${status.summary}`);
+    });
+}
+
+program
+  .command('rename <key> <name>')
+  .description('Rename the audience, also at Meta.')
+  .option('--json', 'print JSON')
+  .action(async (key: string, name: string, options) => {
+    const status = await withClient((client) => client.rename(key, name));
+    if (options.json) printJson(status);
+    else console.log(`${key} is now named "${status.name}"; the Custom Audience is renamed at Meta right away.`);
+  });
+
+program
+  .command('sync-now <key>')
+  .description('Run a cycle now instead of at the next interval.')
+  .option('--wait', 'return when the cycle has finished and print its counts')
+  .option('--allow-mass-removal', 'let this cycle remove more than half of the audience')
+  .option('--json', 'print JSON')
+  .action(async (key: string, options) => {
+    const result = await withClient((client) =>
+      client.syncNow(key, { wait: !!options.wait, allowMassRemoval: !!options.allowMassRemoval }),
+    );
+    if (options.json) printJson(result);
+    else if (result.cycle) console.log(`${key}: ${formatCycle(result.cycle)}`);
+    else console.log(`${key}: a cycle starts now.`);
+    // A script waiting on the cycle learns from the exit code whether it synced.
+    if (result.cycle && !SUCCESSFUL_OUTCOMES.has(result.cycle.outcome)) process.exitCode = 1;
+  });
+
+const SUCCESSFUL_OUTCOMES = new Set(['synced', 'unchanged', 'below_minimum']);
+
+program
+  .command('disconnect <key>')
+  .description('Stop syncing an audience. Its Custom Audience and members stay at Meta.')
+  .action(async (key: string) => {
+    await withClient((client) => client.disconnect(key));
+    console.log(`Disconnected ${key}. Its Custom Audience stays at Meta; \`connect\` again to resume syncing it.`);
+  });
+
+program
+  .command('history <key>')
+  .description("Show an audience's recent sync cycles.")
+  .option('--limit <n>', 'how many cycles', parseCount, 20)
+  .option('--json', 'print JSON')
+  .action(async (key: string, options) => {
+    const { readHistory } = await import('./history');
+    const cycles = await readHistory(readEnvironment(), key, options.limit);
+    if (options.json) printJson(cycles);
+    else console.log(formatHistory(cycles));
+  });
+
+program
+  .command('normalize')
+  .description("Normalize and hash JSON lines from stdin the way uploads do (see the README's match keys).")
+  .option('--default-country <cc>', 'country for phone numbers without a country code', parseCountry)
+  .action(async (options) => {
+    const { runNormalizeCommand } = await import('../matching/normalize-command');
+    await runNormalizeCommand(process.stdin, process.stdout, { defaultCountry: options.defaultCountry });
+  });
+
+program
+  .command('worker')
+  .description('Run a worker: executes the audience workflows and their activities.')
+  .action(async () => {
+    const { startAudienceWorker } = await import('../worker/audience-worker');
+    const { finished } = await startAudienceWorker(readEnvironment());
+    console.log('audience-sync worker running; Ctrl-C stops it.');
+    await finished;
+  });
+
+program
+  .command('emulator')
+  .description("Run the Graph API emulator: Meta's Custom Audience contract, state in PostgreSQL (DATABASE_URL).")
+  .option('--port <port>', 'port to listen on', parseCount, 4010)
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--latency-ms <ms>', 'latency added to every Graph call', parseCount, 0)
+  .option('--fault <rule>', "a fault rule, repeatable, e.g. 'error:code=2,rate=0.2' (see the README)", collectFaultFlag, [])
+  .option('--fault-seed <n>', 'seed for fault rates, for reproducible runs', parseCount)
+  .option('--throttle <calls/window>', 'per ad account call limit on a rolling window, e.g. 100/1m', parseThrottleFlag)
+  .option('--min-audience-rows <n>', 'refuse removals leaving fewer rows (200/1870047)', parseCount, 0)
+  .option('--schema <name>', 'PostgreSQL schema for its state', 'graph_emulator')
+  .action(async (options) => {
+    const { runEmulatorCommand } = await import('../emulator/emulator-command');
+    await runEmulatorCommand({ databaseUrl: readEnvironment().DATABASE_URL, ...options });
+  });
+
+function readQueryFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UserFacingError(`Cannot read the query file ${file}: ${(error as Error).message}`);
+  }
+}
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  const known = error instanceof UserFacingError || error instanceof ConfigurationError;
+  console.error(`audience-sync: ${known ? (error as Error).message : String((error as Error)?.message ?? error)}`);
+  process.exitCode = 1;
+});

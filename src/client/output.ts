@@ -1,0 +1,84 @@
+import type { CycleRecord } from '../db/sync-cycles';
+import type { AudienceStatus, CycleSummary } from '../workflows/audience-status';
+import type { AudienceListing } from './audience-client';
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function formatStatus(status: AudienceStatus): string {
+  const lines = [
+    `${status.audienceKey}: ${status.state}${status.paused && status.state !== 'paused' ? ' (paused)' : ''}`,
+    `  ${status.summary}`,
+    `  name:            ${status.name}${status.pendingRename ? ' (rename pending at Meta)' : ''}`,
+    `  ad account:      ${status.adAccountId}`,
+    `  custom audience: ${status.fbAudienceId ?? 'not created yet'}`,
+    `  members:         ${status.memberCount ?? 'not read yet'} (minimum ${status.minSize})`,
+    `  next cycle:      ${status.paused ? 'none while paused' : (status.nextCycleAt ?? 'now')}`,
+    `  cycles:          ${status.cyclesCompleted} (rows added ${status.totals.added}, removed ${status.totals.removed}` +
+      `${status.totals.recreated ? `, audience recreated ${status.totals.recreated}×` : ''})`,
+  ];
+  if (status.lastCycle) lines.push(`  last cycle:      ${formatCycle(status.lastCycle)}`, ...formatMatchKeys(status.lastCycle));
+  return lines.join('\n');
+}
+
+export function formatCycle(cycle: CycleSummary): string {
+  return (
+    `${cycle.outcome} at ${cycle.finishedAt}: ${cycle.members} members, ${cycle.adds} to add / ${cycle.removes} to remove, ` +
+    `added ${cycle.added}, removed ${cycle.removed}, ${cycle.dropped} values dropped` +
+    `${cycle.invalidEntries ? `, ${cycle.invalidEntries} rows Meta found invalid` : ''}` +
+    `${cycle.message ? `\n                   ${cycle.message}` : ''}`
+  );
+}
+
+/** Coverage and drop reasons: what a user needs to see why a match rate is low. */
+function formatMatchKeys(cycle: Pick<CycleSummary, 'coverage' | 'drops' | 'members'>): string[] {
+  const lines: string[] = [];
+  const coverage = Object.entries(cycle.coverage);
+  if (coverage.length > 0) {
+    const percent = (count: number) => (cycle.members ? Math.round((100 * count) / cycle.members) : 0);
+    lines.push(`  match keys:      ${coverage.map(([key, count]) => `${key} ${percent(count)}%`).join(', ')}`);
+  }
+  const drops = Object.entries(cycle.drops).sort((a, b) => b[1] - a[1]);
+  if (drops.length > 0) lines.push(`  dropped values:  ${drops.map(([label, count]) => `${label} ${count}`).join(', ')}`);
+  return lines;
+}
+
+export function formatList(listings: AudienceListing[]): string {
+  if (listings.length === 0) return 'No audiences are connected.';
+  const rows = listings.map((item) => [
+    item.audienceKey,
+    item.workflowStatus === 'RUNNING' ? (item.state ?? '') : item.workflowStatus.toLowerCase(),
+    item.memberCount === null ? '' : String(item.memberCount),
+    item.lastSyncAt ?? '',
+    item.adAccountId ?? '',
+  ]);
+  return table(['AUDIENCE', 'STATE', 'MEMBERS', 'LAST SYNC', 'AD ACCOUNT'], rows);
+}
+
+export function formatHistory(cycles: CycleRecord[]): string {
+  if (cycles.length === 0) return 'No cycles recorded yet.';
+  const rows = cycles.map((cycle) => [
+    cycle.startedAt.toISOString(),
+    cycle.finishedAt ? `${((cycle.finishedAt.getTime() - cycle.startedAt.getTime()) / 1000).toFixed(1)}s` : '',
+    cycle.outcome,
+    String(cycle.members ?? ''),
+    String(cycle.adds ?? ''),
+    String(cycle.removes ?? ''),
+    String(cycle.added),
+    String(cycle.removed),
+    String(cycle.dropped ?? ''),
+    cycle.message ?? '',
+  ]);
+  return table(['STARTED', 'TOOK', 'OUTCOME', 'MEMBERS', 'ADDS', 'REMOVES', 'ADDED', 'REMOVED', 'DROPPED', 'MESSAGE'], rows);
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column])))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}

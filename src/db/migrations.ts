@@ -1,0 +1,84 @@
+import type { Pool } from 'pg';
+import { inTransaction, SCHEMA } from './pool';
+
+/**
+ * Ordered schema changes. Append only: a migration that has run somewhere must never change, because the
+ * version table records it as applied.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE ${SCHEMA}.audiences (
+    audience_key   text PRIMARY KEY,
+    ad_account_id  text NOT NULL,
+    name           text NOT NULL,
+    fb_audience_id text,
+    updated_at     timestamptz NOT NULL DEFAULT now()
+  );
+
+  -- The Custom Audience as we know it: every row Meta acknowledged and we have not removed since.
+  CREATE TABLE ${SCHEMA}.synced_rows (
+    audience_key text  NOT NULL,
+    row_hash     bytea NOT NULL,
+    row_data     text  NOT NULL,
+    PRIMARY KEY (audience_key, row_hash)
+  );
+
+  CREATE TABLE ${SCHEMA}.sync_cycles (
+    cycle_id        uuid PRIMARY KEY,
+    audience_key    text NOT NULL,
+    fb_audience_id  text,
+    started_at      timestamptz NOT NULL DEFAULT now(),
+    finished_at     timestamptz,
+    outcome         text NOT NULL DEFAULT 'running',
+    members         integer,
+    source_rows     integer,
+    upload_rows     integer,
+    adds            integer,
+    removes         integer,
+    added           integer NOT NULL DEFAULT 0,
+    removed         integer NOT NULL DEFAULT 0,
+    invalid_entries integer NOT NULL DEFAULT 0,
+    dropped         integer,
+    drops           jsonb,
+    coverage        jsonb,
+    message         text
+  );
+  CREATE INDEX sync_cycles_by_audience ON ${SCHEMA}.sync_cycles (audience_key, started_at DESC);
+
+  -- One row per batch Meta acknowledged; written in the same transaction as the batch's synced rows.
+  CREATE TABLE ${SCHEMA}.cycle_batches (
+    cycle_id        uuid    NOT NULL REFERENCES ${SCHEMA}.sync_cycles ON DELETE CASCADE,
+    operation       text    NOT NULL CHECK (operation IN ('add', 'remove')),
+    batch_no        integer NOT NULL,
+    row_count       integer NOT NULL,
+    invalid_entries integer NOT NULL DEFAULT 0,
+    acknowledged_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (cycle_id, operation, batch_no)
+  );
+
+  -- Shared by every worker, so that a throttled ad account slows all uploads to it, not just the one that was told.
+  CREATE TABLE ${SCHEMA}.ad_account_throttles (
+    ad_account_id text PRIMARY KEY,
+    blocked_until timestamptz NOT NULL
+  );
+  `,
+];
+
+/**
+ * Brings our schema up to date. Safe to call from every process at start-up: an advisory lock serialises
+ * concurrent callers and applied migrations are skipped.
+ */
+export async function migrate(pool: Pool): Promise<void> {
+  await inTransaction(pool, async (client) => {
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext('${SCHEMA}.migrations'))`);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${SCHEMA}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${SCHEMA}.schema_migrations (version integer PRIMARY KEY)`);
+    const { rows } = await client.query<{ version: number }>(
+      `SELECT coalesce(max(version), 0) AS version FROM ${SCHEMA}.schema_migrations`,
+    );
+    for (let version = rows[0].version + 1; version <= MIGRATIONS.length; version++) {
+      await client.query(MIGRATIONS[version - 1]);
+      await client.query(`INSERT INTO ${SCHEMA}.schema_migrations (version) VALUES ($1)`, [version]);
+    }
+  });
+}

@@ -1,0 +1,34 @@
+import { Pool, type ClientBase } from 'pg';
+
+/** Anything a single statement can run on: the pool, or a client inside a transaction. */
+export type Queryable = Pool | ClientBase;
+
+/** Where our own tables live, apart from the user's data and from the Graph API emulator's schema. */
+export const SCHEMA = 'audience_sync';
+
+export function createPool(connectionString: string, options: { max?: number; applicationName?: string } = {}): Pool {
+  const pool = new Pool({
+    connectionString,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? 'audience-sync',
+  });
+  // An idle client losing its connection (server restart) must not crash the process; the next checkout reconnects.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** Runs `work` in one transaction, rolling back on any error. */
+export async function inTransaction<T>(pool: Pool, work: (client: import('pg').PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,165 @@
+import type { ClientBase, Pool } from 'pg';
+import { SCHEMA, type Queryable } from './pool';
+import type { Operation } from './cycle-tables';
+
+/** How a cycle ended. `running` is a cycle in progress, or one a crash interrupted before the next cycle began. */
+export type CycleOutcome =
+  | 'running'
+  | 'synced'
+  | 'unchanged'
+  | 'below_minimum'
+  | 'needs_confirmation'
+  | 'needs_attention'
+  | 'audience_gone'
+  | 'failed'
+  | 'abandoned';
+
+/** Counts of dropped values by "KEY:reason", and of members with a usable value by key. */
+export type KeyCounts = Record<string, number>;
+
+export interface CyclePlanRecord {
+  members: number;
+  sourceRows: number;
+  uploadRows: number;
+  adds: number;
+  removes: number;
+  dropped: number;
+  drops: KeyCounts;
+  coverage: KeyCounts;
+}
+
+export interface CycleRecord extends Partial<CyclePlanRecord> {
+  cycleId: string;
+  audienceKey: string;
+  fbAudienceId: string | null;
+  startedAt: Date;
+  finishedAt: Date | null;
+  outcome: CycleOutcome;
+  added: number;
+  removed: number;
+  invalidEntries: number;
+  message: string | null;
+}
+
+/**
+ * Opens (or, on a retried attempt, reopens) a cycle and closes any earlier cycle of the audience that a crash
+ * left running. Returns the ids of those abandoned cycles so their working tables can be dropped.
+ */
+export async function openCycle(
+  client: ClientBase,
+  cycle: { cycleId: string; audienceKey: string; fbAudienceId: string },
+): Promise<string[]> {
+  const abandoned = await client.query<{ cycle_id: string }>(
+    `UPDATE ${SCHEMA}.sync_cycles SET outcome = 'abandoned', finished_at = now()
+      WHERE audience_key = $1 AND outcome = 'running' AND cycle_id <> $2
+      RETURNING cycle_id`,
+    [cycle.audienceKey, cycle.cycleId],
+  );
+  await client.query(
+    `INSERT INTO ${SCHEMA}.sync_cycles (cycle_id, audience_key, fb_audience_id) VALUES ($1, $2, $3)
+     ON CONFLICT (cycle_id) DO UPDATE SET fb_audience_id = excluded.fb_audience_id, started_at = now()`,
+    [cycle.cycleId, cycle.audienceKey, cycle.fbAudienceId],
+  );
+  return abandoned.rows.map((row) => row.cycle_id);
+}
+
+export async function recordPlan(client: ClientBase, cycleId: string, plan: CyclePlanRecord): Promise<void> {
+  await client.query(
+    `UPDATE ${SCHEMA}.sync_cycles
+        SET members = $2, source_rows = $3, upload_rows = $4, adds = $5, removes = $6,
+            dropped = $7, drops = $8, coverage = $9
+      WHERE cycle_id = $1`,
+    [
+      cycleId,
+      plan.members,
+      plan.sourceRows,
+      plan.uploadRows,
+      plan.adds,
+      plan.removes,
+      plan.dropped,
+      JSON.stringify(plan.drops),
+      JSON.stringify(plan.coverage),
+    ],
+  );
+}
+
+export async function finishCycle(
+  client: Queryable,
+  cycleId: string,
+  outcome: Exclude<CycleOutcome, 'running'>,
+  message: string | null = null,
+): Promise<void> {
+  await client.query(
+    `UPDATE ${SCHEMA}.sync_cycles SET outcome = $2, message = $3, finished_at = now() WHERE cycle_id = $1`,
+    [cycleId, outcome, message],
+  );
+}
+
+/** Records a batch Meta acknowledged; the caller commits it with the batch's synced-row changes. */
+export async function acknowledgeBatch(
+  client: ClientBase,
+  batch: { cycleId: string; operation: Operation; batchNo: number; rowCount: number; invalidEntries: number },
+): Promise<void> {
+  await client.query(
+    `INSERT INTO ${SCHEMA}.cycle_batches (cycle_id, operation, batch_no, row_count, invalid_entries)
+     VALUES ($1, $2, $3, $4, $5)`,
+    [batch.cycleId, batch.operation, batch.batchNo, batch.rowCount, batch.invalidEntries],
+  );
+  const counter = batch.operation === 'add' ? 'added' : 'removed';
+  await client.query(
+    `UPDATE ${SCHEMA}.sync_cycles SET ${counter} = ${counter} + $2, invalid_entries = invalid_entries + $3
+      WHERE cycle_id = $1`,
+    [batch.cycleId, batch.rowCount, batch.invalidEntries],
+  );
+}
+
+export async function acknowledgedBatches(client: Queryable, cycleId: string): Promise<Set<string>> {
+  const { rows } = await client.query<{ operation: Operation; batch_no: number }>(
+    `SELECT operation, batch_no FROM ${SCHEMA}.cycle_batches WHERE cycle_id = $1`,
+    [cycleId],
+  );
+  return new Set(rows.map((row) => batchLabel(row.operation, row.batch_no)));
+}
+
+export function batchLabel(operation: Operation, batchNo: number): string {
+  return `${operation}:${batchNo}`;
+}
+
+export async function readCycle(client: Queryable, cycleId: string): Promise<CycleRecord | undefined> {
+  const { rows } = await client.query(`${CYCLE_SELECT} WHERE cycle_id = $1`, [cycleId]);
+  return rows.map(toCycleRecord)[0];
+}
+
+export async function listCycles(pool: Pool, audienceKey: string, limit: number): Promise<CycleRecord[]> {
+  const { rows } = await pool.query(`${CYCLE_SELECT} WHERE audience_key = $1 ORDER BY started_at DESC LIMIT $2`, [
+    audienceKey,
+    limit,
+  ]);
+  return rows.map(toCycleRecord);
+}
+
+const CYCLE_SELECT = `SELECT * FROM ${SCHEMA}.sync_cycles`;
+
+function toCycleRecord(row: Record<string, unknown>): CycleRecord {
+  const count = (value: unknown) => (value === null || value === undefined ? undefined : Number(value));
+  return {
+    cycleId: String(row.cycle_id),
+    audienceKey: String(row.audience_key),
+    fbAudienceId: (row.fb_audience_id as string | null) ?? null,
+    startedAt: row.started_at as Date,
+    finishedAt: (row.finished_at as Date | null) ?? null,
+    outcome: row.outcome as CycleOutcome,
+    members: count(row.members),
+    sourceRows: count(row.source_rows),
+    uploadRows: count(row.upload_rows),
+    adds: count(row.adds),
+    removes: count(row.removes),
+    added: Number(row.added),
+    removed: Number(row.removed),
+    invalidEntries: Number(row.invalid_entries),
+    dropped: count(row.dropped),
+    drops: (row.drops as KeyCounts | null) ?? undefined,
+    coverage: (row.coverage as KeyCounts | null) ?? undefined,
+    message: (row.message as string | null) ?? null,
+  };
+}

@@ -1,0 +1,66 @@
+import type { AudienceRecord } from './audience-store';
+import { invalidParameter } from './graph-error-response';
+
+/**
+ * The Custom Audience fields the emulator serves (reference §2.3). Sizes are the rows held, exactly; Meta reports
+ * matched people as a range, which an emulator without matching cannot know.
+ */
+
+/** delivery_status 300 ("too small to be used") below this many people; Meta's threshold is unpublished, ~100. */
+const DELIVERABLE_AUDIENCE_SIZE = 100;
+
+const unixSeconds = (date: Date | null): number | null => (date === null ? null : Math.floor(date.getTime() / 1000));
+
+const AUDIENCE_FIELDS: Readonly<Record<string, (audience: AudienceRecord) => unknown>> = {
+  id: (audience) => audience.id,
+  account_id: (audience) => audience.adAccountId,
+  name: (audience) => audience.name,
+  description: (audience) => audience.description,
+  subtype: (audience) => audience.subtype,
+  customer_file_source: (audience) => audience.customerFileSource,
+  approximate_count_lower_bound: (audience) => audience.rowCount,
+  approximate_count_upper_bound: (audience) => audience.rowCount,
+  operation_status: (audience) =>
+    audience.uploadSchema === null
+      ? { code: 410, description: 'No upload: this audience has not received any data yet.' }
+      : { code: 200, description: 'Normal' },
+  delivery_status: (audience) =>
+    audience.rowCount < DELIVERABLE_AUDIENCE_SIZE
+      ? { code: 300, description: 'This audience is too small to be used.' }
+      : { code: 200, description: 'This audience is ready for use.' },
+  data_source: (audience) => dataSourceOf(audience.uploadSchema),
+  time_created: (audience) => unixSeconds(audience.createdAt),
+  time_updated: (audience) => unixSeconds(audience.updatedAt),
+  time_content_updated: (audience) => unixSeconds(audience.contentUpdatedAt),
+};
+
+/** Meta's names for the data source an upload schema implies (as quoted in its 2650 errors, reference §3.1). */
+export function dataSourceOf(uploadSchema: readonly string[] | null): { type: string; sub_type: string } {
+  if (uploadSchema === null) return { type: 'UNKNOWN', sub_type: 'ANYTHING' };
+  return uploadSchema.length === 1 && uploadSchema[0]?.endsWith('_SHA256')
+    ? { type: 'FILE_IMPORTED', sub_type: 'HASHES_OR_USER_IDS' }
+    : { type: 'FILE_IMPORTED', sub_type: 'MULTI_HASHES' };
+}
+
+/** The `fields` parameter as a list; Graph returns only the id when none are asked for. */
+export function requestedFields(fieldsParam: unknown, nodeType: string, known: readonly string[]): string[] {
+  if (fieldsParam === undefined || fieldsParam === '') return ['id'];
+  if (typeof fieldsParam !== 'string') throw invalidParameter('Param fields must be a comma-separated string');
+  const fields = fieldsParam
+    .split(',')
+    .map((field) => field.trim())
+    .filter((field) => field !== '');
+  const unknown = fields.find((field) => !known.includes(field));
+  if (unknown !== undefined) {
+    throw invalidParameter(`Tried accessing nonexisting field (${unknown}) on node type (${nodeType})`);
+  }
+  return fields.includes('id') ? fields : ['id', ...fields];
+}
+
+export const AUDIENCE_FIELD_NAMES: readonly string[] = Object.keys(AUDIENCE_FIELDS);
+
+export function audienceView(audience: AudienceRecord, fields: readonly string[]): Record<string, unknown> {
+  const view: Record<string, unknown> = {};
+  for (const field of fields) view[field] = AUDIENCE_FIELDS[field]?.(audience);
+  return view;
+}

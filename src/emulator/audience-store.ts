@@ -1,0 +1,285 @@
+import type { Pool, PoolClient } from 'pg';
+import QueryStream from 'pg-query-stream';
+import { quotedSchemaName } from './store-schema';
+
+export interface AudienceRecord {
+  id: string;
+  /** Digits only, without act_. */
+  adAccountId: string;
+  name: string;
+  description: string;
+  subtype: string;
+  customerFileSource: string;
+  /** Schema of the audience's first upload; later uploads must use the same one. */
+  uploadSchema: string[] | null;
+  rowCount: number;
+  createdAt: Date;
+  updatedAt: Date;
+  contentUpdatedAt: Date | null;
+  deletedAt: Date | null;
+}
+
+export interface NewAudience {
+  adAccountId: string;
+  name: string;
+  description: string;
+  subtype: string;
+  customerFileSource: string;
+}
+
+export type RemovalOutcome =
+  | { refused: false; removed: number; rowCount: number }
+  | { refused: true; rowCountAfterRemoval: number };
+
+export interface SessionTotals {
+  numReceived: number;
+  numInvalidEntries: number;
+}
+
+interface AudienceRow {
+  id: string;
+  ad_account_id: string;
+  name: string;
+  description: string;
+  subtype: string;
+  customer_file_source: string;
+  upload_schema: string[] | null;
+  row_count: string;
+  created_at: Date;
+  updated_at: Date;
+  content_updated_at: Date | null;
+  deleted_at: Date | null;
+}
+
+/** Rows are read back in pages of this size so a million-row audience is never held in memory at once. */
+const ROW_PAGE_SIZE = 10_000;
+
+/**
+ * Audiences, their rows and upload sessions in PostgreSQL. Every membership change is one set-based statement
+ * per request: rows go in through unnest() with ON CONFLICT DO NOTHING and come out with DELETE ... = ANY(),
+ * and the audience's row count moves in the same statement by the number of rows actually affected.
+ * Rows are handled in key order so concurrent requests on one audience lock in the same order and cannot deadlock.
+ */
+export class AudienceStore {
+  private readonly s: string;
+
+  constructor(
+    private readonly pool: Pool,
+    schema: string,
+  ) {
+    this.s = quotedSchemaName(schema);
+  }
+
+  async createAudience(audience: NewAudience): Promise<AudienceRecord> {
+    const { rows } = await this.pool.query<AudienceRow>(
+      `INSERT INTO ${this.s}.audiences (ad_account_id, name, description, subtype, customer_file_source)
+       VALUES ($1, $2, $3, $4, $5) RETURNING *`,
+      [audience.adAccountId, audience.name, audience.description, audience.subtype, audience.customerFileSource],
+    );
+    return toRecord(rows[0] as AudienceRow);
+  }
+
+  /** Deleted audiences too: callers decide how a deleted audience answers. */
+  async findAudience(id: string): Promise<AudienceRecord | undefined> {
+    if (!isBigintId(id)) return undefined;
+    const { rows } = await this.pool.query<AudienceRow>(`SELECT * FROM ${this.s}.audiences WHERE id = $1`, [id]);
+    return rows[0] && toRecord(rows[0]);
+  }
+
+  /** One page of an account's live audiences in id order, starting after `afterId`. */
+  async listAccountAudiences(adAccountId: string, afterId: string | undefined, limit: number): Promise<AudienceRecord[]> {
+    const { rows } = await this.pool.query<AudienceRow>(
+      `SELECT * FROM ${this.s}.audiences
+       WHERE ad_account_id = $1 AND deleted_at IS NULL AND id > COALESCE($2::bigint, 0)
+       ORDER BY id LIMIT $3`,
+      [adAccountId, afterId ?? null, limit],
+    );
+    return rows.map(toRecord);
+  }
+
+  async countLiveAudiences(adAccountId: string): Promise<number> {
+    const { rows } = await this.pool.query<{ count: string }>(
+      `SELECT count(*) FROM ${this.s}.audiences WHERE ad_account_id = $1 AND deleted_at IS NULL`,
+      [adAccountId],
+    );
+    return Number(rows[0]?.count ?? 0);
+  }
+
+  async listAllAudiences(): Promise<AudienceRecord[]> {
+    const { rows } = await this.pool.query<AudienceRow>(`SELECT * FROM ${this.s}.audiences ORDER BY id`);
+    return rows.map(toRecord);
+  }
+
+  async updateAudience(id: string, changes: { name?: string; description?: string }): Promise<void> {
+    await this.pool.query(
+      `UPDATE ${this.s}.audiences
+       SET name = COALESCE($2, name), description = COALESCE($3, description), updated_at = now()
+       WHERE id = $1`,
+      [id, changes.name ?? null, changes.description ?? null],
+    );
+  }
+
+  /** Deleting releases the rows, as Meta holds nothing for a deleted audience; the record stays for the admin API. */
+  async deleteAudience(id: string): Promise<void> {
+    await this.inTransaction(async (client) => {
+      await client.query(
+        `UPDATE ${this.s}.audiences SET deleted_at = now(), updated_at = now(), row_count = 0 WHERE id = $1`,
+        [id],
+      );
+      await client.query(`DELETE FROM ${this.s}.audience_rows WHERE audience_id = $1`, [id]);
+      await client.query(`DELETE FROM ${this.s}.upload_sessions WHERE audience_id = $1`, [id]);
+      return { commit: true, result: undefined };
+    });
+  }
+
+  /**
+   * Records `schema` as the audience's upload schema if it has none yet, atomically, and returns the schema
+   * the audience holds afterwards (which differs from `schema` when an earlier upload used another one).
+   */
+  async claimUploadSchema(id: string, schema: readonly string[]): Promise<string[]> {
+    const { rows } = await this.pool.query<{ upload_schema: string[] }>(
+      `UPDATE ${this.s}.audiences SET upload_schema = COALESCE(upload_schema, $2::text[]) WHERE id = $1 RETURNING upload_schema`,
+      [id, schema],
+    );
+    return rows[0]?.upload_schema ?? [...schema];
+  }
+
+  async addRows(id: string, rowsJson: readonly string[]): Promise<{ added: number; rowCount: number }> {
+    const { rows } = await this.pool.query<{ added: string; row_count: string }>(
+      `WITH added AS (
+         INSERT INTO ${this.s}.audience_rows (audience_id, row_key, row_json)
+         SELECT $1, md5(row_json)::uuid, row_json FROM unnest($2::text[]) AS row_json ORDER BY 2
+         ON CONFLICT DO NOTHING
+         RETURNING 1
+       ), counted AS (SELECT count(*) AS n FROM added)
+       UPDATE ${this.s}.audiences
+       SET row_count = row_count + counted.n,
+           content_updated_at = CASE WHEN counted.n > 0 THEN now() ELSE content_updated_at END
+       FROM counted WHERE id = $1
+       RETURNING counted.n AS added, row_count`,
+      [id, rowsJson],
+    );
+    const result = rows[0];
+    return { added: Number(result?.added ?? 0), rowCount: Number(result?.row_count ?? 0) };
+  }
+
+  /**
+   * Removes the rows, unless that would leave fewer than `minRemainingRows` rows (Meta's 1870047), in which case
+   * nothing changes. The check happens inside the transaction so concurrent removals cannot slip past it together.
+   */
+  async removeRows(id: string, rowsJson: readonly string[], minRemainingRows: number): Promise<RemovalOutcome> {
+    return this.inTransaction<RemovalOutcome>(async (client) => {
+      const { rows } = await client.query<{ removed: string; row_count: string }>(
+        `WITH removed AS (
+           DELETE FROM ${this.s}.audience_rows
+           WHERE audience_id = $1
+             AND row_key = ANY (ARRAY(SELECT md5(row_json)::uuid FROM unnest($2::text[]) AS row_json ORDER BY 1))
+           RETURNING 1
+         ), counted AS (SELECT count(*) AS n FROM removed)
+         UPDATE ${this.s}.audiences
+         SET row_count = row_count - counted.n,
+             content_updated_at = CASE WHEN counted.n > 0 THEN now() ELSE content_updated_at END
+         FROM counted WHERE id = $1
+         RETURNING counted.n AS removed, row_count`,
+        [id, rowsJson],
+      );
+      const removed = Number(rows[0]?.removed ?? 0);
+      const rowCount = Number(rows[0]?.row_count ?? 0);
+      if (removed > 0 && rowCount < minRemainingRows) {
+        return { commit: false, result: { refused: true, rowCountAfterRemoval: rowCount } };
+      }
+      return { commit: true, result: { refused: false, removed, rowCount } };
+    });
+  }
+
+  /** Adds this request's counts to its upload session, creating the session on its first batch. */
+  async recordSessionBatch(
+    audienceId: string,
+    sessionId: number,
+    batch: { received: number; invalid: number; batchSeq: number | null; lastBatch: boolean },
+  ): Promise<SessionTotals> {
+    const { rows } = await this.pool.query<{ num_received: string; num_invalid_entries: string }>(
+      `INSERT INTO ${this.s}.upload_sessions
+         (audience_id, session_id, num_received, num_invalid_entries, last_batch_seq, last_batch_received)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (audience_id, session_id) DO UPDATE SET
+         num_received = upload_sessions.num_received + EXCLUDED.num_received,
+         num_invalid_entries = upload_sessions.num_invalid_entries + EXCLUDED.num_invalid_entries,
+         last_batch_seq = GREATEST(upload_sessions.last_batch_seq, EXCLUDED.last_batch_seq),
+         last_batch_received = upload_sessions.last_batch_received OR EXCLUDED.last_batch_received
+       RETURNING num_received, num_invalid_entries`,
+      [audienceId, sessionId, batch.received, batch.invalid, batch.batchSeq, batch.lastBatch],
+    );
+    const totals = rows[0];
+    return { numReceived: Number(totals?.num_received ?? 0), numInvalidEntries: Number(totals?.num_invalid_entries ?? 0) };
+  }
+
+  /**
+   * The audience's rows as JSON texts, in pages, ordered by row key: deterministic and independent of upload order.
+   * One streamed query rather than keyset pages: rows sit in the heap in upload order, so walking the key index
+   * costs a random read per row, while a scan and sort reads the table once.
+   */
+  async *readRows(id: string): AsyncGenerator<string[]> {
+    const client = await this.pool.connect();
+    let completed = false;
+    try {
+      const stream = client.query(
+        new QueryStream(`SELECT row_json FROM ${this.s}.audience_rows WHERE audience_id = $1 ORDER BY row_key`, [id], {
+          batchSize: ROW_PAGE_SIZE,
+        }),
+      );
+      let page: string[] = [];
+      for await (const row of stream as AsyncIterable<{ row_json: string }>) {
+        page.push(row.row_json);
+        if (page.length === ROW_PAGE_SIZE) {
+          yield page;
+          page = [];
+        }
+      }
+      if (page.length > 0) yield page;
+      completed = true;
+    } finally {
+      // A reader that stopped early leaves the query open on the connection, so the connection is discarded.
+      client.release(completed ? undefined : new Error('row stream abandoned'));
+    }
+  }
+
+  private async inTransaction<T>(work: (client: PoolClient) => Promise<{ commit: boolean; result: T }>): Promise<T> {
+    const client = await this.pool.connect();
+    let brokenConnection: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const { commit, result } = await work(client);
+      await client.query(commit ? 'COMMIT' : 'ROLLBACK');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => {
+        brokenConnection = rollbackError;
+      });
+      throw error;
+    } finally {
+      client.release(brokenConnection);
+    }
+  }
+}
+
+function isBigintId(id: string): boolean {
+  return /^\d{1,18}$/.test(id);
+}
+
+function toRecord(row: AudienceRow): AudienceRecord {
+  return {
+    id: String(row.id),
+    adAccountId: row.ad_account_id,
+    name: row.name,
+    description: row.description,
+    subtype: row.subtype,
+    customerFileSource: row.customer_file_source,
+    uploadSchema: row.upload_schema,
+    rowCount: Number(row.row_count),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    contentUpdatedAt: row.content_updated_at,
+    deletedAt: row.deleted_at,
+  };
+}

@@ -1,0 +1,56 @@
+import type { Pool } from 'pg';
+import { AccessRegistry } from './access-registry';
+import { AccountThrottle, type ThrottleSettings } from './account-throttle';
+import { AudienceStore } from './audience-store';
+import { CallLog } from './call-log';
+import { FaultBook } from './fault-rules';
+import { wipeStore } from './store-schema';
+
+/** Settings an admin call may change at run time; a reset returns them to the start-up values. */
+export interface EmulatorSettings {
+  latencyMs: number;
+  throttle: ThrottleSettings | undefined;
+  minAudienceRows: number;
+}
+
+/** Everything the Graph and admin routes share. */
+export class EmulatorContext {
+  readonly store: AudienceStore;
+  readonly access: AccessRegistry;
+  readonly faults: FaultBook;
+  readonly throttle = new AccountThrottle();
+  readonly calls = new CallLog();
+  settings: EmulatorSettings;
+  private readonly shutdownController = new AbortController();
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly schema: string,
+    private readonly startupSettings: EmulatorSettings,
+    requiredToken: string | undefined,
+    random: () => number,
+  ) {
+    this.store = new AudienceStore(pool, schema);
+    this.access = new AccessRegistry(pool, schema, requiredToken);
+    this.faults = new FaultBook(random);
+    this.settings = { ...startupSettings };
+  }
+
+  /** Aborted when the emulator closes, so injected delays do not hold the server open. */
+  get shutdownSignal(): AbortSignal {
+    return this.shutdownController.signal;
+  }
+
+  shutDown(): void {
+    this.shutdownController.abort();
+  }
+
+  async reset(): Promise<void> {
+    await wipeStore(this.pool, this.schema);
+    this.access.forgetAll();
+    this.faults.clear();
+    this.throttle.clear();
+    this.calls.clear();
+    this.settings = { ...this.startupSettings };
+  }
+}

@@ -1,0 +1,290 @@
+import type { z } from 'zod';
+import { adAccountDigits, toAdAccountNode } from './ad-account-id';
+import { graphApiErrorFromResponse, graphApiErrorWithoutAnswer } from './graph-error';
+import {
+  createdObjectSchema,
+  errorEnvelopeSchema,
+  graphObjectSchema,
+  listPageSchema,
+  successSchema,
+  termsOfServiceSchema,
+  usersResponseSchema,
+} from './graph-responses';
+import { hasUsage, parseUsageHeaders, retryAfterMsFromUsage, type GraphUsage } from './usage-headers';
+import { buildUsersRequestBody, type UploadSession, type UsersBatch } from './users-payload';
+
+export interface GraphClientOptions {
+  /** e.g. https://graph.facebook.com, or the emulator's http://127.0.0.1:4010 */
+  baseUrl: string;
+  /** e.g. v27.0; Marketing API calls without a version are invalid (reference §0). */
+  apiVersion: string;
+  accessToken: string;
+  /** Per request; a 10,000-row DELETE can take a while at Meta. */
+  timeoutMs?: number;
+  /** Called with the usage headers of every answer that carries them, so callers can pace before Meta refuses. */
+  onUsage?: (usage: GraphUsage) => void;
+}
+
+export type CustomerFileSource = 'USER_PROVIDED_ONLY' | 'PARTNER_PROVIDED_ONLY' | 'BOTH_USER_AND_PARTNER_PROVIDED';
+
+export interface UsersResponse {
+  audienceId: string;
+  sessionId: string | number;
+  /** Rows received so far in the upload session. */
+  numReceived: number;
+  /** Invalid rows so far in the session; Meta calls it a range indicator, not an exact number. */
+  numInvalidEntries: number;
+  /** Samples from this request; may contain the offending values, so never log it. */
+  invalidEntrySamples: Record<string, unknown>;
+}
+
+export const DEFAULT_TIMEOUT_MS = 120_000;
+const LIST_PAGE_SIZE = 100;
+const API_VERSION = /^v\d+\.\d+$/;
+const OBJECT_ID = /^\d+$/;
+
+type HttpMethod = 'GET' | 'POST' | 'DELETE';
+
+interface GraphRequest {
+  method: HttpMethod;
+  /** Path below the version, e.g. /act_1/customaudiences */
+  path: string;
+  /** Query string for GET, form body for POST and DELETE. */
+  params?: Record<string, string>;
+  /** A ready JSON body (already holding the token) instead of form params. */
+  jsonBody?: string;
+  /** The ad account the call spends quota of, to pick its entry in the usage headers. */
+  adAccountDigits?: string;
+}
+
+/**
+ * A thin client for the Custom Audience endpoints of Meta's Graph API. It does not retry: every failure is
+ * thrown as a classified GraphApiError and the caller (a Temporal activity) owns the retry policy.
+ */
+export class GraphClient {
+  private readonly baseUrl: string;
+  private readonly apiVersion: string;
+  private readonly accessToken: string;
+  private readonly timeoutMs: number;
+  private readonly onUsage: ((usage: GraphUsage) => void) | undefined;
+
+  constructor(options: GraphClientOptions) {
+    if (!API_VERSION.test(options.apiVersion)) {
+      throw new RangeError(`Graph API version must look like v27.0, got "${options.apiVersion}"`);
+    }
+    if (options.accessToken.length === 0) throw new RangeError('A Graph API access token is required');
+    this.baseUrl = new URL(options.baseUrl).toString().replace(/\/+$/, '');
+    this.apiVersion = options.apiVersion;
+    this.accessToken = options.accessToken;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.onUsage = options.onUsage;
+  }
+
+  async createCustomAudience(
+    adAccountId: string,
+    params: { name: string; description: string; customerFileSource: CustomerFileSource },
+  ): Promise<{ id: string }> {
+    return this.request(
+      {
+        method: 'POST',
+        path: `/${toAdAccountNode(adAccountId)}/customaudiences`,
+        params: {
+          name: params.name,
+          description: params.description,
+          subtype: 'CUSTOM',
+          customer_file_source: params.customerFileSource,
+        },
+        adAccountDigits: adAccountDigits(adAccountId),
+      },
+      createdObjectSchema,
+    );
+  }
+
+  /** Every audience of the account (Meta pages with cursors; this follows them to the end). */
+  async listCustomAudiences(adAccountId: string, fields: string[]): Promise<Array<Record<string, unknown>>> {
+    const audiences: Array<Record<string, unknown>> = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.request(
+        {
+          method: 'GET',
+          path: `/${toAdAccountNode(adAccountId)}/customaudiences`,
+          params: { fields: fields.join(','), limit: String(LIST_PAGE_SIZE), ...(after ? { after } : {}) },
+          adAccountDigits: adAccountDigits(adAccountId),
+        },
+        listPageSchema,
+      );
+      audiences.push(...page.data);
+      const nextCursor = page.paging?.cursors?.after;
+      if (!page.paging?.next || !nextCursor) return audiences;
+      if (nextCursor === after) {
+        throw graphApiErrorWithoutAnswer(
+          `GET /${this.apiVersion}/${toAdAccountNode(adAccountId)}/customaudiences`,
+          'malformed_response',
+          'the paging cursor did not advance',
+          [this.accessToken],
+        );
+      }
+      after = nextCursor;
+    }
+  }
+
+  async getCustomAudience(audienceId: string, fields: string[]): Promise<Record<string, unknown>> {
+    return this.request(
+      { method: 'GET', path: `/${objectId(audienceId)}`, params: { fields: fields.join(',') } },
+      graphObjectSchema,
+    );
+  }
+
+  async renameCustomAudience(audienceId: string, name: string): Promise<void> {
+    await this.requestSuccess({ method: 'POST', path: `/${objectId(audienceId)}`, params: { name } });
+  }
+
+  async deleteCustomAudience(audienceId: string): Promise<void> {
+    await this.requestSuccess({ method: 'DELETE', path: `/${objectId(audienceId)}` });
+  }
+
+  async addUsers(audienceId: string, batch: UsersBatch, session?: UploadSession): Promise<UsersResponse> {
+    return this.sendUsers('POST', audienceId, batch, session);
+  }
+
+  /** A real HTTP DELETE: the `method=DELETE` override is frozen for new apps since v27 (reference §0). */
+  async removeUsers(audienceId: string, batch: UsersBatch, session?: UploadSession): Promise<UsersResponse> {
+    return this.sendUsers('DELETE', audienceId, batch, session);
+  }
+
+  /** Whether the business accepted the Custom Audience Terms for this ad account (reference §1). */
+  async getAdAccountTermsAccepted(adAccountId: string): Promise<boolean> {
+    const account = await this.request(
+      {
+        method: 'GET',
+        path: `/${toAdAccountNode(adAccountId)}`,
+        params: { fields: 'tos_accepted' },
+        adAccountDigits: adAccountDigits(adAccountId),
+      },
+      termsOfServiceSchema,
+    );
+    return Number(account.tos_accepted?.['custom_audience_tos']) === 1;
+  }
+
+  private async sendUsers(
+    method: 'POST' | 'DELETE',
+    audienceId: string,
+    batch: UsersBatch,
+    session: UploadSession | undefined,
+  ): Promise<UsersResponse> {
+    const answer = await this.request(
+      {
+        method,
+        path: `/${objectId(audienceId)}/users`,
+        jsonBody: buildUsersRequestBody(batch, session, this.accessToken),
+      },
+      usersResponseSchema,
+    );
+    return {
+      audienceId: answer.audience_id,
+      sessionId: answer.session_id,
+      numReceived: answer.num_received,
+      numInvalidEntries: answer.num_invalid_entries,
+      invalidEntrySamples: answer.invalid_entry_samples ?? {},
+    };
+  }
+
+  private async requestSuccess(request: GraphRequest): Promise<void> {
+    const answer = await this.request(request, successSchema);
+    if (!answer.success) {
+      // Meta answered without an error yet did not confirm; the change's state is unknown, and these writes are idempotent.
+      throw graphApiErrorWithoutAnswer(this.endpoint(request), 'malformed_response', 'Meta answered success=false', []);
+    }
+  }
+
+  private endpoint(request: GraphRequest): string {
+    return `${request.method} /${this.apiVersion}${request.path}`;
+  }
+
+  private async request<Schema extends z.ZodType>(request: GraphRequest, schema: Schema): Promise<z.output<Schema>> {
+    const endpoint = this.endpoint(request);
+    const secrets = [this.accessToken];
+    const url = new URL(`${this.baseUrl}/${this.apiVersion}${request.path}`);
+    const init: RequestInit = { method: request.method, signal: AbortSignal.timeout(this.timeoutMs) };
+    if (request.method === 'GET') {
+      for (const [key, value] of Object.entries(request.params ?? {})) url.searchParams.set(key, value);
+      url.searchParams.set('access_token', this.accessToken);
+    } else if (request.jsonBody !== undefined) {
+      init.headers = { 'content-type': 'application/json' };
+      init.body = request.jsonBody;
+    } else {
+      init.body = new URLSearchParams({ ...request.params, access_token: this.accessToken });
+    }
+
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(url, init);
+      text = await response.text();
+    } catch (error) {
+      throw graphApiErrorWithoutAnswer(endpoint, isTimeout(error) ? 'timeout' : 'network_error', describeFailure(error), secrets);
+    }
+
+    const usage = parseUsageHeaders(response.headers);
+    if (this.onUsage && hasUsage(usage)) this.onUsage(usage);
+
+    const json = parseJson(text);
+    const envelope = errorEnvelopeSchema.safeParse(json);
+    if (!response.ok || envelope.success) {
+      throw graphApiErrorFromResponse({
+        endpoint,
+        httpStatus: response.status,
+        body: envelope.success ? envelope.data.error : undefined,
+        headerRetryAfterMs: retryAfterMsFromUsage(usage, request.adAccountDigits),
+        secrets,
+      });
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      throw graphApiErrorWithoutAnswer(endpoint, 'malformed_response', 'the answer did not have the documented shape', secrets, response.status);
+    }
+    return parsed.data;
+  }
+}
+
+/** Ids go into the URL path, so only digits are let through. */
+function objectId(id: string): string {
+  if (!OBJECT_ID.test(id)) throw new RangeError(`Not a Graph object id: "${id}"`);
+  return id;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+interface ErrorLike {
+  name?: unknown;
+  message?: unknown;
+  code?: unknown;
+  cause?: unknown;
+}
+
+/** Duck-typed: fetch's DOMExceptions and undici's errors may come from another realm, where instanceof fails. */
+function asErrorLike(value: unknown): ErrorLike | undefined {
+  return typeof value === 'object' && value !== null ? (value as ErrorLike) : undefined;
+}
+
+function isTimeout(error: unknown): boolean {
+  const name = asErrorLike(error)?.name;
+  return name === 'TimeoutError' || name === 'AbortError';
+}
+
+/** fetch reports "fetch failed" and hides the useful part (ECONNRESET, "other side closed") in `cause`. */
+function describeFailure(error: unknown): string {
+  const failure = asErrorLike(error);
+  if (!failure) return String(error);
+  const cause = asErrorLike(failure.cause);
+  const described = cause ?? failure;
+  const code = typeof described.code === 'string' ? `${described.code}: ` : '';
+  return `${code}${String(described.message ?? described.name ?? 'unknown failure')}`;
+}

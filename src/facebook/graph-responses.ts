@@ -1,0 +1,51 @@
+import { z } from 'zod';
+
+/** Shapes of the Graph API answers this client reads. Graph serialises ids and counts as strings or numbers. */
+
+const numericId = z.union([z.string(), z.number()]).transform(String);
+
+export const errorEnvelopeSchema = z.object({
+  error: z.object({
+    message: z.string().optional(),
+    type: z.string().optional(),
+    code: z.coerce.number().int().optional(),
+    error_subcode: z.coerce.number().int().optional(),
+    fbtrace_id: z.string().optional(),
+    is_transient: z.boolean().optional(),
+    error_user_title: z.string().optional(),
+    error_user_msg: z.string().optional(),
+  }),
+});
+
+export const createdObjectSchema = z.object({ id: numericId });
+
+export const graphObjectSchema = z.record(z.string(), z.unknown());
+
+export const successSchema = z.object({ success: z.boolean() });
+
+export const listPageSchema = z.object({
+  data: z.array(graphObjectSchema),
+  paging: z
+    .object({
+      cursors: z.object({ before: z.string().optional(), after: z.string().optional() }).optional(),
+      next: z.string().optional(),
+    })
+    .optional(),
+});
+
+/** Meta's serialiser answers an empty map as `[]`. */
+const invalidEntrySamplesSchema = z
+  .union([graphObjectSchema, z.array(z.unknown())])
+  .transform((samples): Record<string, unknown> => (Array.isArray(samples) ? { ...samples } : samples));
+
+export const usersResponseSchema = z.object({
+  audience_id: numericId,
+  session_id: z.union([z.string(), z.number()]),
+  num_received: z.coerce.number(),
+  num_invalid_entries: z.coerce.number(),
+  invalid_entry_samples: invalidEntrySamplesSchema.optional(),
+});
+
+export const termsOfServiceSchema = z.object({
+  tos_accepted: z.record(z.string(), z.unknown()).optional(),
+});

@@ -1,0 +1,187 @@
+import { mkdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { ConfigurationError, readEnvironment, type Environment } from '../config/environment';
+import { createPool } from '../db/pool';
+import { startEmulator, type RunningEmulator } from '../emulator';
+import { startAudienceWorker } from '../worker/audience-worker';
+import { AudienceClient, UserFacingError } from '../client/audience-client';
+import { formatStatus } from '../client/output';
+import { DEFAULT_MAX_CYCLES_PER_RUN, workflowIdFor, type AudienceConfig } from '../workflows/audience-config';
+import { projectRoot } from './project-root';
+import { createProfilesTable, insertProfiles } from './synthetic-profiles';
+import { startDevServer, type DevServer } from './temporal-dev-server';
+
+const UI_PORT = 8233;
+const EMULATOR_PORT = 4010;
+const DEMO_PROFILES = 5_000;
+const EMULATOR_TOKEN = 'local-emulator-token';
+
+const DEMO_AUDIENCE_KEY = 'demo-paying-users';
+const DEMO_QUERY = `SELECT user_id, email, phone, first_name, last_name, gender, birthday,
+       city, state, zip, country_code, traits
+  FROM demo_profiles
+ WHERE plan IN ('pro', 'team')`;
+
+/**
+ * `npm start`: the Temporal dev server (SQLite under .data/, Web UI), the Graph API emulator (unless
+ * FB_ACCESS_TOKEN is set), a worker, a demo table and a demo audience, all in one terminal. Ctrl-C stops
+ * everything; the next start resumes the same workflow and finds the same audience.
+ */
+async function main(): Promise<void> {
+  const environment = readEnvironment();
+  const temporalPort = Number(environment.TEMPORAL_ADDRESS.split(':').pop());
+  const useEmulator = !environment.FB_ACCESS_TOKEN;
+
+  const pool = createPool(environment.DATABASE_URL, { max: 2, applicationName: 'audience-sync demo' });
+  await pool.query('SELECT 1').catch((error: Error) => {
+    throw new UserFacingError(
+      `PostgreSQL is not reachable at DATABASE_URL (${error.message}): start it ` +
+        '(e.g. `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`) or set DATABASE_URL.',
+    );
+  });
+  for (const [port, what] of [
+    [temporalPort, 'the Temporal dev server (TEMPORAL_ADDRESS)'],
+    [UI_PORT, 'the Temporal Web UI'],
+    ...(useEmulator ? [[EMULATOR_PORT, 'the Graph API emulator'] as const] : []),
+  ] as const) {
+    if (await portInUse(port)) {
+      throw new UserFacingError(
+        `Port ${port}, needed for ${what}, is in use: stop whatever holds it (another \`npm start\`?) and run again.`,
+      );
+    }
+  }
+
+  const dataDir = path.join(projectRoot(), '.data');
+  mkdirSync(dataDir, { recursive: true });
+  const stoppers: (() => Promise<void>)[] = [() => pool.end()];
+  const stopAll = async () => {
+    for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
+  };
+  try {
+    console.log('Starting the Temporal dev server …');
+    const devServer: DevServer = await startDevServer({
+      port: temporalPort,
+      uiPort: UI_PORT,
+      dbFilename: path.join(dataDir, 'temporal.sqlite'),
+      detached: true,
+    });
+    stoppers.push(() => devServer.stop());
+
+    let workerEnvironment: Environment = environment;
+    if (useEmulator) {
+      const emulator: RunningEmulator = await startEmulator({
+        databaseUrl: environment.DATABASE_URL,
+        host: '127.0.0.1',
+        port: EMULATOR_PORT,
+      });
+      stoppers.push(() => emulator.close());
+      workerEnvironment = { ...environment, FB_GRAPH_URL: emulator.url, FB_ACCESS_TOKEN: EMULATOR_TOKEN };
+    }
+
+    // The local stack owns Ctrl-C, so the worker drains before the server it talks to goes away.
+    Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+    const { worker, finished } = await startAudienceWorker(workerEnvironment);
+    stoppers.push(async () => {
+      worker.shutdown();
+      await finished;
+    });
+
+    await createProfilesTable(pool, 'demo_profiles');
+    await insertProfiles(pool, 'demo_profiles', 1, DEMO_PROFILES);
+
+    const adAccountId = useEmulator ? 'act_1234567890' : process.env.DEMO_AD_ACCOUNT_ID;
+    const client = await AudienceClient.connect(environment);
+    stoppers.push(() => client.close());
+    if (adAccountId) {
+      const config: AudienceConfig = {
+        audienceKey: DEMO_AUDIENCE_KEY,
+        name: 'audience-sync demo: paying users',
+        adAccountId,
+        sourceSql: DEMO_QUERY,
+        intervalMs: 2 * 60 * 1000,
+        minSize: 100,
+        customerFileSource: 'USER_PROVIDED_ONLY',
+        maxCyclesPerRun: DEFAULT_MAX_CYCLES_PER_RUN,
+        defaultCountry: 'us',
+      };
+      const { started } = await client.connectAudience(config);
+      console.log(started ? `Connected the demo audience ${DEMO_AUDIENCE_KEY}.` : `Resuming ${DEMO_AUDIENCE_KEY}.`);
+    } else {
+      console.log('FB_ACCESS_TOKEN is set but DEMO_AD_ACCOUNT_ID is not: no demo audience is connected.');
+    }
+
+    printWelcome(environment, useEmulator);
+    if (adAccountId) void reportFirstCycle(client);
+    await waitForCtrlC();
+    console.log('\nStopping …');
+  } finally {
+    await stopAll();
+  }
+}
+
+function printWelcome(environment: Environment, useEmulator: boolean): void {
+  const workflowUrl = `http://localhost:${UI_PORT}/namespaces/${environment.TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(workflowIdFor(DEMO_AUDIENCE_KEY))}`;
+  console.log(`
+audience-sync is running.
+  Temporal Web UI:   http://localhost:${UI_PORT}  (the demo workflow: ${workflowUrl})
+  ${useEmulator ? `Graph emulator:    http://127.0.0.1:${EMULATOR_PORT}/_emulator/audiences` : `Graph API:         ${environment.FB_GRAPH_URL}`}
+  Demo data:         table demo_profiles in ${redactUrl(environment.DATABASE_URL)}
+
+Try, in another terminal:
+  npx audience-sync list
+  npx audience-sync status ${DEMO_AUDIENCE_KEY}
+  npx audience-sync history ${DEMO_AUDIENCE_KEY}
+  npx audience-sync sync-now ${DEMO_AUDIENCE_KEY} --wait
+  npx audience-sync pause ${DEMO_AUDIENCE_KEY}   /   npx audience-sync resume ${DEMO_AUDIENCE_KEY}
+  npx audience-sync rename ${DEMO_AUDIENCE_KEY} "Paying users"
+  psql ${redactUrl(environment.DATABASE_URL)} -c "UPDATE demo_profiles SET plan = 'free' WHERE user_id IN ('u1','u2','u3')"
+                                                     # then sync-now again and watch the removes
+Ctrl-C stops everything; \`npm start\` again resumes where it left off.
+`);
+}
+
+/** Tells the newcomer when the demo audience's first cycle has landed, without holding up the prompt. */
+async function reportFirstCycle(client: AudienceClient): Promise<void> {
+  for (let attempt = 0; attempt < 120; attempt++) {
+    try {
+      const status = await client.status(DEMO_AUDIENCE_KEY);
+      if (status.lastCycle) {
+        console.log(`\n${formatStatus(status)}\n`);
+        return;
+      }
+    } catch {
+      // The workflow may not have started its first task yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+function portInUse(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function waitForCtrlC(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}
+
+main().catch((error: unknown) => {
+  const known = error instanceof UserFacingError || error instanceof ConfigurationError;
+  console.error(`npm start: ${known ? (error as Error).message : String(error)}`);
+  process.exit(1);
+});

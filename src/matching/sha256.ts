@@ -1,0 +1,23 @@
+import crypto from 'node:crypto';
+
+/**
+ * Lowercase hex SHA-256 of the UTF-8 bytes of `text`. The one-shot `crypto.hash` (Node 20.12+) is about twice as
+ * fast as `createHash` for short strings, which matters at millions of values per cycle.
+ */
+export const sha256Hex: (text: string) => string =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'hex')
+    : (text) => crypto.createHash('sha256').update(text).digest('hex');
+
+/** True for 64 hex digits in any case: a value that is already a SHA-256 hash and must not be hashed again. */
+export function isSha256Hex(text: string): boolean {
+  if (text.length !== 64) return false;
+  for (let i = 0; i < 64; i++) {
+    const c = text.charCodeAt(i);
+    const isDigit = c >= 48 && c <= 57;
+    const isLowerHex = c >= 97 && c <= 102;
+    const isUpperHex = c >= 65 && c <= 70;
+    if (!isDigit && !isLowerHex && !isUpperHex) return false;
+  }
+  return true;
+}

@@ -1,0 +1,72 @@
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { Environment } from '../config/environment';
+import { requireAccessToken } from '../config/environment';
+import { temporalConnectionOptions, unreachableTemporalMessage } from '../config/temporal-connection';
+import { createActivities } from '../activities';
+import { createMemberEncoder } from '../activities/member-encoder';
+import { createPool } from '../db/pool';
+import { createSourcePool } from '../db/source-query';
+import { migrate } from '../db/migrations';
+import { GraphClient } from '../facebook/graph-client';
+import { MAX_ROWS_PER_USERS_REQUEST } from '../facebook/users-payload';
+
+/** Activities one worker runs at once; each cycle holds at most two database connections. */
+const MAX_CONCURRENT_ACTIVITIES = 50;
+
+export interface RunningWorker {
+  worker: Worker;
+  /** Resolves when the worker has stopped and everything it opened is closed. */
+  finished: Promise<void>;
+}
+
+/**
+ * Starts a worker for the audience-sync task queue with real dependencies built from the environment. The
+ * caller stops it with `worker.shutdown()` (the CLI relies on Temporal's default SIGINT/SIGTERM handling).
+ */
+export async function startAudienceWorker(environment: Environment): Promise<RunningWorker> {
+  const accessToken = requireAccessToken(environment);
+  const pool = createPool(environment.DATABASE_URL, { max: 20 });
+  const sourcePool = createSourcePool(environment.SOURCE_DATABASE_URL ?? environment.DATABASE_URL, 20);
+  const encoder = createMemberEncoder(environment.HASH_THREADS);
+  const closeResources = async () => {
+    await encoder.close();
+    await Promise.all([pool.end(), sourcePool.end()]);
+  };
+  let connection: NativeConnection | undefined;
+  try {
+    await migrate(pool);
+    connection = await NativeConnection.connect(temporalConnectionOptions(environment)).catch((error: Error) => {
+      throw new Error(`${unreachableTemporalMessage(environment)} (${error.message})`);
+    });
+    const worker = await Worker.create({
+      connection,
+      namespace: environment.TEMPORAL_NAMESPACE,
+      taskQueue: environment.TEMPORAL_TASK_QUEUE,
+      workflowsPath: require.resolve('../workflows'),
+      maxConcurrentActivityTaskExecutions: MAX_CONCURRENT_ACTIVITIES,
+      activities: createActivities({
+        pool,
+        sourcePool,
+        encoder,
+        graph: new GraphClient({
+          baseUrl: environment.FB_GRAPH_URL,
+          apiVersion: environment.FB_API_VERSION,
+          accessToken,
+        }),
+        uploadConcurrency: environment.UPLOAD_CONCURRENCY,
+        sourceStatementTimeout: environment.SOURCE_STATEMENT_TIMEOUT,
+        batchSize: MAX_ROWS_PER_USERS_REQUEST,
+      }),
+    });
+    const openConnection = connection;
+    const finished = worker.run().finally(async () => {
+      await openConnection.close();
+      await closeResources();
+    });
+    return { worker, finished };
+  } catch (error) {
+    await connection?.close();
+    await closeResources();
+    throw error;
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * An audience's configuration as the workflow carries it. Plain JSON only: it is the workflow's input and is
+ * carried through continue-as-new. It holds the source SQL and names, never member data.
+ */
+export interface AudienceConfig {
+  /** Stable, user-chosen key; the workflow id is derived from it. */
+  audienceKey: string;
+  /** The Custom Audience's name at Meta. */
+  name: string;
+  /** `act_<digits>`. */
+  adAccountId: string;
+  /** A read-only SELECT returning one row per member: `user_id` plus trait columns and/or a `traits` jsonb. */
+  sourceSql: string;
+  intervalMs: number;
+  /** Below this many distinct members a cycle uploads nothing. */
+  minSize: number;
+  /** ISO 3166-1 alpha-2 country for phone numbers written without a country code. */
+  defaultCountry?: string;
+  customerFileSource: CustomerFileSource;
+  /** Cycles per workflow run before continuing as new (history stays small and replay cheap). */
+  maxCyclesPerRun: number;
+}
+
+export const CUSTOMER_FILE_SOURCES = [
+  'USER_PROVIDED_ONLY',
+  'PARTNER_PROVIDED_ONLY',
+  'BOTH_USER_AND_PARTNER_PROVIDED',
+] as const;
+export type CustomerFileSource = (typeof CUSTOMER_FILE_SOURCES)[number];
+
+export const DEFAULT_INTERVAL_MS = 60 * 60 * 1000;
+export const MIN_INTERVAL_MS = 10 * 1000;
+export const DEFAULT_MIN_SIZE = 100;
+export const DEFAULT_MAX_CYCLES_PER_RUN = 24;
+
+export const TASK_QUEUE = 'audience-sync';
+
+export function workflowIdFor(audienceKey: string): string {
+  return `audience-sync:${audienceKey}`;
+}
+
+/** Keys become part of workflow ids, search attributes and Meta descriptions, so they stay short and plain. */
+export const AUDIENCE_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
+export const AD_ACCOUNT_PATTERN = /^act_\d+$/;

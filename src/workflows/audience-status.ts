@@ -1,0 +1,102 @@
+/**
+ * What the workflow knows about its audience between and across runs, and what it shows operators.
+ * Plain JSON (no Map, Set, Date or class) because it is carried through continue-as-new.
+ */
+
+/** The `SyncState` search attribute and the `state` of the status query. */
+export type SyncState =
+  | 'creating'
+  | 'syncing'
+  | 'synced'
+  | 'paused'
+  | 'below_minimum'
+  | 'needs_confirmation'
+  | 'needs_attention'
+  | 'failed';
+
+/** Counts of one finished cycle. Only counts and codes: nothing here identifies a member. */
+export interface CycleSummary {
+  cycleId: string;
+  outcome: string;
+  startedAt: string;
+  finishedAt: string;
+  members: number;
+  adds: number;
+  removes: number;
+  added: number;
+  removed: number;
+  dropped: number;
+  /** Dropped values by `KEY:reason`. */
+  drops: Record<string, number>;
+  /** Members with a usable value, by match key. */
+  coverage: Record<string, number>;
+  invalidEntries: number;
+  /** One sentence for an operator when the cycle did not sync. */
+  message?: string;
+}
+
+/** Why the audience is parked and what a person should do. */
+export interface Attention {
+  reason: string;
+  since: string;
+  graphCode?: number;
+  graphSubcode?: number;
+}
+
+export interface SyncRequest {
+  allowMassRemoval: boolean;
+}
+
+export interface CarriedState {
+  state: SyncState;
+  fbAudienceId?: string;
+  /** An audience Meta reported deleted; never reused when a new one is found or created. */
+  goneFbAudienceId?: string;
+  paused: boolean;
+  /** A name accepted by `rename` that Meta does not show yet. */
+  pendingRename?: string;
+  syncRequest?: SyncRequest;
+  /** Epoch ms of the next scheduled cycle, so a new run keeps the schedule of the last one. */
+  nextCycleAt?: number;
+  /** Epoch ms of the last call that proved the audience still exists at Meta. */
+  verifiedAt?: number;
+  attention?: Attention;
+  lastCycle?: CycleSummary;
+  /** Distinct members with a usable identifier, as of the last cycle that read the source. */
+  memberCount?: number;
+  /** How many cycles have finished, including earlier runs; also numbers `syncNow --wait` waiters. */
+  cyclesCompleted: number;
+  totals: { added: number; removed: number; recreated: number };
+}
+
+export interface AudienceStatus {
+  audienceKey: string;
+  name: string;
+  adAccountId: string;
+  sourceSql: string;
+  fbAudienceId: string | null;
+  state: SyncState;
+  paused: boolean;
+  pendingRename: string | null;
+  nextCycleAt: string | null;
+  intervalMs: number;
+  minSize: number;
+  attention: Attention | null;
+  memberCount: number | null;
+  lastCycle: CycleSummary | null;
+  cyclesCompleted: number;
+  totals: CarriedState['totals'];
+  /** One sentence on what is going on and, if anything, what to do. */
+  summary: string;
+}
+
+export function initialState(): CarriedState {
+  return {
+    state: 'creating',
+    paused: false,
+    // The first cycle runs as soon as the audience exists rather than an interval later.
+    syncRequest: { allowMassRemoval: false },
+    cyclesCompleted: 0,
+    totals: { added: 0, removed: 0, recreated: 0 },
+  };
+}

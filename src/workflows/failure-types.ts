@@ -1,0 +1,26 @@
+/**
+ * `ApplicationFailure.type`s the activities throw and the workflow branches on. Their messages and details
+ * carry only codes, counts and sentences for operators: never member data or the access token.
+ */
+export const FailureType = {
+  /** Only a person can fix it (token, terms, permissions, flagged audience); the workflow parks. */
+  NeedsPerson: 'NeedsPerson',
+  /** The Custom Audience was deleted or is no longer shared; the workflow recreates it and uploads everything. */
+  AudienceGone: 'AudienceGone',
+  /** Meta rejected our request as malformed: a bug to fix, so the cycle fails loudly. */
+  GraphRequestRejected: 'GraphRequestRejected',
+  /** The audience's source query failed or timed out; nothing was changed at Meta. */
+  SourceQueryFailed: 'SourceQueryFailed',
+  /** A cycle's working tables vanished (PostgreSQL crash); the cycle is computed again. */
+  CycleStateLost: 'CycleStateLost',
+  /** Meta is throttling the ad account; retried after the wait Meta asked for. */
+  Throttled: 'Throttled',
+} as const;
+export type FailureType = (typeof FailureType)[keyof typeof FailureType];
+
+/** Details attached to NeedsPerson failures. */
+export interface NeedsPersonDetails {
+  reason: string;
+  graphCode?: number;
+  graphSubcode?: number;
+}

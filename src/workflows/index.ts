@@ -1,0 +1,1 @@
+export { audienceSyncWorkflow } from './audience-sync-workflow';

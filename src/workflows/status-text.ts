@@ -1,0 +1,69 @@
+import type { AudienceConfig } from './audience-config';
+import type { AudienceStatus, CarriedState, SyncState } from './audience-status';
+
+/** The status query's answer, with one sentence that tells an operator what is going on and what to do. */
+export function describeStatus(config: AudienceConfig, s: CarriedState, state: SyncState): AudienceStatus {
+  const nextCycleAt = s.nextCycleAt === undefined ? null : new Date(s.nextCycleAt).toISOString();
+  return {
+    audienceKey: config.audienceKey,
+    name: config.name,
+    adAccountId: config.adAccountId,
+    sourceSql: config.sourceSql,
+    fbAudienceId: s.fbAudienceId ?? null,
+    state,
+    paused: s.paused,
+    pendingRename: s.pendingRename ?? null,
+    nextCycleAt,
+    intervalMs: config.intervalMs,
+    minSize: config.minSize,
+    attention: s.attention ?? null,
+    memberCount: s.memberCount ?? null,
+    lastCycle: s.lastCycle ?? null,
+    cyclesCompleted: s.cyclesCompleted,
+    totals: s.totals,
+    summary: summarySentence(config.audienceKey, s, state, nextCycleAt),
+  };
+}
+
+function summarySentence(key: string, s: CarriedState, state: SyncState, nextCycleAt: string | null): string {
+  const next = nextCycleAt ? ` Next cycle at ${nextCycleAt}.` : '';
+  switch (state) {
+    case 'creating':
+      return 'Creating the Custom Audience at Meta.';
+    case 'syncing':
+      return 'A sync cycle is running.';
+    case 'synced':
+      return `In sync with ${s.memberCount ?? 0} members.${next}${s.lastCycle?.message ? ` ${s.lastCycle.message}` : ''}`;
+    case 'paused':
+      return `Paused: no cycles run until \`audience-sync resume ${key}\`.`;
+    case 'below_minimum':
+    case 'needs_confirmation':
+      return `${s.lastCycle?.message ?? 'Nothing was uploaded.'}${next}`;
+    case 'needs_attention':
+      return (
+        `Needs attention: ${s.attention?.reason ?? 'Meta refused our calls.'} ` +
+        `The audience is checked once per interval and resumes by itself; after fixing it, ` +
+        `\`audience-sync resume ${key}\` retries at once.`
+      );
+    case 'failed':
+      return `The last cycle failed: ${s.lastCycle?.message ?? 'unknown error'} It is tried again at the next cycle.${next}`;
+  }
+}
+
+/** Markdown for the Web UI's "Current details"; counts and names only. */
+export function renderDetails(status: AudienceStatus): string {
+  const lines = [
+    `**${status.name}** — \`${status.state}\``,
+    `Audience key \`${status.audienceKey}\`, ad account \`${status.adAccountId}\`, ` +
+      `Custom Audience ${status.fbAudienceId ? `\`${status.fbAudienceId}\`` : 'not created yet'}.`,
+    status.summary,
+  ];
+  const cycle = status.lastCycle;
+  if (cycle) {
+    lines.push(
+      `Last cycle (${cycle.outcome}, ${cycle.finishedAt}): ${cycle.members} members, ` +
+        `+${cycle.added} / −${cycle.removed} rows, ${cycle.dropped} values dropped.`,
+    );
+  }
+  return lines.join('\n\n');
+}

@@ -1,0 +1,326 @@
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Runtime, DefaultLogger, Worker, type WorkflowBundle } from '@temporalio/worker';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { AudienceSyncActivities } from '../../src/activities';
+import type { CyclePlan, PrepareCycleInput } from '../../src/activities/cycle-preparation';
+import { decideCycle } from '../../src/activities/cycle-decision';
+import type { AudienceConfig } from '../../src/workflows/audience-config';
+import { audienceSyncWorkflow } from '../../src/workflows';
+import { FailureType } from '../../src/workflows/failure-types';
+import {
+  pauseUpdate,
+  renameUpdate,
+  resumeUpdate,
+  statusQuery,
+  syncNowUpdate,
+} from '../../src/workflows/messages';
+import { temporalBinary } from '../../src/local/temporal-binaries';
+import { registerSearchAttributes } from '../support/search-attributes';
+
+const HOUR = 60 * 60 * 1000;
+
+/**
+ * Test doubles for the activities: they record what the workflow asked for and answer like the real ones would
+ * for an audience of `members` people, using the real cycle decision so the minimum and mass-removal guards are
+ * the production ones.
+ */
+class FakeMeta {
+  members = 500;
+  synced = 0;
+  prepareCalls: PrepareCycleInput[] = [];
+  uploads = 0;
+  renames: string[] = [];
+  ensureCalls: { goneFbAudienceId?: string }[] = [];
+  accessChecks = 0;
+  /** Failures the next upload calls throw, in order. */
+  uploadFailures: Error[] = [];
+  accessAnswers: Awaited<ReturnType<AudienceSyncActivities['checkAudienceAccess']>>[] = [];
+
+  activities(): Partial<AudienceSyncActivities> {
+    return {
+      ensureCustomAudience: async (input) => {
+        this.ensureCalls.push({ goneFbAudienceId: input.goneFbAudienceId });
+        this.synced = 0;
+        return { fbAudienceId: `fb-${this.ensureCalls.length}`, created: true };
+      },
+      renameCustomAudience: async (input) => {
+        this.renames.push(input.name);
+      },
+      checkAudienceAccess: async () => {
+        this.accessChecks++;
+        return this.accessAnswers.shift() ?? { status: 'ok' };
+      },
+      prepareCycle: async (input): Promise<CyclePlan> => {
+        this.prepareCalls.push(input);
+        const adds = Math.max(0, this.members - this.synced);
+        const removes = Math.max(0, this.synced - this.members);
+        const { decision, message } = decideCycle({
+          audienceKey: input.audienceKey,
+          members: this.members,
+          adds,
+          removes,
+          syncedBefore: this.synced,
+          minSize: input.minSize,
+          allowMassRemoval: input.allowMassRemoval,
+        });
+        return {
+          cycleId: input.cycleId,
+          decision,
+          members: this.members,
+          sourceRows: this.members,
+          uploadRows: this.members,
+          adds,
+          removes,
+          dropped: 0,
+          drops: {},
+          coverage: { EMAIL: this.members },
+          ...(message ? { message } : {}),
+        };
+      },
+      uploadCycle: async () => {
+        this.uploads++;
+        const failure = this.uploadFailures.shift();
+        if (failure) throw failure;
+        const added = Math.max(0, this.members - this.synced);
+        const removed = Math.max(0, this.synced - this.members);
+        this.synced = this.members;
+        return { added, removed, invalidEntries: 0, removalsRefused: 0 };
+      },
+      closeCycle: async () => undefined,
+    };
+  }
+}
+
+jest.setTimeout(60_000);
+
+describe('audienceSyncWorkflow (time-skipping)', () => {
+  let env: TestWorkflowEnvironment;
+  let workflowBundle: WorkflowBundle;
+
+  beforeAll(async () => {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    env = await TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: temporalBinary('temporal-test-server') } },
+    });
+    await registerSearchAttributes(env.connection);
+    workflowBundle = await bundleWorkflowCode({
+      workflowsPath: require.resolve('../../src/workflows'),
+      logger: new DefaultLogger('WARN'),
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await env?.teardown();
+  });
+
+  function config(overrides: Partial<AudienceConfig> = {}): AudienceConfig {
+    return {
+      audienceKey: `test-${randomUUID()}`,
+      name: 'Test audience',
+      adAccountId: 'act_1001',
+      sourceSql: 'SELECT 1 AS user_id',
+      intervalMs: HOUR,
+      minSize: 100,
+      customerFileSource: 'USER_PROVIDED_ONLY',
+      maxCyclesPerRun: 24,
+      ...overrides,
+    };
+  }
+
+  async function withWorkflow(
+    meta: FakeMeta,
+    audience: AudienceConfig,
+    body: (handle: WorkflowHandle<typeof audienceSyncWorkflow>) => Promise<void>,
+  ): Promise<void> {
+    const taskQueue = `test-${randomUUID()}`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle,
+      activities: meta.activities(),
+    });
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(audienceSyncWorkflow, {
+        workflowId: `audience-sync:${audience.audienceKey}`,
+        taskQueue,
+        args: [{ config: audience }],
+      });
+      try {
+        await body(handle);
+      } finally {
+        await handle.terminate();
+      }
+    });
+  }
+
+  /** Lets workflow time pass (skipped) and gives the worker a moment to run what became due. */
+  async function advance(ms: number): Promise<void> {
+    await env.sleep(ms);
+  }
+
+  async function waitFor(check: () => boolean | Promise<boolean>): Promise<void> {
+    for (let i = 0; i < 200; i++) {
+      if (await check()) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error('condition not reached');
+  }
+
+  it('creates the audience once and runs three hourly cycles in seconds of wall time', async () => {
+    const meta = new FakeMeta();
+    const started = Date.now();
+    await withWorkflow(meta, config(), async (handle) => {
+      await waitFor(() => meta.prepareCalls.length === 1);
+      await advance(HOUR);
+      await waitFor(() => meta.prepareCalls.length === 2);
+      await advance(HOUR);
+      await waitFor(() => meta.prepareCalls.length === 3);
+      const status = await handle.query(statusQuery);
+      expect(status.state).toBe('synced');
+      expect(status.fbAudienceId).toBe('fb-1');
+      expect(status.cyclesCompleted).toBe(3);
+      expect(status.memberCount).toBe(500);
+    });
+    expect(meta.ensureCalls).toHaveLength(1);
+    expect(meta.uploads).toBe(1); // later cycles had nothing to change
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
+  it('runs no cycle while paused and starts again on resume', async () => {
+    const meta = new FakeMeta();
+    await withWorkflow(meta, config(), async (handle) => {
+      await waitFor(async () => (await handle.query(statusQuery)).cyclesCompleted === 1);
+      const paused = await handle.executeUpdate(pauseUpdate);
+      expect(paused.state).toBe('paused');
+      await advance(3 * HOUR);
+      expect(meta.prepareCalls).toHaveLength(1);
+      expect((await handle.query(statusQuery)).state).toBe('paused');
+      await handle.executeUpdate(resumeUpdate);
+      await advance(HOUR);
+      await waitFor(() => meta.prepareCalls.length === 2);
+    });
+  });
+
+  it('renames at Meta exactly once', async () => {
+    const meta = new FakeMeta();
+    await withWorkflow(meta, config(), async (handle) => {
+      await waitFor(() => meta.prepareCalls.length === 1);
+      const status = await handle.executeUpdate(renameUpdate, { args: ['Renamed audience'] });
+      expect(status.name).toBe('Renamed audience');
+      await waitFor(async () => (await handle.query(statusQuery)).pendingRename === null);
+      await advance(2 * HOUR);
+      await waitFor(() => meta.prepareCalls.length === 3);
+      await expect(handle.executeUpdate(renameUpdate, { args: ['   '] })).rejects.toMatchObject({
+        cause: { message: expect.stringMatching(/empty/) },
+      });
+    });
+    expect(meta.renames).toEqual(['Renamed audience']);
+  });
+
+  it('uploads nothing while the audience is below the minimum', async () => {
+    const meta = new FakeMeta();
+    meta.members = 40;
+    await withWorkflow(meta, config({ minSize: 100 }), async (handle) => {
+      const result = await handle.executeUpdate(syncNowUpdate, { args: [{ wait: true }] });
+      expect(result.cycle?.outcome).toBe('below_minimum');
+      const status = await handle.query(statusQuery);
+      expect(status.state).toBe('below_minimum');
+      expect(status.summary).toMatch(/fewer than the minimum of 100/);
+    });
+    expect(meta.uploads).toBe(0);
+  });
+
+  it('holds a mass removal until sync-now allows it', async () => {
+    const meta = new FakeMeta();
+    await withWorkflow(meta, config(), async (handle) => {
+      await waitFor(() => meta.uploads === 1);
+      meta.members = 0;
+      const held = await handle.executeUpdate(syncNowUpdate, { args: [{ wait: true }] });
+      expect(held.cycle?.outcome).toBe('needs_confirmation');
+      expect(meta.uploads).toBe(1);
+      meta.members = 120;
+      const allowed = await handle.executeUpdate(syncNowUpdate, { args: [{ wait: true, allowMassRemoval: true }] });
+      expect(allowed.cycle?.outcome).toBe('synced');
+      expect(allowed.cycle?.removed).toBe(380);
+    });
+  });
+
+  it('continues as new and keeps the audience id and counters', async () => {
+    const meta = new FakeMeta();
+    await withWorkflow(meta, config({ maxCyclesPerRun: 2 }), async (handle) => {
+      await waitFor(() => meta.prepareCalls.length === 1);
+      const firstRun = (await handle.describe()).runId;
+      for (let cycle = 2; cycle <= 5; cycle++) {
+        if (cycle === 3) meta.members = 650;
+        await advance(HOUR);
+        await waitFor(() => meta.prepareCalls.length === cycle);
+      }
+      await waitFor(async () => (await handle.query(statusQuery)).cyclesCompleted === 5);
+      const status = await handle.query(statusQuery);
+      expect((await handle.describe()).runId).not.toBe(firstRun);
+      expect(status.fbAudienceId).toBe('fb-1');
+      expect(status.totals.added).toBe(650);
+      expect(status.memberCount).toBe(650);
+    });
+    expect(meta.ensureCalls).toHaveLength(1);
+  });
+
+  it('parks on an error only a person can fix, checks once per interval, and recovers by itself', async () => {
+    const meta = new FakeMeta();
+    meta.uploadFailures.push(
+      ApplicationFailure.nonRetryable('Graph API error 190/460', FailureType.NeedsPerson, {
+        reason: 'The access token was invalidated; generate a new one and restart the worker.',
+        graphCode: 190,
+        graphSubcode: 460,
+      }),
+    );
+    meta.accessAnswers.push({ status: 'needs_person', reason: 'The access token is still invalid.' });
+    await withWorkflow(meta, config(), async (handle) => {
+      await waitFor(async () => (await handle.query(statusQuery)).state === 'needs_attention');
+      const parked = await handle.query(statusQuery);
+      expect(parked.summary).toMatch(/access token was invalidated/);
+      await advance(HOUR);
+      await waitFor(() => meta.accessChecks === 1);
+      expect(meta.prepareCalls).toHaveLength(1);
+      await advance(HOUR);
+      await waitFor(async () => (await handle.query(statusQuery)).state === 'synced');
+      expect(meta.accessChecks).toBe(2);
+      expect(meta.uploads).toBe(2);
+    });
+  });
+
+  it('retries at once on resume while parked', async () => {
+    const meta = new FakeMeta();
+    meta.uploadFailures.push(
+      ApplicationFailure.nonRetryable('terms', FailureType.NeedsPerson, {
+        reason: 'Accept the Custom Audience terms.',
+        graphCode: 200,
+        graphSubcode: 1870034,
+      }),
+    );
+    await withWorkflow(meta, config(), async (handle) => {
+      await waitFor(async () => (await handle.query(statusQuery)).state === 'needs_attention');
+      await handle.executeUpdate(resumeUpdate);
+      await waitFor(async () => (await handle.query(statusQuery)).state === 'synced');
+      expect(meta.accessChecks).toBe(0);
+    });
+  });
+
+  it('recreates an audience Meta deleted and uploads everything again', async () => {
+    const meta = new FakeMeta();
+    await withWorkflow(meta, config(), async (handle) => {
+      await waitFor(() => meta.uploads === 1);
+      meta.members = 510;
+      meta.uploadFailures.push(ApplicationFailure.nonRetryable('gone', FailureType.AudienceGone));
+      await handle.executeUpdate(syncNowUpdate, { args: [{}] });
+      await waitFor(async () => (await handle.query(statusQuery)).fbAudienceId === 'fb-2');
+      await waitFor(async () => (await handle.query(statusQuery)).state === 'synced');
+      const status = await handle.query(statusQuery);
+      expect(status.totals.recreated).toBe(1);
+    });
+    expect(meta.ensureCalls).toEqual([{ goneFbAudienceId: undefined }, { goneFbAudienceId: 'fb-1' }]);
+    expect(meta.uploads).toBe(3);
+  });
+});
