@@ -2,7 +2,8 @@ import { saveAudience, readAudience, clearSyncedRows } from '../db/audiences';
 import { inTransaction, SCHEMA } from '../db/pool';
 import type { CustomerFileSource } from '../workflows/audience-config';
 import type { ActivityDependencies } from './dependencies';
-import { callGraph, graphFailure } from './graph-failures';
+import { graphFailure } from './graph-failures';
+import { callForAdAccount, callMeta } from './ad-account-gate';
 import { GraphApiError } from '../facebook/graph-error';
 
 export interface EnsureAudienceInput {
@@ -41,14 +42,16 @@ export function createLifecycleActivities(deps: ActivityDependencies) {
   return {
     async ensureCustomAudience(input: EnsureAudienceInput): Promise<{ fbAudienceId: string; created: boolean }> {
       const tag = audienceTag(input.audienceKey);
-      const existing = await callGraph(() => graph.listCustomAudiences(input.adAccountId, ['id', 'description']));
+      const existing = await callMeta(pool, input.adAccountId, () =>
+        graph.listCustomAudiences(input.adAccountId, ['id', 'description']),
+      );
       const found = existing.find(
         (audience) => String(audience.description ?? '').includes(tag) && audience.id !== input.goneFbAudienceId,
       );
       const fbAudienceId = found
         ? String(found.id)
         : (
-            await callGraph(() =>
+            await callMeta(pool, input.adAccountId, () =>
               graph.createCustomAudience(input.adAccountId, {
                 name: input.name,
                 description: `Synced by audience-sync from audience ${input.audienceKey} ${tag}`,
@@ -73,8 +76,13 @@ export function createLifecycleActivities(deps: ActivityDependencies) {
       return { fbAudienceId, created: !found };
     },
 
-    async renameCustomAudience(input: { audienceKey: string; fbAudienceId: string; name: string }): Promise<void> {
-      await callGraph(() => graph.renameCustomAudience(input.fbAudienceId, input.name));
+    async renameCustomAudience(input: {
+      audienceKey: string;
+      adAccountId: string;
+      fbAudienceId: string;
+      name: string;
+    }): Promise<void> {
+      await callMeta(pool, input.adAccountId, () => graph.renameCustomAudience(input.fbAudienceId, input.name));
       await pool.query(`UPDATE ${SCHEMA}.audiences SET name = $2, updated_at = now() WHERE audience_key = $1`, [
         input.audienceKey,
         input.name,
@@ -85,7 +93,9 @@ export function createLifecycleActivities(deps: ActivityDependencies) {
     async checkAudienceAccess(input: AccessCheckInput): Promise<AccessCheck> {
       try {
         if (input.termsOnly || !input.fbAudienceId) {
-          const accepted = await graph.getAdAccountTermsAccepted(input.adAccountId);
+          const accepted = await callForAdAccount(pool, input.adAccountId, () =>
+            graph.getAdAccountTermsAccepted(input.adAccountId),
+          );
           return accepted
             ? { status: 'ok' }
             : {
@@ -95,7 +105,8 @@ export function createLifecycleActivities(deps: ActivityDependencies) {
                   `them at https://business.facebook.com/ads/manage/customaudiences/tos/?act=${input.adAccountId.replace(/^act_/, '')}`,
               };
         }
-        await graph.getCustomAudience(input.fbAudienceId, ['id', 'operation_status']);
+        const audienceId = input.fbAudienceId;
+        await callForAdAccount(pool, input.adAccountId, () => graph.getCustomAudience(audienceId, ['id']));
         return { status: 'ok' };
       } catch (error) {
         if (error instanceof GraphApiError && error.kind === 'needs_person') {

@@ -2,7 +2,6 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { AUDIENCE_SCHEMA } from '../matching/keys';
 import { GraphApiError } from '../facebook/graph-error';
 import { inTransaction, type Queryable } from '../db/pool';
-import { adAccountBlockedForMs, blockAdAccount } from '../db/ad-account-throttles';
 import {
   applyBatchToSyncedRows,
   cycleTables,
@@ -15,6 +14,7 @@ import { acknowledgeBatch, acknowledgedBatches, batchLabel, finishCycle, readCyc
 import { FailureType } from '../workflows/failure-types';
 import type { ActivityDependencies } from './dependencies';
 import { forEachWithConcurrency } from './bounded-concurrency';
+import { callForAdAccount } from './ad-account-gate';
 import { graphFailure } from './graph-failures';
 
 export interface UploadCycleInput {
@@ -112,28 +112,12 @@ async function uploadBatch(
   tables: CycleTables,
   batch: PlannedBatch,
 ): Promise<void> {
-  const blockedForMs = await adAccountBlockedForMs(deps.pool, input.adAccountId);
-  if (blockedForMs > 0) {
-    throw ApplicationFailure.create({
-      type: FailureType.Throttled,
-      message: `Meta asked for a pause in calls to ad account ${input.adAccountId}; waiting ${Math.ceil(blockedForMs / 1000)} s.`,
-      nextRetryDelay: blockedForMs,
-      category: 'BENIGN',
-    });
-  }
   const rowsJson = await readBatchRows(deps.pool, tables, batch.operation, batch.batchNo);
   if (rowsJson.length !== batch.rowCount) throw cycleStateLost();
   const send = batch.operation === 'add' ? deps.graph.addUsers : deps.graph.removeUsers;
-  let response;
-  try {
-    response = await send.call(deps.graph, input.fbAudienceId, { schema: AUDIENCE_SCHEMA, rowsJson });
-  } catch (error) {
-    if (error instanceof GraphApiError && error.kind === 'throttled' && error.retryAfterMs) {
-      // Recorded for every upload to this ad account, not just this one: Meta counts calls per account.
-      await blockAdAccount(deps.pool, input.adAccountId, new Date(Date.now() + error.retryAfterMs));
-    }
-    throw error;
-  }
+  const response = await callForAdAccount(deps.pool, input.adAccountId, () =>
+    send.call(deps.graph, input.fbAudienceId, { schema: AUDIENCE_SCHEMA, rowsJson }),
+  );
   await inTransaction(deps.pool, async (client) => {
     await applyBatchToSyncedRows(client, input.audienceKey, tables, batch.operation, batch.batchNo);
     await acknowledgeBatch(client, {

@@ -29,12 +29,3 @@ export function graphFailure(error: unknown): unknown {
       return ApplicationFailure.nonRetryable(error.message, FailureType.GraphRequestRejected);
   }
 }
-
-/** Calls Meta and converts failures; the wrapper every activity uses around the Graph client. */
-export async function callGraph<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    throw graphFailure(error);
-  }
-}

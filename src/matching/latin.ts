@@ -43,7 +43,7 @@ const ANY_LETTER = /\p{L}/u;
 const asciiByCharacter = new Map<string, string>();
 const MAX_REMEMBERED_CHARACTERS = 65_536;
 
-export function transliterateToAscii(text: string): string {
+function transliterateToAscii(text: string): string {
   let ascii = '';
   for (const character of text) {
     if (character.charCodeAt(0) <= 127) {

@@ -93,14 +93,26 @@ function contextCountry(context: NormalizeContext | undefined): string | undefin
 }
 
 /**
- * Keys whose values come from a small fixed set (two genders, ~130 birth years, 12 months, 31 days, ~250 countries,
- * ~56 US states, an initial): their hashes are memoized, since hashing "m" a million times is waste. Names, cities
- * and ZIPs are not: with tens of thousands of distinct values a memo misses too often to pay for its lookups.
+ * Hashes memoized per key, with the most distinct values each memo keeps. GEN, DOBY/M/D, FI, ST and COUNTRY come
+ * from small fixed sets (hashing "m" a million times is waste). First names and cities repeat across an audience
+ * as well: a few thousand of them cover most members. E-mails and phones are unique to a member, and last names
+ * and ZIPs are too many and too evenly spread to be worth their lookups. A full memo is emptied, which keeps the
+ * frequent values cheaply without tracking recency.
  */
-const SMALL_DOMAIN_KEYS: ReadonlySet<MatchKey> = new Set<MatchKey>(['GEN', 'DOBY', 'DOBM', 'DOBD', 'FI', 'ST', 'COUNTRY']);
-/** Outside the US, ST is free text and FI may be any letter of any script: the memo is bounded. */
-const MAX_MEMOIZED_HASHES = 4096;
-const memoizedHashes = new Map<string, string>();
+const MEMO_LIMITS: ReadonlyArray<[MatchKey, number]> = [
+  ['GEN', 64],
+  ['DOBY', 512],
+  ['DOBM', 64],
+  ['DOBD', 64],
+  ['FI', 4096],
+  ['ST', 4096],
+  ['COUNTRY', 1024],
+  ['FN', 16_384],
+  ['CT', 16_384],
+];
+const hashMemoByKey: ReadonlyMap<MatchKey, { limit: number; hashes: Map<string, string> }> = new Map(
+  MEMO_LIMITS.map(([key, limit]) => [key, { limit, hashes: new Map<string, string>() }]),
+);
 
 /**
  * The value as uploaded: EXTERN_ID and MADID as they are, a value that already is a SHA-256 hash as it is
@@ -110,12 +122,13 @@ const memoizedHashes = new Map<string, string>();
 export function encodeValue(key: MatchKey, normalized: string): string {
   if (normalized === '' || UNHASHED_KEYS.has(key)) return normalized;
   if (isSha256Hex(normalized)) return normalized.toLowerCase();
-  if (!SMALL_DOMAIN_KEYS.has(key)) return sha256Hex(normalized);
-  let hash = memoizedHashes.get(normalized);
+  const memo = hashMemoByKey.get(key);
+  if (memo === undefined) return sha256Hex(normalized);
+  let hash = memo.hashes.get(normalized);
   if (hash === undefined) {
-    if (memoizedHashes.size >= MAX_MEMOIZED_HASHES) memoizedHashes.clear();
+    if (memo.hashes.size >= memo.limit) memo.hashes.clear();
     hash = sha256Hex(normalized);
-    memoizedHashes.set(normalized, hash);
+    memo.hashes.set(normalized, hash);
   }
   return hash;
 }

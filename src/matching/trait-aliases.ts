@@ -56,6 +56,6 @@ export function matchKeyForName(name: string): MatchKey | undefined {
 }
 
 /** Lowercase without `_`, `-`, `.` and whitespace, so first_name, firstName, First-Name and FIRSTNAME are one name. */
-export function foldTraitName(name: string): string {
+function foldTraitName(name: string): string {
   return name.toLowerCase().replace(/[_\-.\s]/g, '');
 }

@@ -191,6 +191,7 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
     try {
       await metaCalls.renameCustomAudience({
         audienceKey: config.audienceKey,
+        adAccountId: config.adAccountId,
         fbAudienceId: s.fbAudienceId as string,
         name,
       });

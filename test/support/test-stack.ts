@@ -79,10 +79,13 @@ export class TestStack {
     });
   }
 
-  /** Runs a read command with --json and parses its output, failing with the command's stderr. */
+  /**
+   * Runs a command with --json and parses its output. A command may answer and still exit non-zero (`sync-now
+   * --wait` for a cycle that did not sync); only a command with no answer fails, with its stderr.
+   */
   async cliJson<T>(args: string[]): Promise<T> {
     const result = await this.cli([...args, '--json']);
-    if (result.code !== 0) throw new Error(`audience-sync ${args.join(' ')} failed: ${result.stderr}`);
+    if (!result.stdout.trim()) throw new Error(`audience-sync ${args.join(' ')} failed: ${result.stderr}`);
     return JSON.parse(result.stdout) as T;
   }
 

@@ -18,9 +18,13 @@ import { accepted, REJECTED, type Normalized } from '../normalized';
  *
  * Parsing with libphonenumber-js costs ~8 µs a number, more than hashing a whole member, so international numbers
  * written with digits and plain separators take a fast path that needs no parsing: a known calling code followed
- * by a national number of a length every country sharing that code accepts, not starting with a trunk `0`. Anything
- * else (a `(0)` trunk prefix, letters, an extension, an odd length) and every national number goes to the library,
- * which also has the last word on validity (`isPossible`).
+ * by a national number of a length every country sharing that code accepts, not starting with a trunk `0`. On
+ * every valid number it gives what the library gives (a property test checks this for all countries); on digits
+ * that are no phone number the library may strip what it takes for a carrier prefix where the fast path does not,
+ * and neither hash will match anyone. Anything else (a `(0)` trunk prefix, letters, an extension, an odd length)
+ * and every national number goes to the library, and there the number must be valid, not merely of a possible
+ * length: reading it involved guesses (trunk and carrier prefixes, the member's country) that only validity
+ * confirms, and a guessed garbage number would not even normalize to itself a second time.
  */
 export function normalizePhone(text: string, country: string | undefined): Normalized {
   if (text.charCodeAt(0) === 43 /* + */) return normalizeInternationalPhone(text.slice(1), text);
@@ -92,6 +96,6 @@ function isPlainSeparator(c: number): boolean {
 
 function phoneFromLibrary(text: string, region: CountryCode | undefined): Normalized {
   const phone = parsePhoneNumberFromString(text, { defaultCountry: region, extract: false });
-  if (phone === undefined || !phone.isPossible()) return REJECTED.invalid_phone;
+  if (phone === undefined || !phone.isValid()) return REJECTED.invalid_phone;
   return accepted(phone.number.slice(1));
 }

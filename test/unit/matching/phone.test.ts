@@ -1,0 +1,132 @@
+import fc from 'fast-check';
+import {
+  type CountryCode,
+  getCountries,
+  getCountryCallingCode,
+  Metadata,
+  parsePhoneNumberFromString,
+} from 'libphonenumber-js';
+import mobileExamples from 'libphonenumber-js/examples.mobile.json';
+import { normalizeValue } from '../../../src/matching/normalize';
+
+/** What libphonenumber-js alone makes of an international number: the reference for the fast path. */
+function libraryDigits(international: string): string | undefined {
+  const phone = parsePhoneNumberFromString(international, { extract: false });
+  return phone?.isPossible() ? phone.number.slice(1) : undefined;
+}
+
+const metadata = new Metadata();
+const countries = getCountries();
+const nationalLengthsOf = (country: CountryCode): number[] => {
+  metadata.selectNumberingPlan(country);
+  return metadata.numberingPlan?.possibleLengths() ?? [];
+};
+
+const digitString = (length: number): fc.Arbitrary<string> =>
+  fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: length, maxLength: length });
+
+/** Written with digits and the separators people use, after `+` or `00`. */
+const spelling = fc.record({
+  prefix: fc.constantFrom('+', '00', '+ '),
+  separator: fc.constantFrom('', ' ', '-', '.'),
+});
+
+interface InternationalNumber {
+  /** As a member's record might hold it. */
+  text: string;
+  /** The same number as `+` and digits, for the library. */
+  withPlus: string;
+}
+
+function spelled(callingCode: string, nationalNumber: string, prefix: string, separator: string): InternationalNumber {
+  return {
+    text: `${prefix}${callingCode}${separator}${nationalNumber.slice(0, 3)}${separator}${nationalNumber.slice(3)}`,
+    withPlus: `+${callingCode}${nationalNumber}`,
+  };
+}
+
+/** Mostly valid numbers: each country's example mobile number with its last four digits replaced. */
+const likelyValidNumber: fc.Arbitrary<InternationalNumber> = fc
+  .constantFrom(...countries.filter((country) => mobileExamples[country] !== undefined))
+  .chain((country) =>
+    fc.record({ country: fc.constant(country), lastDigits: digitString(4), spelling }),
+  )
+  .map(({ country, lastDigits, spelling: { prefix, separator } }) => {
+    const example = mobileExamples[country] as string;
+    const nationalNumber = example.slice(0, Math.max(0, example.length - 4)) + lastDigits.slice(0, example.length);
+    return spelled(getCountryCallingCode(country), nationalNumber, prefix, separator);
+  });
+
+/** Any digits after a real calling code, of a length the country allows or not. */
+const anyNumber: fc.Arbitrary<InternationalNumber> = fc
+  .constantFrom(...countries)
+  .chain((country) =>
+    fc.record({
+      callingCode: fc.constant(getCountryCallingCode(country)),
+      nationalNumber: fc.constantFrom(...nationalLengthsOf(country), 4, 16).chain(digitString),
+      spelling,
+    }),
+  )
+  .map(({ callingCode, nationalNumber, spelling: { prefix, separator } }) =>
+    spelled(callingCode, nationalNumber, prefix, separator),
+  );
+
+/**
+ * The fast path skips libphonenumber-js for international numbers written with digits and plain separators. On
+ * numbers that exist it must agree with the library exactly; on digits that are no phone number the library may
+ * strip what it takes for a carrier or trunk prefix (a "+86 1100…" becomes "86…"), and either garbage is harmless,
+ * but the fast path must never accept what the library rejects.
+ */
+describe('PHONE fast path for international numbers', () => {
+  it('gives exactly what libphonenumber-js gives for every valid number', () => {
+    fc.assert(
+      fc.property(likelyValidNumber, ({ text, withPlus }) => {
+        const phone = parsePhoneNumberFromString(withPlus, { extract: false });
+        fc.pre(phone?.isValid() === true);
+        expect(normalizeValue('PHONE', text)).toEqual({ ok: true, value: libraryDigits(withPlus) });
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('never accepts a number that libphonenumber-js finds impossible', () => {
+    fc.assert(
+      fc.property(anyNumber, ({ text, withPlus }) => {
+        if (libraryDigits(withPlus) === undefined) expect(normalizeValue('PHONE', text).ok).toBe(false);
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it.each([
+    ['+44 (0) 20 7946 0958', '442079460958'],
+    ['+39 06 6982 1234', '390669821234'],
+    ['+1 (202) 309-5976 x77', '12023095976'],
+  ])('leaves %j, which needs the library, to the library: %j', (text, expected) => {
+    expect(normalizeValue('PHONE', text)).toEqual({ ok: true, value: expected });
+  });
+});
+
+describe('PHONE national numbers', () => {
+  it.each<[string, string, string]>([
+    ['(202) 309-5976', 'us', '12023095976'],
+    ['1-202-309-5976', 'us', '12023095976'],
+    ['011 44 20 7946 0958', 'us', '442079460958'],
+    ['07946 095812', 'gb', '447946095812'],
+    ['030 123456', 'de', '4930123456'],
+    ['06 6982 1234', 'it', '390669821234'],
+  ])('%j in %s → %j', (text, country, expected) => {
+    expect(normalizeValue('PHONE', text, { country })).toEqual({ ok: true, value: expected });
+  });
+
+  it('reads a national number in the member country before the audience default', () => {
+    expect(normalizeValue('PHONE', '06 12 34 56 78', { country: 'fr', defaultCountry: 'us' })).toEqual({
+      ok: true,
+      value: '33612345678',
+    });
+    expect(normalizeValue('PHONE', '(202) 309-5976', { defaultCountry: 'us' })).toEqual({
+      ok: true,
+      value: '12023095976',
+    });
+  });
+});
