@@ -97,7 +97,7 @@ function contextCountry(context: NormalizeContext | undefined): string | undefin
  * from small fixed sets (hashing "m" a million times is waste). First names and cities repeat across an audience
  * as well: a few thousand of them cover most members. E-mails and phones are unique to a member, and last names
  * and ZIPs are too many and too evenly spread to be worth their lookups. A full memo is emptied, which keeps the
- * frequent values cheaply without tracking recency.
+ * frequent values cheaply without tracking recency; all memos together hold a few megabytes at most.
  */
 const MEMO_LIMITS: ReadonlyArray<[MatchKey, number]> = [
   ['GEN', 64],

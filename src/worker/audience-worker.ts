@@ -9,6 +9,7 @@ import { createSourcePool } from '../db/source-query';
 import { migrate } from '../db/migrations';
 import { GraphClient } from '../facebook/graph-client';
 import { MAX_ROWS_PER_USERS_REQUEST } from '../facebook/users-payload';
+import { WORKFLOW_BUNDLE_PATH } from './workflow-bundle';
 
 /** Activities one worker runs at once; each cycle holds at most two database connections. */
 const MAX_CONCURRENT_ACTIVITIES = 50;
@@ -42,7 +43,7 @@ export async function startAudienceWorker(environment: Environment): Promise<Run
       connection,
       namespace: environment.TEMPORAL_NAMESPACE,
       taskQueue: environment.TEMPORAL_TASK_QUEUE,
-      workflowsPath: require.resolve('../workflows'),
+      workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH },
       maxConcurrentActivityTaskExecutions: MAX_CONCURRENT_ACTIVITIES,
       activities: createActivities({
         pool,

@@ -1,11 +1,11 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import net from 'node:net';
 import path from 'node:path';
 import { Pool } from 'pg';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../src/emulator';
 import { startDevServer, type DevServer } from '../../src/local/temporal-dev-server';
+import { freePort, waitUntil } from '../../src/local/polling';
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const CLI = path.resolve(__dirname, '../../dist/src/client/cli.js');
@@ -138,29 +138,7 @@ export class TestStack {
   }
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
 /** Polls until `check` holds, for state that settles asynchronously (workflow tasks, visibility). */
-export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) throw new Error(`condition not reached in ${timeoutMs} ms${lastError ? `: ${lastError}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+export function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  return waitUntil(check, timeoutMs);
 }

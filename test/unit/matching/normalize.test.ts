@@ -313,9 +313,13 @@ describe('encodeValue', () => {
     expect(encodeValue(key, normalized)).toBe(sha256(normalized));
   });
 
-  it('keeps the same hash for a memoized key however often it is asked', () => {
-    expect(encodeValue('GEN', 'm')).toBe(sha256('m'));
-    expect(encodeValue('GEN', 'm')).toBe(sha256('m'));
+  it('keeps giving the right hash for memoized keys, also past the size of their memo', () => {
+    const names = Array.from({ length: 40_000 }, (_, i) => `name${i.toString(36)}`);
+    for (const name of names) encodeValue('FN', name);
+    for (const name of [names[0], names[20_000], names[39_999], 'mary']) {
+      expect(encodeValue('FN', name)).toBe(sha256(name));
+      expect(encodeValue('FN', name)).toBe(sha256(name));
+    }
   });
 
   it.each<[MatchKey, string]>([

@@ -1,0 +1,141 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Pool } from 'pg';
+import { AudienceClient } from '../src/client/audience-client';
+import { readEnvironment, type Environment } from '../src/config/environment';
+import { startEmulator, type CallLogEntry, type RunningEmulator } from '../src/emulator';
+import { startDevServer, type DevServer } from '../src/local/temporal-dev-server';
+import { freePort } from '../src/local/polling';
+
+const CLI = path.resolve(__dirname, '../src/client/cli.js');
+const PAGE_SIZE = 4096;
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * What a benchmark runs against: its own Temporal dev server (in memory), its own Graph API emulator (own schema,
+ * Meta-like latency) and a real worker process whose memory and CPU it samples from /proc.
+ */
+export class BenchStack {
+  private constructor(
+    readonly environment: Environment,
+    readonly pool: Pool,
+    readonly devServer: DevServer,
+    readonly emulator: RunningEmulator,
+    readonly client: AudienceClient,
+    private readonly emulatorSchema: string,
+  ) {}
+
+  static async start(options: { latencyMs: number; uploadConcurrency?: number }): Promise<BenchStack> {
+    const base = readEnvironment();
+    const pool = new Pool({ connectionString: base.DATABASE_URL, max: 4 });
+    const devServer = await startDevServer({ port: await freePort() });
+    const emulatorSchema = `bench_emulator_${randomBytes(4).toString('hex')}`;
+    const emulator = await startEmulator({
+      databaseUrl: base.DATABASE_URL,
+      schema: emulatorSchema,
+      host: '127.0.0.1',
+      port: 0,
+      latencyMs: options.latencyMs,
+    });
+    const environment: Environment = {
+      ...base,
+      TEMPORAL_ADDRESS: devServer.address,
+      FB_GRAPH_URL: emulator.url,
+      FB_ACCESS_TOKEN: 'bench-token',
+      ...(options.uploadConcurrency ? { UPLOAD_CONCURRENCY: options.uploadConcurrency } : {}),
+    };
+    const client = await AudienceClient.connect(environment);
+    return new BenchStack(environment, pool, devServer, emulator, client, emulatorSchema);
+  }
+
+  async startWorker(): Promise<SampledWorker> {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const [name, value] of Object.entries(this.environment)) if (value !== undefined) env[name] = String(value);
+    // The worker's own log goes to a file-less sink; a failure shows up in the figures and the cycle status.
+    const child = spawn(process.execPath, [CLI, 'worker'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise<void>((resolve, reject) => {
+      let output = '';
+      child.stdout?.on('data', (chunk) => {
+        output += chunk;
+        if (output.includes('worker running')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+    });
+    return new SampledWorker(child);
+  }
+
+  async emulatorCalls(since = 0): Promise<CallLogEntry[]> {
+    const response = await fetch(`${this.emulator.url}/_emulator/calls?since=${since}`);
+    return (await response.json()) as CallLogEntry[];
+  }
+
+  async lastCallSeq(): Promise<number> {
+    return (await this.emulatorCalls()).at(-1)?.seq ?? 0;
+  }
+
+  async emulatorRowCount(fbAudienceId: string): Promise<number> {
+    const response = await fetch(`${this.emulator.url}/_emulator/audiences`);
+    const audiences = (await response.json()) as { id: string; row_count: number }[];
+    return audiences.find((audience) => audience.id === fbAudienceId)?.row_count ?? 0;
+  }
+
+  async stop(): Promise<void> {
+    await this.client.close();
+    await this.emulator.close();
+    await this.devServer.stop();
+    await this.pool.query(`DROP SCHEMA IF EXISTS ${this.emulatorSchema} CASCADE`);
+    await this.pool.end();
+  }
+}
+
+/** A worker process whose resident memory is sampled every 50 ms, so each phase's peak can be reported. */
+export class SampledWorker {
+  private peakKb = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(readonly process: ChildProcess) {
+    this.timer = setInterval(() => {
+      this.peakKb = Math.max(this.peakKb, this.rssKb());
+    }, 50);
+  }
+
+  /** Peak RSS in MB since the last call. */
+  takePeakRssMb(): number {
+    const peak = Math.max(this.peakKb, this.rssKb());
+    this.peakKb = 0;
+    return Math.round(peak / 1024);
+  }
+
+  rssMb(): number {
+    return Math.round(this.rssKb() / 1024);
+  }
+
+  /** CPU seconds (user + system) the process has used so far. */
+  cpuSeconds(): number {
+    const fields = readFileSync(`/proc/${this.process.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    if (this.process.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.process.once('exit', resolve));
+    this.process.kill('SIGTERM');
+    await exited;
+  }
+
+  private rssKb(): number {
+    try {
+      const pages = Number(readFileSync(`/proc/${this.process.pid}/statm`, 'utf8').split(' ')[1]);
+      return (pages * PAGE_SIZE) / 1024;
+    } catch {
+      return 0;
+    }
+  }
+}
+
+export function seconds(fromMs: number): number {
+  return Math.round((Date.now() - fromMs) / 10) / 100;
+}

@@ -1,0 +1,234 @@
+import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { Command, InvalidArgumentError } from 'commander';
+import { Client, Connection } from '@temporalio/client';
+import { createProfilesTable, insertProfiles } from '../src/local/synthetic-profiles';
+import { DEFAULT_MAX_CYCLES_PER_RUN, workflowIdFor, type AudienceConfig } from '../src/workflows/audience-config';
+import { waitUntil } from '../src/local/polling';
+import { BenchStack, seconds } from './bench-stack';
+
+/**
+ * `npm run bench`: the real worker and workflow against the emulator with Meta-like latency, at N and N/10
+ * members: initial sync, a delta cycle after 1% churn, a cycle with no change; the worker's peak RSS in each;
+ * history events per cycle; and the floor: SHA-256 of as many values on every core.
+ */
+interface SizeResult {
+  members: number;
+  uploadRows: number;
+  hashes: number;
+  initialSyncSeconds: number;
+  deltaSyncSeconds: number;
+  noChangeSyncSeconds: number;
+  noChangeMetaCalls: number;
+  peakRssMbInitial: number;
+  peakRssMbDelta: number;
+  peakRssMbNoChange: number;
+  eventsPerCycle: number;
+}
+
+const parsePositive = (value: string): number => {
+  if (!/^\d+$/.test(value) || Number(value) <= 0) throw new InvalidArgumentError('must be a positive whole number');
+  return Number(value);
+};
+
+const options = new Command()
+  .option('--members <n>', 'members in the large audience', parsePositive, 1_000_000)
+  .option('--latency-ms <ms>', 'latency the emulator adds to every Graph call', (v) => Number(v), 150)
+  .option('--json', 'print only the JSON result line')
+  .parse()
+  .opts<{ members: number; latencyMs: number; json?: boolean }>();
+
+const say = (line: string) => {
+  if (!options.json) console.log(line);
+};
+
+async function main(): Promise<void> {
+  const stack = await BenchStack.start({ latencyMs: options.latencyMs });
+  try {
+    const tenth = await runSize(stack, Math.max(1, Math.round(options.members / 10)));
+    const full = await runSize(stack, options.members);
+    say(`Hash floor: SHA-256 of ${full.hashes.toLocaleString()} values on ${availableParallelism()} cores …`);
+    const hashFloorSeconds = await hashFloor(full.hashes);
+    report(tenth, full, hashFloorSeconds);
+  } finally {
+    await stack.stop();
+  }
+}
+
+async function runSize(stack: BenchStack, members: number): Promise<SizeResult> {
+  const table = `bench_profiles_${members}`;
+  say(`\n== ${members.toLocaleString()} members: seeding ${table} …`);
+  await stack.pool.query(`DROP TABLE IF EXISTS ${table}`);
+  await createProfilesTable(stack.pool, table);
+  for (let first = 1; first <= members; first += 250_000) {
+    await insertProfiles(stack.pool, table, first, Math.min(250_000, members - first + 1));
+  }
+  await stack.pool.query(`VACUUM ANALYZE ${table}`);
+
+  const worker = await stack.startWorker();
+  const key = `bench-${members}-${randomBytes(3).toString('hex')}`;
+  const config: AudienceConfig = {
+    audienceKey: key,
+    name: `Benchmark ${members}`,
+    adAccountId: `act_${900_000_000 + members}`,
+    sourceSql: `SELECT user_id, email, phone, first_name, last_name, gender, birthday, city, state, zip,
+                       country_code, traits FROM ${table}`,
+    intervalMs: 24 * 60 * 60 * 1000,
+    minSize: 100,
+    customerFileSource: 'USER_PROVIDED_ONLY',
+    maxCyclesPerRun: DEFAULT_MAX_CYCLES_PER_RUN,
+    defaultCountry: 'us',
+  };
+  try {
+    worker.takePeakRssMb();
+    say('initial sync …');
+    let started = Date.now();
+    await stack.client.connectAudience(config);
+    const synced = await waitUntil(async () => {
+      const status = await stack.client.status(key);
+      return status.cyclesCompleted >= 1 && status.state !== 'syncing' && status;
+    }, 60 * 60 * 1000);
+    const initialSyncSeconds = seconds(started);
+    const peakRssMbInitial = worker.takePeakRssMb();
+    if (synced.state !== 'synced') throw new Error(`initial sync ended ${synced.state}: ${synced.summary}`);
+    const cycle = synced.lastCycle;
+    const held = await stack.emulatorRowCount(synced.fbAudienceId as string);
+    if (!cycle || held !== cycle.added) throw new Error(`the emulator holds ${held} rows, the cycle added ${cycle?.added}`);
+    say(`  ${initialSyncSeconds} s, ${cycle.added.toLocaleString()} rows, peak RSS ${peakRssMbInitial} MB`);
+
+    say('delta sync after 1% churn …');
+    await churn(stack, table, members);
+    const eventsBefore = await historyLength(stack, key);
+    started = Date.now();
+    const delta = await stack.client.syncNow(key, { wait: true });
+    const deltaSyncSeconds = seconds(started);
+    const peakRssMbDelta = worker.takePeakRssMb();
+    const eventsPerCycle = (await historyLength(stack, key)) - eventsBefore;
+    say(`  ${deltaSyncSeconds} s, +${delta.cycle?.added} −${delta.cycle?.removed} rows, peak RSS ${peakRssMbDelta} MB`);
+
+    say('cycle with no change …');
+    const seqBefore = await stack.lastCallSeq();
+    started = Date.now();
+    const unchanged = await stack.client.syncNow(key, { wait: true });
+    const noChangeSyncSeconds = seconds(started);
+    const peakRssMbNoChange = worker.takePeakRssMb();
+    const noChangeMetaCalls = (await stack.emulatorCalls(seqBefore)).length;
+    say(`  ${noChangeSyncSeconds} s, outcome ${unchanged.cycle?.outcome}, ${noChangeMetaCalls} calls to Meta`);
+
+    await stack.client.disconnect(key);
+    return {
+      members,
+      uploadRows: cycle.added,
+      hashes: await countHashes(stack, synced.fbAudienceId as string),
+      initialSyncSeconds,
+      deltaSyncSeconds,
+      noChangeSyncSeconds,
+      noChangeMetaCalls,
+      peakRssMbInitial,
+      peakRssMbDelta,
+      peakRssMbNoChange,
+      eventsPerCycle,
+    };
+  } finally {
+    await worker.stop();
+  }
+}
+
+/** 1% of members change: a third leave, a third join, a third change their email. */
+async function churn(stack: BenchStack, table: string, members: number): Promise<void> {
+  const each = Math.max(1, Math.round(members / 300));
+  await stack.pool.query(`DELETE FROM ${table} WHERE user_id IN (SELECT 'u' || g FROM generate_series(1, $1) g)`, [each]);
+  await insertProfiles(stack.pool, table, members + 1, each);
+  await stack.pool.query(
+    `UPDATE ${table} SET email = 'changed.' || email, updated_at = now()
+      WHERE user_id IN (SELECT 'u' || g FROM generate_series($1::int + 1, $1::int + $2::int) g)`,
+    [each, each],
+  );
+}
+
+async function historyLength(stack: BenchStack, key: string): Promise<number> {
+  const connection = await Connection.connect({ address: stack.environment.TEMPORAL_ADDRESS });
+  try {
+    const description = await new Client({ connection }).workflow.getHandle(workflowIdFor(key)).describe();
+    return description.historyLength;
+  } finally {
+    await connection.close();
+  }
+}
+
+/** SHA-256 computations a sync of these rows needs: every non-empty hashed value, and each row's identity. */
+async function countHashes(stack: BenchStack, fbAudienceId: string): Promise<number> {
+  const response = await fetch(`${stack.emulator.url}/_emulator/audiences/${fbAudienceId}/rows`);
+  const { schema, rows } = (await response.json()) as { schema: string[]; rows: string[][] };
+  const hashed = schema.map((key) => key !== 'EXTERN_ID' && key !== 'MADID');
+  let count = rows.length;
+  for (const row of rows) for (let i = 0; i < row.length; i++) if (hashed[i] && row[i] !== '') count++;
+  return count;
+}
+
+/** The time every core needs to SHA-256 `count` values shaped like normalized identifiers: the sync's floor. */
+async function hashFloor(count: number): Promise<number> {
+  const threads = availableParallelism();
+  const started = Date.now();
+  await Promise.all(
+    Array.from({ length: threads }, (_, thread) => {
+      const share = Math.ceil(count / threads);
+      return new Promise<void>((resolve, reject) => {
+        const worker = new Worker(
+          `const { hash } = require('node:crypto');
+           const { workerData } = require('node:worker_threads');
+           for (let i = 0; i < workerData.share; i++) hash('sha256', 'member' + (workerData.offset + i) + '@example.com', 'hex');`,
+          { eval: true, workerData: { share, offset: thread * share } },
+        );
+        worker.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`hash thread exited ${code}`))));
+        worker.once('error', reject);
+      });
+    }),
+  );
+  return seconds(started);
+}
+
+function report(tenth: SizeResult, full: SizeResult, hashFloorSeconds: number): void {
+  const rows: [string, string, string][] = [
+    ['members', String(tenth.members), String(full.members)],
+    ['rows uploaded', String(tenth.uploadRows), String(full.uploadRows)],
+    ['initial sync (s)', String(tenth.initialSyncSeconds), String(full.initialSyncSeconds)],
+    ['delta sync after 1% churn (s)', String(tenth.deltaSyncSeconds), String(full.deltaSyncSeconds)],
+    ['no-change sync (s)', String(tenth.noChangeSyncSeconds), String(full.noChangeSyncSeconds)],
+    ['calls to Meta in the no-change sync', String(tenth.noChangeMetaCalls), String(full.noChangeMetaCalls)],
+    ['worker peak RSS, initial (MB)', String(tenth.peakRssMbInitial), String(full.peakRssMbInitial)],
+    ['worker peak RSS, delta (MB)', String(tenth.peakRssMbDelta), String(full.peakRssMbDelta)],
+    ['worker peak RSS, no change (MB)', String(tenth.peakRssMbNoChange), String(full.peakRssMbNoChange)],
+    ['history events per cycle', String(tenth.eventsPerCycle), String(full.eventsPerCycle)],
+  ];
+  const peakRssMb = Math.max(full.peakRssMbInitial, full.peakRssMbDelta, full.peakRssMbNoChange);
+  const peakRssMbAtTenth = Math.max(tenth.peakRssMbInitial, tenth.peakRssMbDelta, tenth.peakRssMbNoChange);
+  say('');
+  say(`cores: ${availableParallelism()}, emulator latency: ${options.latencyMs} ms`);
+  const width = Math.max(...rows.map((row) => row[0].length));
+  for (const [label, a, b] of rows) say(`${label.padEnd(width)}  ${a.padStart(10)}  ${b.padStart(10)}`);
+  say(`hash floor for ${full.hashes.toLocaleString()} SHA-256 on all cores (s): ${hashFloorSeconds}`);
+  say(`initial sync / hash floor: ${(full.initialSyncSeconds / hashFloorSeconds).toFixed(1)}×`);
+  console.log(
+    JSON.stringify({
+      members: full.members,
+      cores: availableParallelism(),
+      latencyMs: options.latencyMs,
+      initialSyncSeconds: full.initialSyncSeconds,
+      deltaSyncSeconds: full.deltaSyncSeconds,
+      noChangeSyncSeconds: full.noChangeSyncSeconds,
+      noChangeMetaCalls: full.noChangeMetaCalls,
+      hashFloorSeconds,
+      peakRssMb,
+      peakRssMbAtTenth,
+      eventsPerCycle: Math.max(tenth.eventsPerCycle, full.eventsPerCycle),
+      atTenth: tenth,
+    }),
+  );
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
