@@ -4,6 +4,9 @@ import { Worker } from 'node:worker_threads';
 import { Command, InvalidArgumentError } from 'commander';
 import { Client, Connection } from '@temporalio/client';
 import { createProfilesTable, insertProfiles } from '../src/local/synthetic-profiles';
+import QueryStream from 'pg-query-stream';
+import { AUDIENCE_SCHEMA, UNHASHED_KEYS } from '../src/matching/keys';
+import { decodeRow } from '../src/matching/row-codec';
 import { DEFAULT_MAX_CYCLES_PER_RUN, workflowIdFor, type AudienceConfig } from '../src/workflows/audience-config';
 import { waitUntil } from '../src/local/polling';
 import { BenchStack, seconds } from './bench-stack';
@@ -120,7 +123,7 @@ async function runSize(stack: BenchStack, members: number): Promise<SizeResult> 
     return {
       members,
       uploadRows: cycle.added,
-      hashes: await countHashes(stack, synced.fbAudienceId as string),
+      hashes: await countHashes(stack, key),
       initialSyncSeconds,
       deltaSyncSeconds,
       noChangeSyncSeconds,
@@ -158,13 +161,23 @@ async function historyLength(stack: BenchStack, key: string): Promise<number> {
 }
 
 /** SHA-256 computations a sync of these rows needs: every non-empty hashed value, and each row's identity. */
-async function countHashes(stack: BenchStack, fbAudienceId: string): Promise<number> {
-  const response = await fetch(`${stack.emulator.url}/_emulator/audiences/${fbAudienceId}/rows`);
-  const { schema, rows } = (await response.json()) as { schema: string[]; rows: string[][] };
-  const hashed = schema.map((key) => key !== 'EXTERN_ID' && key !== 'MADID');
-  let count = rows.length;
-  for (const row of rows) for (let i = 0; i < row.length; i++) if (hashed[i] && row[i] !== '') count++;
-  return count;
+async function countHashes(stack: BenchStack, audienceKey: string): Promise<number> {
+  const hashedColumns = AUDIENCE_SCHEMA.flatMap((key, index) => (UNHASHED_KEYS.has(key) ? [] : [index]));
+  const client = await stack.pool.connect();
+  try {
+    const rows = client.query(new QueryStream(
+      'SELECT row_data FROM audience_sync.audience_rows WHERE audience_key = $1', [audienceKey], { batchSize: 5000 },
+    ));
+    // One hash per row for its identity, plus one per non-empty hashed key.
+    let hashes = 0;
+    for await (const { row_data } of rows as AsyncIterable<{ row_data: Buffer }>) {
+      const row = decodeRow(row_data);
+      hashes += 1 + hashedColumns.filter((index) => row[index] !== '').length;
+    }
+    return hashes;
+  } finally {
+    client.release();
+  }
 }
 
 /** The time every core needs to SHA-256 `count` values shaped like normalized identifiers: the sync's floor. */

@@ -1,4 +1,5 @@
-import { saveAudience, readAudience, clearSyncedRows } from '../db/audiences';
+import { saveAudience, readAudience } from '../db/audiences';
+import { forgetSyncedRows } from '../db/change-plan';
 import { inTransaction, SCHEMA } from '../db/pool';
 import type { CustomerFileSource } from '../workflows/audience-config';
 import type { ActivityDependencies } from './dependencies';
@@ -64,7 +65,7 @@ export function createLifecycleActivities(deps: ActivityDependencies) {
         const known = await readAudience(client, input.audienceKey);
         if (known?.fbAudienceId && known.fbAudienceId !== fbAudienceId) {
           // Our synced rows describe the old audience; the one now in use starts empty, so all is uploaded again.
-          await clearSyncedRows(client, input.audienceKey);
+          await forgetSyncedRows(client, input.audienceKey);
         }
         await saveAudience(client, {
           audienceKey: input.audienceKey,

@@ -1,19 +1,30 @@
 import { once } from 'node:events';
+import { pipeline } from 'node:stream/promises';
 import { Context } from '@temporalio/activity';
 import type { PoolClient } from 'pg';
 import QueryStream from 'pg-query-stream';
-import { from as copyFrom } from 'pg-copy-streams';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { MemberRowsOptions } from '../matching/member-rows';
+import { MATCHING_VERSION } from '../matching/version';
 import { inTransaction } from '../db/pool';
-import { sourceQueryText } from '../db/source-query';
+import { fingerprintCopySql, memberRowsSql } from '../db/source-query';
 import {
-  computeDelta,
+  copyIntoFingerprintsSql,
   copyIntoStagingSql,
-  createStagingTable,
+  createCycleTables,
   cycleTables,
   dropCycleTables,
   type CycleTables,
 } from '../db/cycle-tables';
+import {
+  applyMemberChanges,
+  audienceMembership,
+  changedMemberIds,
+  findChangedMembers,
+  membersReusable,
+  type RebuildScope,
+} from '../db/member-changes';
+import { planBatches } from '../db/change-plan';
 import { finishCycle, openCycle, recordPlan } from '../db/sync-cycles';
 import type { ActivityDependencies } from './dependencies';
 import { decideCycle, type CycleDecision } from './cycle-decision';
@@ -35,78 +46,176 @@ export interface CyclePlan {
   cycleId: string;
   decision: CycleDecision;
   members: number;
+  /** Source rows read (pass 1 when it ran, else pass 2). */
   sourceRows: number;
-  uploadRows: number;
+  /** Members whose rows were built this cycle: new or changed ones, or all of them in a full rebuild. */
+  rebuiltMembers: number;
   adds: number;
   removes: number;
+  /** Values dropped among the members rebuilt this cycle. */
   dropped: number;
   drops: Record<string, number>;
+  /** Members with a usable value, by key, across the whole audience. */
   coverage: Record<string, number>;
   message?: string;
 }
 
 /** Source rows handed to the encoder at a time: big enough to amortize a thread hop, small enough to stream. */
 const CHUNK_SIZE = 2_000;
+/** Past this share of changed members, reading everyone is cheaper than looking each one up. */
+const FULL_REBUILD_SHARE = 0.25;
+
+interface PassTwo {
+  sourceRows: number;
+  withoutUserId: number;
+  drops: Record<string, number>;
+}
 
 export function createPreparationActivities(deps: ActivityDependencies) {
   return {
     /**
-     * Source → normalize and hash → staging (COPY) → delta against the synced rows → decision. Nothing is sent
-     * to Meta here; a retried attempt starts the cycle's working tables afresh.
+     * Works out what Meta must be told, without telling it. Pass 1 fingerprints every source member in SQL alone;
+     * pass 2 normalizes and hashes only the members whose fingerprint changed (everyone on a first cycle); the
+     * audience's members and row counts are updated and every pending change is numbered into batches. A retried
+     * attempt starts the cycle's working tables afresh.
      */
     async prepareCycle(input: PrepareCycleInput): Promise<CyclePlan> {
+      const log = Context.current().log;
       const tables = cycleTables(input.cycleId);
+      const basis = `${MATCHING_VERSION}:${input.defaultCountry ?? ''}`;
       await inTransaction(deps.pool, async (client) => {
         const abandoned = await openCycle(client, input);
         for (const cycleId of abandoned) await dropCycleTables(client, cycleTables(cycleId));
-        await createStagingTable(client, tables);
+        await createCycleTables(client, tables);
       });
-      const staged = await stageSource(deps, input, tables);
-      const delta = await inTransaction(deps.pool, (client) =>
-        computeDelta(client, input.audienceKey, tables, deps.batchSize),
-      );
-      const { decision, message } = decideCycle({ ...delta, ...input });
-      const dropped = Object.values(staged.drops).reduce((sum, count) => sum + count, 0) + staged.withoutUserId;
-      const plan: CyclePlan = {
-        cycleId: input.cycleId,
-        decision,
-        members: delta.members,
-        sourceRows: staged.sourceRows,
-        uploadRows: delta.uploadRows,
-        adds: delta.adds,
-        removes: delta.removes,
-        dropped,
-        drops: staged.withoutUserId ? { ...staged.drops, 'user_id:missing': staged.withoutUserId } : staged.drops,
-        coverage: staged.coverage,
-        ...(message ? { message } : {}),
-      };
-      await inTransaction(deps.pool, async (client) => {
-        await recordPlan(client, input.cycleId, plan);
+
+      const started = Date.now();
+      const source = await deps.sourcePool.connect();
+      let sourceFailed = false;
+      let scope: RebuildScope | undefined;
+      let sourceRows = 0;
+      let rebuiltMembers = 0;
+      let passTwo: PassTwo = { sourceRows: 0, withoutUserId: 0, drops: {} };
+      try {
+        // One snapshot for both passes, read-only: the query can see what it is allowed to and change nothing.
+        await fromSource(deps, source.query('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY'));
+        await fromSource(deps, source.query(`SET LOCAL statement_timeout = '${deps.sourceStatementTimeout}'`));
+        let changedIds: string[] | undefined;
+        if (await membersReusable(deps.pool, input.audienceKey, basis)) {
+          await copyFingerprints(deps, input, source, tables);
+          const changes = await inTransaction(deps.pool, (client) =>
+            findChangedMembers(client, input.audienceKey, tables),
+          );
+          sourceRows = changes.sourceMembers;
+          log.info('compared fingerprints', { ...changes, ms: Date.now() - started });
+          if (changes.changed + changes.left > 0) {
+            if (changes.changed > changes.sourceMembers * FULL_REBUILD_SHARE) {
+              scope = 'all';
+            } else {
+              scope = 'changed';
+              changedIds = await inTransaction(deps.pool, (client) => changedMemberIds(client, tables));
+            }
+          }
+        } else {
+          scope = 'all';
+        }
+        if (scope === 'all' || (changedIds && changedIds.length > 0)) {
+          passTwo = await stageMembers(deps, input, source, tables, changedIds);
+          rebuiltMembers = passTwo.sourceRows - passTwo.withoutUserId;
+          if (scope === 'all') sourceRows = passTwo.sourceRows;
+          log.info('staged changed members', { scope, rebuiltMembers, ms: Date.now() - started });
+        }
+        await fromSource(deps, source.query('COMMIT'));
+      } catch (error) {
+        sourceFailed = true;
+        throw error;
+      } finally {
+        source.release(sourceFailed);
+      }
+
+      return inTransaction(deps.pool, async (client) => {
+        if (scope) await applyMemberChanges(client, input.audienceKey, tables, scope, basis);
+        const plan = await planBatches(client, input.audienceKey, input.cycleId, deps.batchSize);
+        const { members, coverage } = await audienceMembership(client, input.audienceKey);
+        const { decision, message } = decideCycle({ ...plan, ...input, members });
+        const drops = passTwo.withoutUserId
+          ? { ...passTwo.drops, 'user_id:missing': passTwo.withoutUserId }
+          : passTwo.drops;
+        const result: CyclePlan = {
+          cycleId: input.cycleId,
+          decision,
+          members,
+          sourceRows,
+          rebuiltMembers,
+          adds: plan.adds,
+          removes: plan.removes,
+          dropped: Object.values(drops).reduce((sum, count) => sum + count, 0),
+          drops,
+          coverage,
+          ...(message ? { message } : {}),
+        };
+        await recordPlan(client, input.cycleId, result);
         if (decision !== 'upload') {
           await finishCycle(client, input.cycleId, decision, message ?? null);
           await dropCycleTables(client, tables);
         }
+        log.info('planned the cycle', { decision, adds: plan.adds, removes: plan.removes, ms: Date.now() - started });
+        return result;
       });
-      return plan;
     },
   };
 }
 
-type StagingTotals = Omit<EncodedChunk, 'copyText'>;
+/** Runs a step of the source query, classifying its failure as the query's (not ours). */
+async function fromSource<T>(deps: ActivityDependencies, step: Promise<T>): Promise<T> {
+  try {
+    return await step;
+  } catch (error) {
+    throw sourceQueryFailure(error, deps.sourceStatementTimeout);
+  }
+}
 
-/**
- * Streams the source query through a cursor into the encoder and the encoder's output into COPY, with a bounded
- * number of chunks in flight: memory stays flat however large the audience.
- */
-async function stageSource(
+/** Pass 1: COPY from the source straight into our fingerprints table. */
+async function copyFingerprints(
   deps: ActivityDependencies,
   input: PrepareCycleInput,
+  source: PoolClient,
   tables: CycleTables,
-): Promise<StagingTotals> {
-  const totals: StagingTotals = { sourceRows: 0, stagedRows: 0, withoutUserId: 0, drops: {}, coverage: {} };
+): Promise<void> {
+  const target = await deps.pool.connect();
+  let failed = false;
+  try {
+    const out = source.query(copyTo(fingerprintCopySql(input.sourceSql)));
+    const into = target.query(copyFrom(copyIntoFingerprintsSql(tables)));
+    let sourceError: unknown;
+    out.once('error', (error) => (sourceError = error));
+    try {
+      await pipeline(out, into);
+    } catch (error) {
+      throw sourceError ? sourceQueryFailure(sourceError, deps.sourceStatementTimeout) : error;
+    }
+  } catch (error) {
+    failed = true;
+    throw error;
+  } finally {
+    target.release(failed);
+  }
+}
+
+/**
+ * Pass 2: streams the source rows of the members to rebuild through a cursor into the encoder, and the encoder's
+ * output into COPY, with a bounded number of chunks in flight: memory stays flat however large the audience.
+ */
+async function stageMembers(
+  deps: ActivityDependencies,
+  input: PrepareCycleInput,
+  source: PoolClient,
+  tables: CycleTables,
+  onlyMembers: string[] | undefined,
+): Promise<PassTwo> {
+  const totals: PassTwo = { sourceRows: 0, withoutUserId: 0, drops: {} };
   const options: MemberRowsOptions = input.defaultCountry ? { defaultCountry: input.defaultCountry } : {};
   const context = Context.current();
-  const source = await deps.sourcePool.connect();
   const target = await deps.pool.connect();
   let failed = false;
   try {
@@ -116,14 +225,11 @@ async function stageSource(
 
     const write = async (chunk: EncodedChunk): Promise<void> => {
       totals.sourceRows += chunk.sourceRows;
-      totals.stagedRows += chunk.stagedRows;
       totals.withoutUserId += chunk.withoutUserId;
       mergeCounts(totals.drops, chunk.drops);
-      mergeCounts(totals.coverage, chunk.coverage);
       if (chunk.copyText && !copy.write(chunk.copyText)) await Promise.race([once(copy, 'drain'), copyFailed]);
       context.heartbeat({ stage: 'staging', sourceRows: totals.sourceRows });
     };
-
     const inFlight = new Set<Promise<void>>();
     const dispatch = async (records: Record<string, unknown>[]): Promise<void> => {
       const work = deps.encoder.encode(records, options).then(write);
@@ -133,7 +239,24 @@ async function stageSource(
       while (inFlight.size > deps.encoder.parallelism) await Promise.race(inFlight);
     };
 
-    await readSource(deps, input, source, dispatch);
+    const stream = source.query(
+      new QueryStream(memberRowsSql(input.sourceSql, onlyMembers !== undefined), onlyMembers ? [onlyMembers] : [], {
+        batchSize: CHUNK_SIZE,
+      }),
+    );
+    const records = (stream as AsyncIterable<Record<string, unknown>>)[Symbol.asyncIterator]();
+    let chunk: Record<string, unknown>[] = [];
+    for (;;) {
+      const next = await fromSource(deps, records.next());
+      if (next.done) break;
+      if (totals.sourceRows === 0 && chunk.length === 0 && !('user_id' in next.value)) throw missingUserIdFailure();
+      chunk.push(next.value);
+      if (chunk.length === CHUNK_SIZE) {
+        await dispatch(chunk);
+        chunk = [];
+      }
+    }
+    if (chunk.length > 0) await dispatch(chunk);
     await Promise.all(inFlight);
     copy.end();
     await Promise.race([once(copy, 'finish'), copyFailed]);
@@ -142,42 +265,7 @@ async function stageSource(
     failed = true;
     throw error;
   } finally {
-    // A connection left inside an open cursor or COPY is closed rather than handed to the next caller.
-    source.release(failed);
+    // A connection left inside a COPY is closed rather than handed to the next caller.
     target.release(failed);
   }
-}
-
-async function readSource(
-  deps: ActivityDependencies,
-  input: PrepareCycleInput,
-  source: PoolClient,
-  dispatch: (records: Record<string, unknown>[]) => Promise<void>,
-): Promise<void> {
-  // Only failures of the source query are classified as such; a failure writing to our own tables is ours.
-  const fromSource = async <T>(step: Promise<T>): Promise<T> => {
-    try {
-      return await step;
-    } catch (error) {
-      throw sourceQueryFailure(error, deps.sourceStatementTimeout);
-    }
-  };
-  // Read-only: the source query can look at anything it is allowed to, and change nothing.
-  await fromSource(source.query('BEGIN TRANSACTION READ ONLY'));
-  await fromSource(source.query(`SET LOCAL statement_timeout = '${deps.sourceStatementTimeout}'`));
-  const stream = source.query(new QueryStream(sourceQueryText(input.sourceSql), [], { batchSize: CHUNK_SIZE }));
-  const records = (stream as AsyncIterable<Record<string, unknown>>)[Symbol.asyncIterator]();
-  let chunk: Record<string, unknown>[] = [];
-  for (;;) {
-    const next = await fromSource(records.next());
-    if (next.done) break;
-    if (chunk.length === 0 && !('user_id' in next.value)) throw missingUserIdFailure();
-    chunk.push(next.value);
-    if (chunk.length === CHUNK_SIZE) {
-      await dispatch(chunk);
-      chunk = [];
-    }
-  }
-  if (chunk.length > 0) await dispatch(chunk);
-  await fromSource(source.query('COMMIT'));
 }

@@ -1,5 +1,8 @@
 import { hash } from 'node:crypto';
+import { AUDIENCE_SCHEMA } from '../matching/keys';
 import { buildMemberRows, type MemberRowsOptions } from '../matching/member-rows';
+import { encodeRow } from '../matching/row-codec';
+import { FINGERPRINT_COLUMN } from '../db/source-query';
 
 /** A chunk of source members turned into COPY text for the staging table, plus counts for the cycle history. */
 export interface EncodedChunk {
@@ -12,19 +15,20 @@ export interface EncodedChunk {
   withoutUserId: number;
   /** Dropped values by `KEY:reason`. */
   drops: Record<string, number>;
-  /** Members with a usable value, by key. */
-  coverage: Record<string, number>;
 }
 
+const KEY_BITS = new Map(AUDIENCE_SCHEMA.map((key, bit) => [key, 1 << bit]));
+
 /**
- * Normalizes, hashes and serializes one chunk of members. Pure CPU work on plain values, so it runs unchanged
- * on the activity's thread or on a worker thread.
+ * Normalizes, hashes and serializes one chunk of members: for each member a member line (id, fingerprint of its
+ * source row, which keys it had, hashes of its rows) and a row line per row (hash, compact row). Pure CPU work on
+ * plain values, so it runs unchanged on the activity's thread or on a worker thread.
  */
 export function encodeMemberChunk(records: Record<string, unknown>[], options: MemberRowsOptions): EncodedChunk {
   const lines: string[] = [];
   const drops: Record<string, number> = {};
-  const coverage: Record<string, number> = {};
   let withoutUserId = 0;
+  let stagedRows = 0;
   for (const record of records) {
     const memberId = record.user_id;
     if (memberId === null || memberId === undefined || String(memberId) === '') {
@@ -36,22 +40,23 @@ export function encodeMemberChunk(records: Record<string, unknown>[], options: M
       const label = `${dropped.key}:${dropped.reason}`;
       drops[label] = (drops[label] ?? 0) + 1;
     }
-    for (const key of member.keysWithValue) coverage[key] = (coverage[key] ?? 0) + 1;
-    const memberField = escapeCopyText(String(memberId));
+    let keysMask = 0;
+    for (const key of member.keysWithValue) keysMask |= KEY_BITS.get(key) as number;
+    const rowHashes: string[] = [];
     for (const row of member.rows) {
-      const rowData = JSON.stringify(row);
-      // The row's identity is the hash of exactly the text we upload, so equal rows collapse to one.
-      lines.push(`\\\\x${hash('sha256', rowData, 'hex')}\t${memberField}\t${escapeCopyText(rowData)}\n`);
+      const encoded = encodeRow(row);
+      // The row's identity is the hash of its content, so equal rows collapse to one.
+      const rowHash = hash('sha256', encoded, 'hex');
+      // An array element in COPY text: COPY and the array syntax each take one level of backslashes off.
+      rowHashes.push(`"\\\\\\\\x${rowHash}"`);
+      lines.push(`\\N\t\\N\t\\N\t\\N\t\\\\x${rowHash}\t\\\\x${encoded.toString('hex')}\n`);
     }
+    stagedRows += member.rows.length;
+    lines.push(
+      `${escapeCopyText(String(memberId))}\t${record[FINGERPRINT_COLUMN]}\t${keysMask}\t{${rowHashes.join(',')}}\t\\N\t\\N\n`,
+    );
   }
-  return {
-    copyText: lines.join(''),
-    sourceRows: records.length,
-    stagedRows: lines.length,
-    withoutUserId,
-    drops,
-    coverage,
-  };
+  return { copyText: lines.join(''), sourceRows: records.length, stagedRows, withoutUserId, drops };
 }
 
 const COPY_SPECIAL = /[\\\t\n\r]/;

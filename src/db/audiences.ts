@@ -1,4 +1,3 @@
-import type { Pool } from 'pg';
 import { SCHEMA, type Queryable } from './pool';
 
 export interface AudienceRecord {
@@ -29,17 +28,4 @@ export async function readAudience(pool: Queryable, audienceKey: string): Promis
     name: row.name,
     fbAudienceId: row.fb_audience_id,
   }))[0];
-}
-
-/** Forgets what was synced: the Custom Audience those rows were in no longer exists at Meta. */
-export async function clearSyncedRows(pool: Queryable, audienceKey: string): Promise<void> {
-  await pool.query(`DELETE FROM ${SCHEMA}.synced_rows WHERE audience_key = $1`, [audienceKey]);
-}
-
-export async function countSyncedRows(pool: Pool, audienceKey: string): Promise<number> {
-  const { rows } = await pool.query<{ count: string }>(
-    `SELECT count(*) FROM ${SCHEMA}.synced_rows WHERE audience_key = $1`,
-    [audienceKey],
-  );
-  return Number(rows[0].count);
 }

@@ -8,19 +8,44 @@ import { inTransaction, SCHEMA } from './pool';
 const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE ${SCHEMA}.audiences (
-    audience_key   text PRIMARY KEY,
-    ad_account_id  text NOT NULL,
-    name           text NOT NULL,
-    fb_audience_id text,
-    updated_at     timestamptz NOT NULL DEFAULT now()
+    audience_key      text PRIMARY KEY,
+    ad_account_id     text NOT NULL,
+    name              text NOT NULL,
+    fb_audience_id    text,
+    -- The normalization the members' rows were built with (matching version and options).
+    fingerprint_basis text,
+    updated_at        timestamptz NOT NULL DEFAULT now()
   );
 
-  -- The Custom Audience as we know it: every row Meta acknowledged and we have not removed since.
-  CREATE TABLE ${SCHEMA}.synced_rows (
-    audience_key text  NOT NULL,
-    row_hash     bytea NOT NULL,
-    row_data     text  NOT NULL,
+  -- Every current member of an audience: the fingerprint of its source row when its rows were last built, which
+  -- keys it had a value for (a bit per schema position), and the hashes of its rows. A cycle reads again only
+  -- the members whose fingerprint changed.
+  CREATE TABLE ${SCHEMA}.audience_members (
+    audience_key text    NOT NULL,
+    member_id    text    NOT NULL,
+    fingerprint  uuid    NOT NULL,
+    keys_mask    integer NOT NULL,
+    row_hashes   bytea[] NOT NULL,
+    PRIMARY KEY (audience_key, member_id)
+  );
+
+  -- Every row the audience's members want or Meta holds: how many members want it, and the row in its compact
+  -- form (src/matching/row-codec.ts). Written once per row; only the count changes.
+  CREATE TABLE ${SCHEMA}.audience_rows (
+    audience_key text    NOT NULL,
+    row_hash     bytea   NOT NULL,
+    wanted       integer NOT NULL,
+    row_data     bytea   NOT NULL,
     PRIMARY KEY (audience_key, row_hash)
+  );
+
+  -- Where Meta differs from what the members want: rows to add (wanted, not held) and to remove (held, not
+  -- wanted). An acknowledged batch deletes its rows here, so whatever an interrupted cycle left is still here.
+  CREATE TABLE ${SCHEMA}.pending_rows (
+    audience_key text  NOT NULL,
+    operation    text  NOT NULL CHECK (operation IN ('add', 'remove')),
+    row_hash     bytea NOT NULL,
+    PRIMARY KEY (audience_key, operation, row_hash)
   );
 
   CREATE TABLE ${SCHEMA}.sync_cycles (
@@ -32,7 +57,7 @@ const MIGRATIONS: readonly string[] = [
     outcome         text NOT NULL DEFAULT 'running',
     members         integer,
     source_rows     integer,
-    upload_rows     integer,
+    rebuilt_members integer,
     adds            integer,
     removes         integer,
     added           integer NOT NULL DEFAULT 0,
@@ -45,18 +70,21 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX sync_cycles_by_audience ON ${SCHEMA}.sync_cycles (audience_key, started_at DESC);
 
-  -- One row per batch Meta acknowledged; written in the same transaction as the batch's synced rows.
+  -- A cycle's upload batches, planned up front as ranges of pending rows; acknowledged_at is set in the same
+  -- transaction that applies the batch to the audience's rows.
   CREATE TABLE ${SCHEMA}.cycle_batches (
     cycle_id        uuid    NOT NULL REFERENCES ${SCHEMA}.sync_cycles ON DELETE CASCADE,
     operation       text    NOT NULL CHECK (operation IN ('add', 'remove')),
     batch_no        integer NOT NULL,
+    first_hash      bytea   NOT NULL,
+    last_hash       bytea   NOT NULL,
     row_count       integer NOT NULL,
     invalid_entries integer NOT NULL DEFAULT 0,
-    acknowledged_at timestamptz NOT NULL DEFAULT now(),
+    acknowledged_at timestamptz,
     PRIMARY KEY (cycle_id, operation, batch_no)
   );
 
-  -- Shared by every worker, so that a throttled ad account slows all uploads to it, not just the one that was told.
+  -- Shared by every worker, so that a throttled ad account slows all calls to it, not just the one that was told.
   CREATE TABLE ${SCHEMA}.ad_account_throttles (
     ad_account_id text PRIMARY KEY,
     blocked_until timestamptz NOT NULL

@@ -25,13 +25,29 @@ export function createSourcePool(connectionString: string, max = 10): Pool {
   return pool;
 }
 
-/**
- * Wraps the audience's SELECT so it can be streamed with a cursor and checked without being executed.
- * A trailing semicolon is common in pasted SQL and harmless, so it is removed; anything else is left for
- * PostgreSQL to judge.
- */
-export function sourceQueryText(sourceSql: string): string {
-  return `SELECT * FROM (${sourceSql.trim().replace(/;+\s*$/, '')}\n) AS audience_source`;
+/** The audience's SELECT as a subquery. A trailing semicolon is common in pasted SQL and harmless, so it goes. */
+function asSubquery(sourceSql: string): string {
+  return `(${sourceSql.trim().replace(/;+\s*$/, '')}\n) AS s`;
 }
 
-export const STATEMENT_TIMEOUT_PATTERN = /^\d+(ms|s|min|h)?$/;
+/** The audience's query as written, for checking it without running it (`LIMIT 0`). */
+export function sourceQueryText(sourceSql: string): string {
+  return `SELECT * FROM ${asSubquery(sourceSql)}`;
+}
+
+/**
+ * Pass 1: every member's id and a fingerprint of its whole source row, streamed as COPY text straight into our
+ * database: no row is parsed in JavaScript, so a cycle in which little changed costs little.
+ */
+export function fingerprintCopySql(sourceSql: string): string {
+  return `COPY (SELECT (s.user_id)::text, md5(s::text)::uuid FROM ${asSubquery(sourceSql)} WHERE s.user_id IS NOT NULL) TO STDOUT`;
+}
+
+/** The column pass 2 adds to each source row: the same fingerprint as pass 1, from the same snapshot. */
+export const FINGERPRINT_COLUMN = '__audience_sync_fingerprint';
+
+/** Pass 2: the source rows of all members, or (with `$1`, an array of ids) of the members that changed. */
+export function memberRowsSql(sourceSql: string, onlyListedMembers: boolean): string {
+  const filter = onlyListedMembers ? ' WHERE (s.user_id)::text = ANY ($1::text[])' : '';
+  return `SELECT md5(s::text)::uuid AS ${FINGERPRINT_COLUMN}, s.* FROM ${asSubquery(sourceSql)}${filter}`;
+}

@@ -1,6 +1,5 @@
 import type { ClientBase, Pool } from 'pg';
 import { SCHEMA, type Queryable } from './pool';
-import type { Operation } from './cycle-tables';
 
 /** How a cycle ended. `running` is a cycle in progress, or one a crash interrupted before the next cycle began. */
 export type CycleOutcome =
@@ -20,7 +19,8 @@ export type KeyCounts = Record<string, number>;
 export interface CyclePlanRecord {
   members: number;
   sourceRows: number;
-  uploadRows: number;
+  /** Members whose rows were built this cycle (new or changed ones; all on a full rebuild). */
+  rebuiltMembers: number;
   adds: number;
   removes: number;
   dropped: number;
@@ -60,20 +60,22 @@ export async function openCycle(
      ON CONFLICT (cycle_id) DO UPDATE SET fb_audience_id = excluded.fb_audience_id, started_at = now()`,
     [cycle.cycleId, cycle.audienceKey, cycle.fbAudienceId],
   );
+  // A retried preparation plans again from the pending rows; an earlier attempt's plan is void.
+  await client.query(`DELETE FROM ${SCHEMA}.cycle_batches WHERE cycle_id = $1`, [cycle.cycleId]);
   return abandoned.rows.map((row) => row.cycle_id);
 }
 
 export async function recordPlan(client: ClientBase, cycleId: string, plan: CyclePlanRecord): Promise<void> {
   await client.query(
     `UPDATE ${SCHEMA}.sync_cycles
-        SET members = $2, source_rows = $3, upload_rows = $4, adds = $5, removes = $6,
+        SET members = $2, source_rows = $3, rebuilt_members = $4, adds = $5, removes = $6,
             dropped = $7, drops = $8, coverage = $9
       WHERE cycle_id = $1`,
     [
       cycleId,
       plan.members,
       plan.sourceRows,
-      plan.uploadRows,
+      plan.rebuiltMembers,
       plan.adds,
       plan.removes,
       plan.dropped,
@@ -93,36 +95,6 @@ export async function finishCycle(
     `UPDATE ${SCHEMA}.sync_cycles SET outcome = $2, message = $3, finished_at = now() WHERE cycle_id = $1`,
     [cycleId, outcome, message],
   );
-}
-
-/** Records a batch Meta acknowledged; the caller commits it with the batch's synced-row changes. */
-export async function acknowledgeBatch(
-  client: ClientBase,
-  batch: { cycleId: string; operation: Operation; batchNo: number; rowCount: number; invalidEntries: number },
-): Promise<void> {
-  await client.query(
-    `INSERT INTO ${SCHEMA}.cycle_batches (cycle_id, operation, batch_no, row_count, invalid_entries)
-     VALUES ($1, $2, $3, $4, $5)`,
-    [batch.cycleId, batch.operation, batch.batchNo, batch.rowCount, batch.invalidEntries],
-  );
-  const counter = batch.operation === 'add' ? 'added' : 'removed';
-  await client.query(
-    `UPDATE ${SCHEMA}.sync_cycles SET ${counter} = ${counter} + $2, invalid_entries = invalid_entries + $3
-      WHERE cycle_id = $1`,
-    [batch.cycleId, batch.rowCount, batch.invalidEntries],
-  );
-}
-
-export async function acknowledgedBatches(client: Queryable, cycleId: string): Promise<Set<string>> {
-  const { rows } = await client.query<{ operation: Operation; batch_no: number }>(
-    `SELECT operation, batch_no FROM ${SCHEMA}.cycle_batches WHERE cycle_id = $1`,
-    [cycleId],
-  );
-  return new Set(rows.map((row) => batchLabel(row.operation, row.batch_no)));
-}
-
-export function batchLabel(operation: Operation, batchNo: number): string {
-  return `${operation}:${batchNo}`;
 }
 
 export async function readCycle(client: Queryable, cycleId: string): Promise<CycleRecord | undefined> {
@@ -151,7 +123,7 @@ function toCycleRecord(row: Record<string, unknown>): CycleRecord {
     outcome: row.outcome as CycleOutcome,
     members: count(row.members),
     sourceRows: count(row.source_rows),
-    uploadRows: count(row.upload_rows),
+    rebuiltMembers: count(row.rebuilt_members),
     adds: count(row.adds),
     removes: count(row.removes),
     added: Number(row.added),

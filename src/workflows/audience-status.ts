@@ -21,6 +21,8 @@ export interface CycleSummary {
   startedAt: string;
   finishedAt: string;
   members: number;
+  /** Members whose rows were built this cycle: new or changed ones (all of them on a full rebuild). */
+  rebuiltMembers: number;
   adds: number;
   removes: number;
   added: number;

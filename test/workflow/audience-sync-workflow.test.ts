@@ -70,7 +70,7 @@ class FakeMeta {
           decision,
           members: this.members,
           sourceRows: this.members,
-          uploadRows: this.members,
+          rebuiltMembers: this.members,
           adds,
           removes,
           dropped: 0,

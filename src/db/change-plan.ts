@@ -1,0 +1,141 @@
+import type { ClientBase } from 'pg';
+import { SCHEMA, type Queryable } from './pool';
+
+export type Operation = 'add' | 'remove';
+
+export interface ChangePlan {
+  adds: number;
+  removes: number;
+  /** Rows Meta holds before this cycle's upload. */
+  syncedBefore: number;
+}
+
+export interface PlannedBatch {
+  operation: Operation;
+  batchNo: number;
+  /** The batch is the pending rows of its operation with hashes in [firstHash, lastHash]. */
+  firstHash: Buffer;
+  lastHash: Buffer;
+  rowCount: number;
+  acknowledged: boolean;
+}
+
+/**
+ * Plans the cycle's upload: every pending change, including those an interrupted cycle left, is cut into batches
+ * of at most `batchSize` rows, each a contiguous range of row hashes. Pending rows change only when a batch is
+ * acknowledged, so a batch read again after a crash holds exactly the rows it held the first time.
+ */
+export async function planBatches(
+  client: ClientBase,
+  audienceKey: string,
+  cycleId: string,
+  batchSize: number,
+): Promise<ChangePlan> {
+  // The primary key's order numbers the rows: no sort, and each batch is one stretch of the index. PostgreSQL has
+  // no min/max over bytea, so the bounds are taken over the hex text in byte order.
+  await client.query(
+    `INSERT INTO ${SCHEMA}.cycle_batches (cycle_id, operation, batch_no, first_hash, last_hash, row_count)
+     SELECT $2, operation, batch_no, decode(min(encode(row_hash, 'hex') COLLATE "C"), 'hex'),
+            decode(max(encode(row_hash, 'hex') COLLATE "C"), 'hex'), count(*)
+       FROM (SELECT operation, row_hash, (row_number() OVER (PARTITION BY operation ORDER BY row_hash) - 1) / $3 AS batch_no
+               FROM ${SCHEMA}.pending_rows WHERE audience_key = $1) AS numbered
+      GROUP BY operation, batch_no`,
+    [audienceKey, cycleId, batchSize],
+  );
+  const { rows } = await client.query<{ adds: string; removes: string; synced_before: string }>(
+    `SELECT coalesce(sum(row_count) FILTER (WHERE operation = 'add'), 0) AS adds,
+            coalesce(sum(row_count) FILTER (WHERE operation = 'remove'), 0) AS removes,
+            (SELECT count(*) FROM ${SCHEMA}.audience_rows WHERE audience_key = $1)
+              - (SELECT count(*) FROM ${SCHEMA}.pending_rows WHERE audience_key = $1 AND operation = 'add') AS synced_before
+       FROM ${SCHEMA}.cycle_batches WHERE cycle_id = $2`,
+    [audienceKey, cycleId],
+  );
+  return { adds: Number(rows[0].adds), removes: Number(rows[0].removes), syncedBefore: Number(rows[0].synced_before) };
+}
+
+export async function plannedBatches(client: Queryable, cycleId: string): Promise<PlannedBatch[]> {
+  const { rows } = await client.query<{
+    operation: Operation;
+    batch_no: number;
+    first_hash: Buffer;
+    last_hash: Buffer;
+    row_count: number;
+    acknowledged: boolean;
+  }>(
+    `SELECT operation, batch_no, first_hash, last_hash, row_count, acknowledged_at IS NOT NULL AS acknowledged
+       FROM ${SCHEMA}.cycle_batches WHERE cycle_id = $1 ORDER BY operation, batch_no`,
+    [cycleId],
+  );
+  return rows.map((row) => ({
+    operation: row.operation,
+    batchNo: row.batch_no,
+    firstHash: row.first_hash,
+    lastHash: row.last_hash,
+    rowCount: row.row_count,
+    acknowledged: row.acknowledged,
+  }));
+}
+
+/** The compact rows of a batch (see src/matching/row-codec.ts), exactly as built, and for removals as uploaded. */
+export async function readBatchRows(client: Queryable, audienceKey: string, batch: PlannedBatch): Promise<Buffer[]> {
+  const { rows } = await client.query<{ row_data: Buffer }>(
+    `SELECT a.row_data
+       FROM ${SCHEMA}.pending_rows p
+       JOIN ${SCHEMA}.audience_rows a ON a.audience_key = p.audience_key AND a.row_hash = p.row_hash
+      WHERE p.audience_key = $1 AND p.operation = $2 AND p.row_hash BETWEEN $3 AND $4`,
+    [audienceKey, batch.operation, batch.firstHash, batch.lastHash],
+  );
+  return rows.map((row) => row.row_data);
+}
+
+/**
+ * Applies a batch Meta acknowledged: its rows are no longer pending, and removed rows no member wants are
+ * forgotten. Records the acknowledgement in the same transaction (the caller's).
+ */
+export async function acknowledgeBatch(
+  client: ClientBase,
+  audienceKey: string,
+  cycleId: string,
+  batch: PlannedBatch,
+  invalidEntries: number,
+): Promise<void> {
+  await client.query(
+    `WITH settled AS (
+       DELETE FROM ${SCHEMA}.pending_rows
+        WHERE audience_key = $1 AND operation = $2 AND row_hash BETWEEN $3 AND $4
+       RETURNING row_hash)
+     DELETE FROM ${SCHEMA}.audience_rows a USING settled s
+      WHERE $2 = 'remove' AND a.audience_key = $1 AND a.row_hash = s.row_hash AND a.wanted = 0`,
+    [audienceKey, batch.operation, batch.firstHash, batch.lastHash],
+  );
+  const counter = batch.operation === 'add' ? 'added' : 'removed';
+  await client.query(
+    `WITH acknowledged AS (
+       UPDATE ${SCHEMA}.cycle_batches SET acknowledged_at = now(), invalid_entries = $4
+        WHERE cycle_id = $1 AND operation = $2 AND batch_no = $3
+       RETURNING row_count)
+     UPDATE ${SCHEMA}.sync_cycles SET ${counter} = ${counter} + (SELECT row_count FROM acknowledged),
+            invalid_entries = invalid_entries + $4
+      WHERE cycle_id = $1`,
+    [cycleId, batch.operation, batch.batchNo, invalidEntries],
+  );
+}
+
+/**
+ * The audience's Custom Audience was replaced by a new, empty one: Meta holds nothing any more, so every wanted
+ * row is pending addition and rows only the old audience held are forgotten.
+ */
+export async function forgetSyncedRows(client: ClientBase, audienceKey: string): Promise<void> {
+  await client.query(
+    `WITH held_only AS (
+       DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1 AND operation = 'remove' RETURNING row_hash)
+     DELETE FROM ${SCHEMA}.audience_rows a USING held_only h WHERE a.audience_key = $1 AND a.row_hash = h.row_hash`,
+    [audienceKey],
+  );
+  await client.query(
+    `INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash)
+     SELECT audience_key, 'add', row_hash FROM ${SCHEMA}.audience_rows WHERE audience_key = $1 ORDER BY row_hash
+     ON CONFLICT DO NOTHING`,
+    [audienceKey],
+  );
+}

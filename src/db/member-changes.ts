@@ -1,0 +1,180 @@
+import type { ClientBase } from 'pg';
+import { AUDIENCE_SCHEMA } from '../matching/keys';
+import { SCHEMA, type Queryable } from './pool';
+import type { CycleTables } from './cycle-tables';
+
+/**
+ * Which members a cycle rebuilds: `all` (first cycle, or the normalization changed) replaces every member;
+ * `changed` rebuilds only those whose source row's fingerprint differs from the last cycle's, and drops the
+ * ones that left the source.
+ */
+export type RebuildScope = 'all' | 'changed';
+
+/** Whether the audience's members were built with the same normalization as now (and exist at all). */
+export async function membersReusable(client: Queryable, audienceKey: string, basis: string): Promise<boolean> {
+  const { rows } = await client.query<{ reusable: boolean }>(
+    `SELECT a.fingerprint_basis = $2
+            AND EXISTS (SELECT 1 FROM ${SCHEMA}.audience_members m WHERE m.audience_key = $1) AS reusable
+       FROM ${SCHEMA}.audiences a WHERE a.audience_key = $1`,
+    [audienceKey, basis],
+  );
+  return rows[0]?.reusable ?? false;
+}
+
+export interface MemberChanges {
+  /** Members in the source (pass 1). */
+  sourceMembers: number;
+  /** Members new to the audience or whose source row changed. */
+  changed: number;
+  /** Members no longer in the source. */
+  left: number;
+}
+
+/** Compares pass 1's fingerprints with the audience's members; fills `changed` with both kinds of change. */
+export async function findChangedMembers(
+  client: ClientBase,
+  audienceKey: string,
+  tables: CycleTables,
+): Promise<MemberChanges> {
+  // A full outer join of two hashed sets: one pass over each, whatever their order.
+  const { rows } = await client.query<{ changed: string; left: string; source_members: string }>(
+    `WITH compared AS (
+       SELECT coalesce(f.member_id, m.member_id) AS member_id, f.member_id IS NULL AS left_source
+         FROM ${tables.fingerprints} f
+         FULL JOIN (SELECT member_id, fingerprint FROM ${SCHEMA}.audience_members WHERE audience_key = $1) m
+           ON m.member_id = f.member_id
+        WHERE f.member_id IS NULL OR m.member_id IS NULL OR f.fingerprint <> m.fingerprint),
+     recorded AS (INSERT INTO ${tables.changed} (member_id) SELECT DISTINCT member_id FROM compared RETURNING 1)
+     SELECT (SELECT count(DISTINCT member_id) FROM compared WHERE NOT left_source) AS changed,
+            (SELECT count(*) FROM compared WHERE left_source) AS left,
+            (SELECT count(*) FROM ${tables.fingerprints}) AS source_members,
+            (SELECT count(*) FROM recorded) AS recorded`,
+    [audienceKey],
+  );
+  return {
+    changed: Number(rows[0].changed),
+    left: Number(rows[0].left),
+    sourceMembers: Number(rows[0].source_members),
+  };
+}
+
+/** The changed members that are still in the source: the ones pass 2 reads again. */
+export async function changedMemberIds(client: ClientBase, tables: CycleTables): Promise<string[]> {
+  const { rows } = await client.query<{ member_id: string }>(
+    `SELECT DISTINCT c.member_id FROM ${tables.changed} c JOIN ${tables.fingerprints} f USING (member_id)`,
+  );
+  return rows.map((row) => row.member_id);
+}
+
+/**
+ * Replaces the rebuilt members with what pass 2 staged and brings the rows and pending changes along, in the
+ * caller's transaction. Each row keeps an exact count of the members that want it; only rows whose count goes
+ * to or from zero change what Meta must be told:
+ *   new row                  → stored, pending add;
+ *   0 → wanted (Meta holds it, its removal pending) → removal cancelled;
+ *   wanted → 0, add pending (Meta never had it)     → add cancelled, row forgotten;
+ *   wanted → 0, Meta holds it                        → pending removal.
+ * A member whose row did not change (only another column did) releases and takes it back: no change at all.
+ */
+export async function applyMemberChanges(
+  client: ClientBase,
+  audienceKey: string,
+  tables: CycleTables,
+  scope: RebuildScope,
+  basis: string,
+): Promise<void> {
+  await client.query(`SET LOCAL work_mem = '256MB'`);
+  await client.query(`
+    CREATE TEMP TABLE member_row_changes (row_hash bytea NOT NULL, members integer NOT NULL) ON COMMIT DROP;
+    CREATE TEMP TABLE row_transitions (row_hash bytea NOT NULL, now_wanted boolean NOT NULL) ON COMMIT DROP`);
+  const rebuilt =
+    scope === 'all'
+      ? `DELETE FROM ${SCHEMA}.audience_members m WHERE m.audience_key = $1 RETURNING m.row_hashes`
+      : `DELETE FROM ${SCHEMA}.audience_members m USING ${tables.changed} c
+          WHERE m.audience_key = $1 AND m.member_id = c.member_id RETURNING m.row_hashes`;
+  await client.query(
+    `WITH rebuilt AS (${rebuilt})
+     INSERT INTO member_row_changes SELECT h, -count(*) FROM rebuilt, unnest(rebuilt.row_hashes) AS h GROUP BY h`,
+    [audienceKey],
+  );
+  // Sorted, so the primary key grows at its end instead of at random pages. A source listing one user_id twice
+  // keeps its first row: one member, one set of rows.
+  await client.query(
+    `WITH added AS (
+       INSERT INTO ${SCHEMA}.audience_members (audience_key, member_id, fingerprint, keys_mask, row_hashes)
+       SELECT $1, member_id, fingerprint, keys_mask, row_hashes FROM ${tables.staging}
+        WHERE fingerprint IS NOT NULL ORDER BY member_id
+       ON CONFLICT DO NOTHING
+       RETURNING row_hashes)
+     INSERT INTO member_row_changes SELECT h, count(*) FROM added, unnest(added.row_hashes) AS h GROUP BY h`,
+    [audienceKey],
+  );
+  await client.query(`
+    CREATE TEMP TABLE net_row_changes ON COMMIT DROP AS
+      SELECT row_hash, sum(members)::integer AS members FROM member_row_changes GROUP BY row_hash HAVING sum(members) <> 0`);
+
+  await client.query(
+    `WITH counted AS (
+       UPDATE ${SCHEMA}.audience_rows a SET wanted = a.wanted + n.members
+         FROM net_row_changes n WHERE a.audience_key = $1 AND a.row_hash = n.row_hash
+       RETURNING a.row_hash, a.wanted - n.members AS was_wanted, a.wanted AS is_wanted)
+     INSERT INTO row_transitions SELECT row_hash, is_wanted > 0 FROM counted WHERE (was_wanted > 0) <> (is_wanted > 0)`,
+    [audienceKey],
+  );
+  await client.query(
+    `DELETE FROM ${SCHEMA}.pending_rows p USING row_transitions t
+      WHERE t.now_wanted AND p.audience_key = $1 AND p.operation = 'remove' AND p.row_hash = t.row_hash`,
+    [audienceKey],
+  );
+  await client.query(
+    `WITH cancelled AS (
+       DELETE FROM ${SCHEMA}.pending_rows p USING row_transitions t
+        WHERE NOT t.now_wanted AND p.audience_key = $1 AND p.operation = 'add' AND p.row_hash = t.row_hash
+       RETURNING p.row_hash),
+     forgotten AS (
+       DELETE FROM ${SCHEMA}.audience_rows a USING cancelled c WHERE a.audience_key = $1 AND a.row_hash = c.row_hash)
+     INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash)
+     SELECT $1, 'remove', t.row_hash FROM row_transitions t
+      WHERE NOT t.now_wanted AND t.row_hash NOT IN (SELECT row_hash FROM cancelled)`,
+    [audienceKey],
+  );
+  // Rows new to the audience. A row already stored was counted above; its insert conflicts and is skipped.
+  await client.query(
+    `WITH stored AS (
+       INSERT INTO ${SCHEMA}.audience_rows (audience_key, row_hash, wanted, row_data)
+       SELECT $1, s.row_hash, n.members, s.row_data
+         FROM ${tables.staging} s JOIN net_row_changes n ON n.row_hash = s.row_hash
+        WHERE s.row_hash IS NOT NULL ORDER BY s.row_hash
+       ON CONFLICT DO NOTHING
+       RETURNING row_hash)
+     INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash)
+     SELECT $1, 'add', row_hash FROM stored ORDER BY row_hash`,
+    [audienceKey],
+  );
+  await client.query(`UPDATE ${SCHEMA}.audiences SET fingerprint_basis = $2 WHERE audience_key = $1`, [
+    audienceKey,
+    basis,
+  ]);
+}
+
+export interface AudienceMembership {
+  /** Members with at least one row: what the minimum size is checked against. */
+  members: number;
+  /** Members with a usable value, by match key. */
+  coverage: Record<string, number>;
+}
+
+export async function audienceMembership(client: Queryable, audienceKey: string): Promise<AudienceMembership> {
+  const perKey = AUDIENCE_SCHEMA.map((_, bit) => `count(*) FILTER (WHERE keys_mask & ${1 << bit} <> 0) AS k${bit}`);
+  const { rows } = await client.query<Record<string, string>>(
+    `SELECT count(*) FILTER (WHERE cardinality(row_hashes) > 0) AS members, ${perKey.join(', ')}
+       FROM ${SCHEMA}.audience_members WHERE audience_key = $1`,
+    [audienceKey],
+  );
+  const coverage: Record<string, number> = {};
+  AUDIENCE_SCHEMA.forEach((key, bit) => {
+    const count = Number(rows[0][`k${bit}`]);
+    if (count > 0) coverage[key] = count;
+  });
+  return { members: Number(rows[0].members), coverage };
+}

@@ -1,0 +1,99 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createPool, inTransaction, SCHEMA } from '../../src/db/pool';
+import { migrate } from '../../src/db/migrations';
+import { acknowledgeBatch, planBatches, plannedBatches, readBatchRows } from '../../src/db/change-plan';
+import { encodeRow } from '../../src/matching/row-codec';
+
+/**
+ * Batch splitting on the real database: pending changes are cut into hash ranges of at most the batch size that
+ * cover every pending row exactly once, and acknowledging a batch settles exactly its rows.
+ */
+const pool = createPool(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+const audienceKey = `change-plan-${randomUUID()}`;
+
+const rowOf = (n: number) => encodeRow([`member-${n}`, '', '']);
+const hashOf = (row: Buffer) => createHash('sha256').update(row).digest();
+
+beforeAll(async () => {
+  await migrate(pool);
+});
+
+afterAll(async () => {
+  await pool.query(`DELETE FROM ${SCHEMA}.audience_rows WHERE audience_key = $1`, [audienceKey]);
+  await pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
+  await pool.query(`DELETE FROM ${SCHEMA}.sync_cycles WHERE audience_key = $1`, [audienceKey]);
+  await pool.end();
+});
+
+async function seed(adds: number, removes: number, held: number): Promise<void> {
+  const rows = Array.from({ length: adds + removes + held }, (_, n) => rowOf(n));
+  for (const [n, row] of rows.entries()) {
+    // Rows to remove are wanted by nobody; rows to add and rows Meta already holds are wanted by one member.
+    const wanted = n >= adds && n < adds + removes ? 0 : 1;
+    await pool.query(
+      `INSERT INTO ${SCHEMA}.audience_rows (audience_key, row_hash, wanted, row_data) VALUES ($1, $2, $3, $4)`,
+      [audienceKey, hashOf(row), wanted, row],
+    );
+    if (n < adds + removes) {
+      await pool.query(`INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash) VALUES ($1, $2, $3)`, [
+        audienceKey,
+        n < adds ? 'add' : 'remove',
+        hashOf(row),
+      ]);
+    }
+  }
+}
+
+async function newCycle(): Promise<string> {
+  const cycleId = randomUUID();
+  await pool.query(`INSERT INTO ${SCHEMA}.sync_cycles (cycle_id, audience_key) VALUES ($1, $2)`, [cycleId, audienceKey]);
+  return cycleId;
+}
+
+describe('planBatches, readBatchRows and acknowledgeBatch', () => {
+  it('covers every pending row once in batches of at most the batch size, and settles them as acknowledged', async () => {
+    await seed(25, 7, 4);
+    const cycleId = await newCycle();
+    const plan = await inTransaction(pool, (client) => planBatches(client, audienceKey, cycleId, 10));
+    // Meta holds the 4 kept rows and the 7 to remove.
+    expect(plan).toEqual({ adds: 25, removes: 7, syncedBefore: 11 });
+
+    const batches = await plannedBatches(pool, cycleId);
+    expect(batches.map((b) => [b.operation, b.rowCount])).toEqual([
+      ['add', 10],
+      ['add', 10],
+      ['add', 5],
+      ['remove', 7],
+    ]);
+    const seen = new Map<string, string>();
+    for (const batch of batches) {
+      const rows = await readBatchRows(pool, audienceKey, batch);
+      expect(rows).toHaveLength(batch.rowCount);
+      for (const row of rows) {
+        const text = row.toString('hex');
+        expect(seen.has(text)).toBe(false);
+        seen.set(text, batch.operation);
+      }
+    }
+    const expected = new Map(
+      Array.from({ length: 32 }, (_, n) => [rowOf(n).toString('hex'), n < 25 ? 'add' : 'remove'] as const),
+    );
+    expect(seen).toEqual(expected);
+
+    for (const batch of batches) {
+      await inTransaction(pool, (client) => acknowledgeBatch(client, audienceKey, cycleId, batch, 0));
+    }
+    const pending = await pool.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [
+      audienceKey,
+    ]);
+    expect(pending.rows[0].n).toBe(0);
+    // Removed rows nobody wants are forgotten; added and kept rows stay.
+    const held = await pool.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.audience_rows WHERE audience_key = $1`, [
+      audienceKey,
+    ]);
+    expect(held.rows[0].n).toBe(29);
+    const cycle = await pool.query(`SELECT added, removed FROM ${SCHEMA}.sync_cycles WHERE cycle_id = $1`, [cycleId]);
+    expect(cycle.rows[0]).toEqual({ added: 25, removed: 7 });
+    expect((await plannedBatches(pool, cycleId)).every((batch) => batch.acknowledged)).toBe(true);
+  });
+});

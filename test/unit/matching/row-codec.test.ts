@@ -1,0 +1,32 @@
+import fc from 'fast-check';
+import { decodeRow, encodeRow, rowJson } from '../../../src/matching/row-codec';
+
+const HASH = 'f1904cf1a9d73a55fa5de0ac823c4403ded71afd4c3248d00bdcd0866552bb79';
+
+describe('row codec', () => {
+  it.each<[string, string[], number]>([
+    ['empty cells', ['', '', ''], 3],
+    ['a hash takes 33 bytes', [HASH, ''], 34],
+    ['unhashed text keeps its UTF-8', ['customer-42', '38400000-8cf0-11bd-b23e-10b96e4ef00d', ''], 3 + 11 + 3 + 36 + 1],
+    ['uppercase hex is text, not a hash', [HASH.toUpperCase()], 3 + 64],
+    ['non-Latin text', ['José Ωμέγα 東京'], 3 + Buffer.byteLength('José Ωμέγα 東京')],
+  ])('%s', (_name, row, size) => {
+    const encoded = encodeRow(row);
+    expect(encoded.length).toBe(size);
+    expect(decodeRow(encoded)).toEqual(row);
+    expect(rowJson(encoded)).toBe(JSON.stringify(row));
+  });
+
+  it('round-trips any row of strings', () => {
+    const cell = fc.oneof(fc.constant(''), fc.stringMatching(/^[0-9a-f]{64}$/), fc.string({ maxLength: 80 }));
+    fc.assert(
+      fc.property(fc.array(cell, { maxLength: 15 }), (row) => {
+        expect(rowJson(encodeRow(row))).toBe(JSON.stringify(row));
+      }),
+    );
+  });
+
+  it('refuses bytes that are not an encoded row', () => {
+    expect(() => decodeRow(Buffer.from('[1]'))).toThrow(/not an encoded row/);
+  });
+});
