@@ -64,6 +64,7 @@ export interface CyclePlan {
 const CHUNK_SIZE = 2_000;
 /** Past this share of changed members, reading everyone is cheaper than looking each one up. */
 const FULL_REBUILD_SHARE = 0.25;
+const HEARTBEAT_EVERY_MS = 5_000;
 
 interface PassTwo {
   sourceRows: number;
@@ -80,90 +81,101 @@ export function createPreparationActivities(deps: ActivityDependencies) {
      * attempt starts the cycle's working tables afresh.
      */
     async prepareCycle(input: PrepareCycleInput): Promise<CyclePlan> {
-      const log = Context.current().log;
-      const tables = cycleTables(input.cycleId);
-      const basis = `${MATCHING_VERSION}:${input.defaultCountry ?? ''}`;
-      await inTransaction(deps.pool, async (client) => {
-        const abandoned = await openCycle(client, input);
-        for (const cycleId of abandoned) await dropCycleTables(client, cycleTables(cycleId));
-        await createCycleTables(client, tables);
-      });
-
-      const started = Date.now();
-      const source = await deps.sourcePool.connect();
-      let sourceFailed = false;
-      let scope: RebuildScope | undefined;
-      let sourceRows = 0;
-      let rebuiltMembers = 0;
-      let passTwo: PassTwo = { sourceRows: 0, withoutUserId: 0, drops: {} };
+      const context = Context.current();
+      // Single statements over a large audience run longer than the heartbeat timeout; the worker is still alive.
+      const ticker = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
       try {
-        // One snapshot for both passes, read-only: the query can see what it is allowed to and change nothing.
-        await fromSource(deps, source.query('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY'));
-        await fromSource(deps, source.query(`SET LOCAL statement_timeout = '${deps.sourceStatementTimeout}'`));
-        let changedIds: string[] | undefined;
-        if (await membersReusable(deps.pool, input.audienceKey, basis)) {
-          await copyFingerprints(deps, input, source, tables);
-          const changes = await inTransaction(deps.pool, (client) =>
-            findChangedMembers(client, input.audienceKey, tables),
-          );
-          sourceRows = changes.sourceMembers;
-          log.info('compared fingerprints', { ...changes, ms: Date.now() - started });
-          if (changes.changed + changes.left > 0) {
-            if (changes.changed > changes.sourceMembers * FULL_REBUILD_SHARE) {
-              scope = 'all';
-            } else {
-              scope = 'changed';
-              changedIds = await inTransaction(deps.pool, (client) => changedMemberIds(client, tables));
-            }
-          }
-        } else {
-          scope = 'all';
-        }
-        if (scope === 'all' || (changedIds && changedIds.length > 0)) {
-          passTwo = await stageMembers(deps, input, source, tables, changedIds);
-          rebuiltMembers = passTwo.sourceRows - passTwo.withoutUserId;
-          if (scope === 'all') sourceRows = passTwo.sourceRows;
-          log.info('staged changed members', { scope, rebuiltMembers, ms: Date.now() - started });
-        }
-        await fromSource(deps, source.query('COMMIT'));
-      } catch (error) {
-        sourceFailed = true;
-        throw error;
+        return await prepare(deps, input);
       } finally {
-        source.release(sourceFailed);
+        clearInterval(ticker);
       }
-
-      return inTransaction(deps.pool, async (client) => {
-        if (scope) await applyMemberChanges(client, input.audienceKey, tables, scope, basis);
-        const plan = await planBatches(client, input.audienceKey, input.cycleId, deps.batchSize);
-        const { members, coverage } = await audienceMembership(client, input.audienceKey);
-        const { decision, message } = decideCycle({ ...plan, ...input, members });
-        const drops = passTwo.withoutUserId
-          ? { ...passTwo.drops, 'user_id:missing': passTwo.withoutUserId }
-          : passTwo.drops;
-        const result: CyclePlan = {
-          cycleId: input.cycleId,
-          decision,
-          members,
-          sourceRows,
-          rebuiltMembers,
-          adds: plan.adds,
-          removes: plan.removes,
-          dropped: Object.values(drops).reduce((sum, count) => sum + count, 0),
-          drops,
-          coverage,
-          ...(message ? { message } : {}),
-        };
-        await recordPlan(client, input.cycleId, result);
-        if (decision !== 'upload') {
-          await finishCycle(client, input.cycleId, decision, message ?? null);
-          await dropCycleTables(client, tables);
-        }
-        log.info('planned the cycle', { decision, adds: plan.adds, removes: plan.removes, ms: Date.now() - started });
-        return result;
-      });
     },
   };
+}
+
+async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Promise<CyclePlan> {
+  const log = Context.current().log;
+  const tables = cycleTables(input.cycleId);
+  const basis = `${MATCHING_VERSION}:${input.defaultCountry ?? ''}`;
+  await inTransaction(deps.pool, async (client) => {
+    const abandoned = await openCycle(client, input);
+    for (const cycleId of abandoned) await dropCycleTables(client, cycleTables(cycleId));
+    await createCycleTables(client, tables);
+  });
+
+  const started = Date.now();
+  const source = await deps.sourcePool.connect();
+  let sourceFailed = false;
+  let scope: RebuildScope | undefined;
+  let sourceRows = 0;
+  let rebuiltMembers = 0;
+  let passTwo: PassTwo = { sourceRows: 0, withoutUserId: 0, drops: {} };
+  try {
+    // One snapshot for both passes, read-only: the query can see what it is allowed to and change nothing.
+    await fromSource(deps, source.query('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY'));
+    await fromSource(deps, source.query(`SET LOCAL statement_timeout = '${deps.sourceStatementTimeout}'`));
+    let changedIds: string[] | undefined;
+    if (await membersReusable(deps.pool, input.audienceKey, basis)) {
+      await copyFingerprints(deps, input, source, tables);
+      const changes = await inTransaction(deps.pool, (client) =>
+        findChangedMembers(client, input.audienceKey, tables),
+      );
+      sourceRows = changes.sourceMembers;
+      log.info('compared fingerprints', { ...changes, ms: Date.now() - started });
+      if (changes.changed + changes.left > 0) {
+        if (changes.changed > changes.sourceMembers * FULL_REBUILD_SHARE) {
+          scope = 'all';
+        } else {
+          scope = 'changed';
+          changedIds = await inTransaction(deps.pool, (client) => changedMemberIds(client, tables));
+        }
+      }
+    } else {
+      scope = 'all';
+    }
+    if (scope === 'all' || (changedIds && changedIds.length > 0)) {
+      passTwo = await stageMembers(deps, input, source, tables, changedIds);
+      rebuiltMembers = passTwo.sourceRows - passTwo.withoutUserId;
+      if (scope === 'all') sourceRows = passTwo.sourceRows;
+      log.info('staged changed members', { scope, rebuiltMembers, ms: Date.now() - started });
+    }
+    await fromSource(deps, source.query('COMMIT'));
+  } catch (error) {
+    sourceFailed = true;
+    throw error;
+  } finally {
+    source.release(sourceFailed);
+  }
+
+  return inTransaction(deps.pool, async (client) => {
+    if (scope) await applyMemberChanges(client, input.audienceKey, tables, scope, basis);
+    const plan = await planBatches(client, input.audienceKey, input.cycleId, deps.batchSize);
+    const { members, coverage } = await audienceMembership(client, input.audienceKey);
+    const { decision, message } = decideCycle({ ...plan, ...input, members });
+    const drops = passTwo.withoutUserId
+      ? { ...passTwo.drops, 'user_id:missing': passTwo.withoutUserId }
+      : passTwo.drops;
+    const result: CyclePlan = {
+      cycleId: input.cycleId,
+      decision,
+      members,
+      sourceRows,
+      rebuiltMembers,
+      adds: plan.adds,
+      removes: plan.removes,
+      dropped: Object.values(drops).reduce((sum, count) => sum + count, 0),
+      drops,
+      coverage,
+      ...(message ? { message } : {}),
+    };
+    await recordPlan(client, input.cycleId, result);
+    if (decision !== 'upload') {
+      await finishCycle(client, input.cycleId, decision, message ?? null);
+      await dropCycleTables(client, tables);
+    }
+    log.info('planned the cycle', { decision, adds: plan.adds, removes: plan.removes, ms: Date.now() - started });
+    return result;
+  });
 }
 
 /** Runs a step of the source query, classifying its failure as the query's (not ours). */

@@ -14,6 +14,7 @@ export interface MemberEncoder {
 }
 
 const THREAD_FILE = path.join(__dirname, 'member-encoding-thread.js');
+const THREAD_HEAP_MB = 96;
 
 /**
  * `threads` 0 encodes on the calling thread (tests, tiny deployments); otherwise a pool of worker threads does
@@ -28,7 +29,14 @@ export function createMemberEncoder(threads: number = availableParallelism()): M
       close: async () => undefined,
     };
   }
-  const pool = new Piscina({ filename: THREAD_FILE, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 });
+  const pool = new Piscina({
+    filename: THREAD_FILE,
+    minThreads: threads,
+    maxThreads: threads,
+    idleTimeout: 60_000,
+    // A chunk needs a few MB; without a cap each thread's heap grows toward V8's default before it collects.
+    resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB, maxYoungGenerationSizeMb: 16 },
+  });
   return {
     parallelism: threads,
     encode: (records, options) => pool.run({ records, options }) as Promise<EncodedChunk>,

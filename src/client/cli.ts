@@ -80,7 +80,9 @@ program
   .requiredOption('--ad-account <act_id>', 'ad account, act_<digits>', parseAdAccount)
   .addOption(new Option('--query <sql>', 'SELECT returning user_id plus traits').conflicts('queryFile'))
   .option('--query-file <file>', 'file holding the SELECT')
-  .option('--interval <duration>', 'time between cycles', parseInterval, DEFAULT_INTERVAL_MS)
+  .addOption(
+    new Option('--interval <duration>', 'time between cycles').argParser(parseInterval).default(DEFAULT_INTERVAL_MS, ms(DEFAULT_INTERVAL_MS)),
+  )
   .option('--min-size <n>', 'upload nothing below this many members', parseCount, DEFAULT_MIN_SIZE)
   .option('--default-country <cc>', 'country for phone numbers without a country code', parseCountry)
   .addOption(
