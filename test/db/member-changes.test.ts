@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { PoolClient } from 'pg';
+import { createPool, inTransaction, SCHEMA } from '../../src/db/pool';
+import { migrate } from '../../src/db/migrations';
+import {
+  copyIntoFingerprintsSql,
+  copyIntoStagingSql,
+  createCycleTables,
+  cycleTables,
+  dropCycleTables,
+  type CycleTables,
+} from '../../src/db/cycle-tables';
+import { applyMemberChanges, audienceMembership, changedMemberIds, findChangedMembers } from '../../src/db/member-changes';
+import { FINGERPRINT_COLUMN } from '../../src/db/source-query';
+import { encodeMemberChunk } from '../../src/activities/member-chunk-encoding';
+import { decodeRow } from '../../src/matching/row-codec';
+import { AUDIENCE_SCHEMA } from '../../src/matching/keys';
+import { sha256Hex } from '../../src/matching/sha256';
+
+/**
+ * The delta SQL on the real database: members are counted per row, so a row shared by several members is removed
+ * only when the last of them leaves, a member who leaves while another joins with the same row changes nothing,
+ * and a changed email is one removal and one addition.
+ */
+const pool = createPool(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+const audienceKey = `member-changes-${randomUUID()}`;
+const BASIS = 'test';
+const EMAIL = AUDIENCE_SCHEMA.indexOf('EMAIL');
+
+interface SourceMember {
+  user_id: string;
+  email: string;
+  /** Stands in for md5 of the source row: changes when the member's row does. */
+  fingerprint: string;
+}
+
+const fingerprint = (n: number) => `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`;
+
+beforeAll(async () => {
+  await migrate(pool);
+});
+
+afterAll(async () => {
+  for (const table of ['audience_members', 'audience_rows', 'pending_rows']) {
+    await pool.query(`DELETE FROM ${SCHEMA}.${table} WHERE audience_key = $1`, [audienceKey]);
+  }
+  await pool.end();
+});
+
+async function copyInto(client: PoolClient, sql: string, text: string): Promise<void> {
+  await pipeline(Readable.from([text]), client.query(copyFrom(sql)));
+}
+
+/** One cycle as prepareCycle runs it: pass 1 fingerprints, the comparison, pass 2 for the members it names. */
+async function runCycle(source: SourceMember[], firstCycle: boolean): Promise<void> {
+  const tables: CycleTables = cycleTables(randomUUID());
+  const client = await pool.connect();
+  try {
+    await createCycleTables(client, tables);
+    let toStage = source;
+    if (!firstCycle) {
+      await copyInto(client, copyIntoFingerprintsSql(tables), source.map((m) => `${m.user_id}\t${m.fingerprint}\n`).join(''));
+      await findChangedMembers(client, audienceKey, tables);
+      const changed = new Set(await changedMemberIds(client, tables));
+      toStage = source.filter((member) => changed.has(member.user_id));
+    }
+    const records = toStage.map((m) => ({ user_id: m.user_id, email: m.email, [FINGERPRINT_COLUMN]: m.fingerprint }));
+    const chunk = encodeMemberChunk(records, {});
+    if (chunk.copyText) await copyInto(client, copyIntoStagingSql(tables), chunk.copyText);
+    await client.query('BEGIN');
+    await applyMemberChanges(client, audienceKey, tables, firstCycle ? 'all' : 'changed', BASIS);
+    await client.query('COMMIT');
+    await dropCycleTables(client, tables);
+  } finally {
+    client.release();
+  }
+}
+
+async function pending(): Promise<{ add: string[]; remove: string[] }> {
+  const { rows } = await pool.query<{ operation: 'add' | 'remove'; row_data: Buffer }>(
+    `SELECT p.operation, a.row_data FROM ${SCHEMA}.pending_rows p
+       JOIN ${SCHEMA}.audience_rows a USING (audience_key, row_hash) WHERE p.audience_key = $1`,
+    [audienceKey],
+  );
+  const result = { add: [] as string[], remove: [] as string[] };
+  for (const row of rows) result[row.operation].push(decodeRow(row.row_data)[EMAIL]);
+  return { add: result.add.sort(), remove: result.remove.sort() };
+}
+
+/** What a completed upload does: Meta now holds every wanted row, and rows nobody wants are forgotten. */
+async function settle(): Promise<void> {
+  await inTransaction(pool, async (client) => {
+    await client.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
+    await client.query(`DELETE FROM ${SCHEMA}.audience_rows WHERE audience_key = $1 AND wanted = 0`, [audienceKey]);
+  });
+}
+
+const hashOf = (email: string) => sha256Hex(email);
+
+describe('applyMemberChanges', () => {
+  it('counts members per row and turns only zero crossings into adds and removes', async () => {
+    const first: SourceMember[] = [
+      { user_id: 'a', email: 'a@example.com', fingerprint: fingerprint(1) },
+      { user_id: 'b', email: 'shared@example.com', fingerprint: fingerprint(2) },
+      { user_id: 'c', email: 'shared@example.com', fingerprint: fingerprint(3) },
+      { user_id: 'd', email: 'd@example.com', fingerprint: fingerprint(4) },
+    ];
+    await runCycle(first, true);
+    expect(await pending()).toEqual({
+      add: [hashOf('a@example.com'), hashOf('d@example.com'), hashOf('shared@example.com')].sort(),
+      remove: [],
+    });
+    expect((await audienceMembership(pool, audienceKey)).members).toBe(4);
+    await settle();
+
+    // a changes email; b leaves but c still wants the shared row; d leaves while e joins with d's email.
+    const second: SourceMember[] = [
+      { user_id: 'a', email: 'a2@example.com', fingerprint: fingerprint(11) },
+      { user_id: 'c', email: 'shared@example.com', fingerprint: fingerprint(3) },
+      { user_id: 'e', email: 'd@example.com', fingerprint: fingerprint(5) },
+    ];
+    await runCycle(second, false);
+    expect(await pending()).toEqual({ add: [hashOf('a2@example.com')], remove: [hashOf('a@example.com')] });
+    const membership = await audienceMembership(pool, audienceKey);
+    expect(membership.members).toBe(3);
+    expect(membership.coverage).toEqual({ EMAIL: 3 });
+    await settle();
+
+    // The same source again: nothing is pending.
+    await runCycle(second, false);
+    expect(await pending()).toEqual({ add: [], remove: [] });
+    // c leaves too: the shared row is now wanted by nobody.
+    await runCycle(second.filter((member) => member.user_id !== 'c'), false);
+    expect(await pending()).toEqual({ add: [], remove: [hashOf('shared@example.com')] });
+  });
+});
