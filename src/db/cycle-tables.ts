@@ -10,7 +10,7 @@ export type Operation = 'add' | 'remove';
 export interface CycleTables {
   /** Pass 1: the fingerprint of every source member, (member_id, fingerprint). */
   fingerprints: string;
-  /** Members whose rows must be built again or dropped: new, changed or gone from the source. */
+  /** Members whose rows must be built again (in the source) or dropped (gone from it). */
   changed: string;
   /** Pass 2, as the encoder writes it: a member line (member_id, fingerprint, keys_mask, row_hashes) per member
    *  read, and a row line (row_hash, row_data) per row it produced. */
@@ -33,10 +33,10 @@ export function cycleTables(cycleId: string): CycleTables {
 export async function createCycleTables(client: ClientBase, tables: CycleTables): Promise<void> {
   await dropCycleTables(client, tables);
   await client.query(`
-    CREATE UNLOGGED TABLE ${tables.fingerprints} (member_id text NOT NULL, fingerprint uuid NOT NULL);
-    CREATE UNLOGGED TABLE ${tables.changed} (member_id text NOT NULL);
+    CREATE UNLOGGED TABLE ${tables.fingerprints} (member_id text NOT NULL, fingerprint bigint NOT NULL);
+    CREATE UNLOGGED TABLE ${tables.changed} (member_id text NOT NULL, in_source boolean NOT NULL);
     CREATE UNLOGGED TABLE ${tables.staging} (
-      member_id text, fingerprint uuid, keys_mask integer, row_hashes bytea[], row_hash bytea, row_data bytea);
+      member_id text, fingerprint bigint, keys_mask integer, row_hashes bytea[], row_hash bytea, row_data bytea);
   `);
 }
 

@@ -44,7 +44,9 @@ export async function findChangedMembers(
          FULL JOIN (SELECT member_id, fingerprint FROM ${SCHEMA}.audience_members WHERE audience_key = $1) m
            ON m.member_id = f.member_id
         WHERE f.member_id IS NULL OR m.member_id IS NULL OR f.fingerprint <> m.fingerprint),
-     recorded AS (INSERT INTO ${tables.changed} (member_id) SELECT DISTINCT member_id FROM compared RETURNING 1)
+     recorded AS (
+       INSERT INTO ${tables.changed} (member_id, in_source) SELECT DISTINCT member_id, NOT left_source FROM compared
+       RETURNING 1)
      SELECT (SELECT count(DISTINCT member_id) FROM compared WHERE NOT left_source) AS changed,
             (SELECT count(*) FROM compared WHERE left_source) AS left,
             (SELECT count(*) FROM ${tables.fingerprints}) AS source_members,
@@ -61,7 +63,7 @@ export async function findChangedMembers(
 /** The changed members that are still in the source: the ones pass 2 reads again. */
 export async function changedMemberIds(client: ClientBase, tables: CycleTables): Promise<string[]> {
   const { rows } = await client.query<{ member_id: string }>(
-    `SELECT DISTINCT c.member_id FROM ${tables.changed} c JOIN ${tables.fingerprints} f USING (member_id)`,
+    `SELECT member_id FROM ${tables.changed} WHERE in_source`,
   );
   return rows.map((row) => row.member_id);
 }

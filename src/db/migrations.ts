@@ -90,6 +90,9 @@ const MIGRATIONS: readonly string[] = [
     blocked_until timestamptz NOT NULL
   );
   `,
+  // Row fingerprints became 64-bit hashes. Old ones cannot be converted: every member then differs from its
+  // fingerprint once, and the next cycle rebuilds the audience's members (rows at Meta are unaffected).
+  `ALTER TABLE ${SCHEMA}.audience_members ALTER COLUMN fingerprint TYPE bigint USING 0`,
 ];
 
 /**

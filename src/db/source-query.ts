@@ -40,8 +40,14 @@ export function sourceQueryText(sourceSql: string): string {
  * database: no row is parsed in JavaScript, so a cycle in which little changed costs little.
  */
 export function fingerprintCopySql(sourceSql: string): string {
-  return `COPY (SELECT (s.user_id)::text, md5(s::text)::uuid FROM ${asSubquery(sourceSql)} WHERE s.user_id IS NOT NULL) TO STDOUT`;
+  return `COPY (SELECT (s.user_id)::text, ${ROW_FINGERPRINT} FROM ${asSubquery(sourceSql)} WHERE s.user_id IS NOT NULL) TO STDOUT`;
 }
+
+/**
+ * A 64-bit hash of the row's text: half the cost of md5 over a million rows, and a changed row keeps its old
+ * fingerprint with a chance of 2^-64.
+ */
+const ROW_FINGERPRINT = 'hashtextextended(s::text, 0)';
 
 /** The column pass 2 adds to each source row: the same fingerprint as pass 1, from the same snapshot. */
 export const FINGERPRINT_COLUMN = '__audience_sync_fingerprint';
@@ -49,5 +55,5 @@ export const FINGERPRINT_COLUMN = '__audience_sync_fingerprint';
 /** Pass 2: the source rows of all members, or (with `$1`, an array of ids) of the members that changed. */
 export function memberRowsSql(sourceSql: string, onlyListedMembers: boolean): string {
   const filter = onlyListedMembers ? ' WHERE (s.user_id)::text = ANY ($1::text[])' : '';
-  return `SELECT md5(s::text)::uuid AS ${FINGERPRINT_COLUMN}, s.* FROM ${asSubquery(sourceSql)}${filter}`;
+  return `SELECT ${ROW_FINGERPRINT} AS ${FINGERPRINT_COLUMN}, s.* FROM ${asSubquery(sourceSql)}${filter}`;
 }
