@@ -36,7 +36,9 @@ export async function findChangedMembers(
   audienceKey: string,
   tables: CycleTables,
 ): Promise<MemberChanges> {
-  // A full outer join of two hashed sets: one pass over each, whatever their order.
+  // A full outer join of two hashed sets: one pass over each, whatever their order, in memory rather than in
+  // batches spilled to disk (a million members hash to a few tens of MB).
+  await client.query(`SET LOCAL work_mem = '256MB'`);
   const { rows } = await client.query<{ changed: string; left: string; source_members: string }>(
     `WITH compared AS (
        SELECT coalesce(f.member_id, m.member_id) AS member_id, f.member_id IS NULL AS left_source
