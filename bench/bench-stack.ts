@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { InvalidArgumentError } from 'commander';
 import { Pool } from 'pg';
 import { AudienceClient } from '../src/client/audience-client';
 import { readEnvironment, type Environment } from '../src/config/environment';
@@ -134,6 +135,12 @@ export class SampledWorker {
       return 0;
     }
   }
+}
+
+/** A command-line flag that must be a positive whole number. */
+export function parsePositive(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) <= 0) throw new InvalidArgumentError('must be a positive whole number');
+  return Number(value);
 }
 
 export function seconds(fromMs: number): number {

@@ -1,19 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { forEachWithConcurrency } from '../src/activities/bounded-concurrency';
 import { createProfilesTable, insertProfiles } from '../src/local/synthetic-profiles';
 import { DEFAULT_MAX_CYCLES_PER_RUN, type AudienceConfig } from '../src/workflows/audience-config';
-import { BenchStack, seconds } from './bench-stack';
+import { BenchStack, parsePositive, seconds } from './bench-stack';
 
 /**
  * `npm run bench:fleet`: many small audiences on one worker. Reports the time until every audience has finished
  * its first cycle, the worker's RSS then, and the worker's CPU use while the fleet idles between cycles.
  */
-const parsePositive = (value: string): number => {
-  if (!/^\d+$/.test(value) || Number(value) <= 0) throw new InvalidArgumentError('must be a positive whole number');
-  return Number(value);
-};
-
 const options = new Command()
   .option('--audiences <n>', 'audiences to connect', parsePositive, 1000)
   .option('--members <n>', 'members per audience', parsePositive, 200)
@@ -49,9 +45,9 @@ async function main(): Promise<void> {
       const configs = Array.from({ length: options.audiences }, (_, i) => fleetAudience(run, table, i));
       say(`connecting ${options.audiences} audiences of ${options.members} members over ${options.adAccounts} ad accounts …`);
       const started = Date.now();
-      for (let next = 0; next < configs.length; next += CONNECT_CONCURRENCY) {
-        await Promise.all(configs.slice(next, next + CONNECT_CONCURRENCY).map((config) => stack.client.connectAudience(config)));
-      }
+      await forEachWithConcurrency(configs, CONNECT_CONCURRENCY, async (config) => {
+        await stack.client.connectAudience(config);
+      });
       const connectSeconds = seconds(started);
       say(`  connected in ${connectSeconds} s; waiting for every first cycle …`);
 
@@ -123,9 +119,7 @@ function fleetAudience(run: string, table: string, index: number): AudienceConfi
 }
 
 async function disconnectAll(stack: BenchStack, configs: AudienceConfig[]): Promise<void> {
-  for (let next = 0; next < configs.length; next += CONNECT_CONCURRENCY) {
-    await Promise.all(configs.slice(next, next + CONNECT_CONCURRENCY).map((config) => stack.client.disconnect(config.audienceKey)));
-  }
+  await forEachWithConcurrency(configs, CONNECT_CONCURRENCY, (config) => stack.client.disconnect(config.audienceKey));
 }
 
 main().catch((error: unknown) => {

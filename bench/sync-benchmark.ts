@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import QueryStream from 'pg-query-stream';
 import { Client, Connection } from '@temporalio/client';
 import { createProfilesTable, insertProfiles } from '../src/local/synthetic-profiles';
-import QueryStream from 'pg-query-stream';
 import { AUDIENCE_SCHEMA, UNHASHED_KEYS } from '../src/matching/keys';
 import { decodeRow } from '../src/matching/row-codec';
 import { DEFAULT_MAX_CYCLES_PER_RUN, workflowIdFor, type AudienceConfig } from '../src/workflows/audience-config';
 import { waitUntil } from '../src/local/polling';
-import { BenchStack, seconds } from './bench-stack';
+import { BenchStack, parsePositive, seconds } from './bench-stack';
 
 /**
  * `npm run bench`: the real worker and workflow against the emulator with Meta-like latency, at N and N/10
@@ -29,11 +29,6 @@ interface SizeResult {
   peakRssMbNoChange: number;
   eventsPerCycle: number;
 }
-
-const parsePositive = (value: string): number => {
-  if (!/^\d+$/.test(value) || Number(value) <= 0) throw new InvalidArgumentError('must be a positive whole number');
-  return Number(value);
-};
 
 const options = new Command()
   .option('--members <n>', 'members in the large audience', parsePositive, 1_000_000)

@@ -51,8 +51,7 @@ export function createUploadActivities(deps: ActivityDependencies) {
       }
       const planned = await plannedBatches(pool, input.cycleId);
       let acknowledged = planned.filter((batch) => batch.acknowledged).length;
-      const resumedFrom = context.info.heartbeatDetails as { acknowledgedBatches?: number } | undefined;
-      if (resumedFrom) context.log.info('resuming the upload', { acknowledged, planned: planned.length });
+      if (context.info.heartbeatDetails !== undefined) context.log.info('resuming the upload', { acknowledged, planned: planned.length });
       let removalsRefused = 0;
 
       for (const operation of OPERATIONS) {

@@ -9,8 +9,6 @@ export interface EncodedChunk {
   copyText: string;
   /** Source rows read. */
   sourceRows: number;
-  /** Rows written to staging (before de-duplication across members). */
-  stagedRows: number;
   /** Source rows without a usable `user_id`, which cannot be tracked and are skipped. */
   withoutUserId: number;
   /** Dropped values by `KEY:reason`. */
@@ -28,7 +26,6 @@ export function encodeMemberChunk(records: Record<string, unknown>[], options: M
   const lines: string[] = [];
   const drops: Record<string, number> = {};
   let withoutUserId = 0;
-  let stagedRows = 0;
   for (const record of records) {
     const memberId = record.user_id;
     if (memberId === null || memberId === undefined || String(memberId) === '') {
@@ -51,12 +48,11 @@ export function encodeMemberChunk(records: Record<string, unknown>[], options: M
       rowHashes.push(`"\\\\\\\\x${rowHash}"`);
       lines.push(`\\N\t\\N\t\\N\t\\N\t\\\\x${rowHash}\t\\\\x${encoded.toString('hex')}\n`);
     }
-    stagedRows += member.rows.length;
     lines.push(
       `${escapeCopyText(String(memberId))}\t${record[FINGERPRINT_COLUMN]}\t${keysMask}\t{${rowHashes.join(',')}}\t\\N\t\\N\n`,
     );
   }
-  return { copyText: lines.join(''), sourceRows: records.length, stagedRows, withoutUserId, drops };
+  return { copyText: lines.join(''), sourceRows: records.length, withoutUserId, drops };
 }
 
 const COPY_SPECIAL = /[\\\t\n\r]/;

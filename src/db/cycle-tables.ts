@@ -1,8 +1,6 @@
 import type { ClientBase } from 'pg';
 import { SCHEMA } from './pool';
 
-export type Operation = 'add' | 'remove';
-
 /**
  * A cycle's working tables. They are per cycle (dropped, not deleted from, when the cycle ends) and UNLOGGED:
  * all of them hold only what can be computed again from the source and the audience's durable state.

@@ -13,26 +13,26 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 const MAX_TEXT_BYTES = 0xffff;
 
 export function encodeRow(row: readonly string[]): Buffer {
+  // Each cell is classified once: the first pass sizes the buffer, the second fills it.
+  const tags = new Uint8Array(row.length);
   let size = 0;
-  for (const cell of row) {
-    size += cell === '' ? 1 : SHA256_HEX.test(cell) ? 33 : 3 + Buffer.byteLength(cell, 'utf8');
-  }
+  row.forEach((cell, i) => {
+    tags[i] = cell === '' ? EMPTY : SHA256_HEX.test(cell) ? SHA256 : TEXT;
+    size += tags[i] === EMPTY ? 1 : tags[i] === SHA256 ? 33 : 3 + Buffer.byteLength(cell, 'utf8');
+  });
   const encoded = Buffer.allocUnsafe(size);
   let offset = 0;
-  for (const cell of row) {
-    if (cell === '') {
-      encoded[offset++] = EMPTY;
-    } else if (SHA256_HEX.test(cell)) {
-      encoded[offset++] = SHA256;
+  row.forEach((cell, i) => {
+    encoded[offset++] = tags[i];
+    if (tags[i] === SHA256) {
       offset += encoded.write(cell, offset, 'hex');
-    } else {
+    } else if (tags[i] === TEXT) {
       const length = Buffer.byteLength(cell, 'utf8');
       if (length > MAX_TEXT_BYTES) throw new RangeError(`a match key value is longer than ${MAX_TEXT_BYTES} bytes`);
-      encoded[offset++] = TEXT;
       offset = encoded.writeUInt16BE(length, offset);
       offset += encoded.write(cell, offset, 'utf8');
     }
-  }
+  });
   return encoded;
 }
 
