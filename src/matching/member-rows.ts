@@ -1,5 +1,5 @@
 import { AUDIENCE_SCHEMA, type MatchKey } from './keys';
-import { encodeValue, normalizeTraitText, traitText } from './normalize';
+import { encodeSlotValue, normalizeTraitText, traitText } from './normalize';
 import { type Normalized, REJECTED } from './normalized';
 import { countryCode } from './normalizers/country';
 import { parseCalendarDate } from './normalizers/date-of-birth';
@@ -48,6 +48,9 @@ const ADDRESS_FIELD_PREFIX = 'address_';
  */
 type RawEntries = unknown[];
 
+/** Reused by every call (buildMemberRows is synchronous): growing a fresh array per member is measurable. */
+const scratchEntries: RawEntries = [];
+
 /** The usable values of one key: most members have one, so a single value is kept without an array. */
 type SlotValues = string | string[] | undefined;
 
@@ -67,7 +70,8 @@ type SlotValues = string | string[] | undefined;
  */
 export function buildMemberRows(record: Record<string, unknown>, options: MemberRowsOptions = {}): MemberRows {
   const defaultCountry = defaultCountryCode(options.defaultCountry);
-  const entries: RawEntries = [];
+  const entries = scratchEntries;
+  entries.length = 0;
   collectRecord(record, entries);
 
   const dropped: DroppedValue[] = [];
@@ -92,11 +96,11 @@ export function buildMemberRows(record: Record<string, unknown>, options: Member
     const key = AUDIENCE_SCHEMA[slot];
     keysWithValue.push(key);
     if (typeof slotValues === 'string') {
-      values[slot] = encodeValue(key, slotValues);
+      values[slot] = encodeSlotValue(slot, slotValues);
       if (rowCount === 0) rowCount = 1;
     } else {
       // Distinct values can share an encoding: an address and its hash given beside it.
-      const encoded = [...new Set(slotValues.map((value) => encodeValue(key, value)))];
+      const encoded = [...new Set(slotValues.map((value) => encodeSlotValue(slot, value)))];
       values[slot] = encoded.length === 1 ? encoded[0] : encoded;
       if (encoded.length > rowCount) rowCount = encoded.length;
     }
@@ -216,8 +220,9 @@ function countryCodeAmong(countries: SlotValues): string | undefined {
 
 /** FI when no first initial was given: the first letter of each first name (a hashed first name has none). */
 function initialsOf(firstNames: SlotValues): SlotValues {
+  if (typeof firstNames === 'string') return isSha256Hex(firstNames) ? undefined : firstInitialOf(firstNames);
   let initials: SlotValues;
-  for (const name of typeof firstNames === 'string' ? [firstNames] : (firstNames ?? [])) {
+  for (const name of firstNames ?? []) {
     if (!isSha256Hex(name)) initials = withValue(initials, firstInitialOf(name));
   }
   return initials;

@@ -1,4 +1,4 @@
-import { type MatchKey, UNHASHED_KEYS } from './keys';
+import { AUDIENCE_SCHEMA, type MatchKey, UNHASHED_KEYS } from './keys';
 import { accepted, type Normalized, REJECTED } from './normalized';
 import { countryCode, normalizeCountry } from './normalizers/country';
 import { normalizeCity } from './normalizers/city';
@@ -110,9 +110,15 @@ const MEMO_LIMITS: ReadonlyArray<[MatchKey, number]> = [
   ['FN', 16_384],
   ['CT', 16_384],
 ];
-const hashMemoByKey: ReadonlyMap<MatchKey, { limit: number; hashes: Map<string, string> }> = new Map(
-  MEMO_LIMITS.map(([key, limit]) => [key, { limit, hashes: new Map<string, string>() }]),
+/** Per schema slot: whether the key is hashed, and its memo if it has one. Arrays, not maps: this runs per value. */
+const IS_HASHED_BY_SLOT: readonly boolean[] = AUDIENCE_SCHEMA.map((key) => !UNHASHED_KEYS.has(key));
+const MEMO_BY_SLOT: ReadonlyArray<{ limit: number; hashes: Map<string, string> } | undefined> = AUDIENCE_SCHEMA.map(
+  (key) => {
+    const limit = MEMO_LIMITS.find(([memoKey]) => memoKey === key)?.[1];
+    return limit === undefined ? undefined : { limit, hashes: new Map<string, string>() };
+  },
 );
+const SLOT_BY_KEY: ReadonlyMap<MatchKey, number> = new Map(AUDIENCE_SCHEMA.map((key, slot) => [key, slot]));
 
 /**
  * The value as uploaded: EXTERN_ID and MADID as they are, a value that already is a SHA-256 hash as it is
@@ -120,9 +126,14 @@ const hashMemoByKey: ReadonlyMap<MatchKey, { limit: number; hashes: Map<string, 
  * missing value is sent as "" and never as the hash of "".
  */
 export function encodeValue(key: MatchKey, normalized: string): string {
-  if (normalized === '' || UNHASHED_KEYS.has(key)) return normalized;
+  return encodeSlotValue(SLOT_BY_KEY.get(key) as number, normalized);
+}
+
+/** encodeValue for the key at schema index `slot`. */
+export function encodeSlotValue(slot: number, normalized: string): string {
+  if (normalized === '' || !IS_HASHED_BY_SLOT[slot]) return normalized;
   if (isSha256Hex(normalized)) return normalized.toLowerCase();
-  const memo = hashMemoByKey.get(key);
+  const memo = MEMO_BY_SLOT[slot];
   if (memo === undefined) return sha256Hex(normalized);
   let hash = memo.hashes.get(normalized);
   if (hash === undefined) {

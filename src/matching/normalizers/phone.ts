@@ -7,6 +7,7 @@ import {
   parsePhoneNumberFromString,
 } from 'libphonenumber-js';
 import { accepted, REJECTED, type Normalized } from '../normalized';
+import { validNationalPhone } from './national-phone';
 
 /**
  * PHONE: the E.164 digits without `+` (country calling code first, no leading zeros), e.g. `12023095976`.
@@ -22,15 +23,23 @@ import { accepted, REJECTED, type Normalized } from '../normalized';
  * every valid number it gives what the library gives (a property test checks this for all countries); on digits
  * that are no phone number the library may strip what it takes for a carrier prefix where the fast path does not,
  * and neither hash will match anyone. Anything else (a `(0)` trunk prefix, letters, an extension, an odd length)
- * and every national number goes to the library, and there the number must be valid, not merely of a possible
- * length: reading it involved guesses (trunk and carrier prefixes, the member's country) that only validity
- * confirms, and a guessed garbage number would not even normalize to itself a second time.
+ * goes to the library.
+ *
+ * A national number must be valid, not merely of a possible length: reading it involved guesses (trunk and carrier
+ * prefixes, the member's country) that only validity confirms, and a guessed garbage number would not even
+ * normalize to itself a second time. One written with digits and plain separators and no prefix to strip is
+ * checked by validNationalPhone with the library's rules and patterns compiled once; every other one, and every
+ * one that check does not accept, is parsed by the library.
  */
 export function normalizePhone(text: string, country: string | undefined): Normalized {
   if (text.charCodeAt(0) === 43 /* + */) return normalizeInternationalPhone(text.slice(1), text);
   if (text.startsWith('00')) return normalizeInternationalPhone(text.slice(2), `+${text.slice(2)}`);
   const region = country === undefined ? undefined : country.toUpperCase();
-  if (region !== undefined && isSupportedCountry(region)) return phoneFromLibrary(text, region);
+  if (region !== undefined && isSupportedCountry(region)) {
+    const digits = plainDigits(text, true);
+    const national = digits === undefined ? undefined : validNationalPhone(digits, region);
+    return national === undefined ? phoneFromLibrary(text, region) : accepted(national);
+  }
   return normalizeInternationalPhone(text, `+${text}`);
 }
 
@@ -55,7 +64,7 @@ const MAX_CALLING_CODE_DIGITS = 3;
  * text holds more than digits and plain separators.
  */
 function normalizeInternationalPhone(afterPrefix: string, forLibrary: string): Normalized {
-  const digits = plainDigits(afterPrefix);
+  const digits = plainDigits(afterPrefix, false);
   if (digits === undefined) return phoneFromLibrary(forLibrary, undefined);
   if (digits === '') return REJECTED.empty;
   let callingCode = 0;
@@ -72,15 +81,16 @@ function normalizeInternationalPhone(afterPrefix: string, forLibrary: string): N
 }
 
 /**
- * The digits of text made only of digits and plain separators, leading zeros removed; undefined when anything else
- * is there. Digits are copied in runs, so a number written as bare digits is returned as it is.
+ * The digits of text made only of digits and plain separators, leading zeros removed unless kept (a national
+ * number's trunk `0` is for its reader to judge); undefined when anything else is there. Digits are copied in
+ * runs, so a number written as bare digits is returned as it is.
  */
-function plainDigits(text: string): string | undefined {
+function plainDigits(text: string, keepLeadingZeros: boolean): string | undefined {
   let digits = '';
   let runStart = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    const isLeadingZero = c === 48 && digits === '' && i === runStart;
+    const isLeadingZero = !keepLeadingZeros && c === 48 && digits === '' && i === runStart;
     if (c >= 48 && c <= 57 && !isLeadingZero) continue;
     if (!isLeadingZero && !isPlainSeparator(c)) return undefined;
     if (i > runStart) digits += text.slice(runStart, i);

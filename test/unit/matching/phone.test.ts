@@ -8,6 +8,8 @@ import {
 } from 'libphonenumber-js';
 import mobileExamples from 'libphonenumber-js/examples.mobile.json';
 import { normalizeValue } from '../../../src/matching/normalize';
+import { validNationalPhone } from '../../../src/matching/normalizers/national-phone';
+import { normalizePhone } from '../../../src/matching/normalizers/phone';
 
 /** What libphonenumber-js alone makes of an international number: the reference for the fast path. */
 function libraryDigits(international: string): string | undefined {
@@ -128,5 +130,72 @@ describe('PHONE national numbers', () => {
       ok: true,
       value: '12023095976',
     });
+  });
+});
+
+/** What libphonenumber-js alone makes of a national number in `country`: the reference for validNationalPhone. */
+function libraryNationalDigits(text: string, country: CountryCode): string | undefined {
+  const phone = parsePhoneNumberFromString(text, { defaultCountry: country, extract: false });
+  return phone?.isValid() ? phone.number.slice(1) : undefined;
+}
+
+/**
+ * National numbers of every country: mostly valid ones (the country's example mobile number with new last digits,
+ * sometimes after its trunk `0`) and any digits of the lengths the country allows, written with plain separators.
+ * `00…` is left out: audience-sync reads it as international in every country.
+ */
+const nationalNumber: fc.Arbitrary<{ country: CountryCode; text: string }> = fc
+  .constantFrom(...countries)
+  .chain((country) => {
+    const example = mobileExamples[country];
+    const likelyValid = example === undefined ? [] : [
+      digitString(4).map((last) => example.slice(0, Math.max(0, example.length - 4)) + last.slice(0, example.length)),
+      digitString(4).map((last) => `0${example.slice(0, Math.max(0, example.length - 4))}${last}`),
+    ];
+    return fc.record({
+      country: fc.constant(country),
+      digits: fc.oneof(...likelyValid, fc.constantFrom(...nationalLengthsOf(country), 3, 12).chain(digitString)),
+      separator: fc.constantFrom('', ' ', '-', '.'),
+    });
+  })
+  .filter(({ digits }) => !digits.startsWith('00'))
+  .map(({ country, digits, separator }) => ({
+    country,
+    text: `${digits.slice(0, 3)}${separator}${digits.slice(3, 6)}${separator}${digits.slice(6)}`,
+  }));
+
+describe('PHONE national numbers without the library', () => {
+  it('gives exactly what libphonenumber-js gives, valid or not, in every country', () => {
+    fc.assert(
+      fc.property(nationalNumber, ({ country, text }) => {
+        const expected = libraryNationalDigits(text, country);
+        const result = normalizePhone(text, country.toLowerCase());
+        expect(result.ok ? result.value : undefined).toBe(expected);
+      }),
+      { numRuns: 30_000 },
+    );
+  });
+
+  it('reads valid national numbers itself, after a trunk prefix too, and leaves the rest to the library', () => {
+    expect(validNationalPhone('2023095976', 'US')).toBe('12023095976');
+    expect(validNationalPhone(mobileExamples.CA as string, 'US')).toBe(`1${mobileExamples.CA}`);
+    expect(validNationalPhone('2079460958', 'GB')).toBe('442079460958');
+    expect(validNationalPhone('0669821234', 'IT')).toBe('390669821234');
+    expect(validNationalPhone('02079460958', 'GB')).toBe('442079460958');
+    expect(validNationalPhone('0612345678', 'FR')).toBe('33612345678');
+    // international prefix, calling code without `+`, carrier code, not a number: the library decides
+    expect(validNationalPhone('12023095976', 'US')).toBeUndefined();
+    expect(validNationalPhone('0151123456789', 'BR')).toBeUndefined();
+    expect(validNationalPhone('011442079460958', 'US')).toBeUndefined();
+    expect(validNationalPhone('442079460958', 'GB')).toBeUndefined();
+    expect(validNationalPhone('1234', 'US')).toBeUndefined();
+  });
+
+  it('reads most countries\' example numbers itself', () => {
+    const read = countries.filter((country) => {
+      const example = mobileExamples[country];
+      return example !== undefined && validNationalPhone(example, country) !== undefined;
+    });
+    expect(read.length).toBeGreaterThan(countries.length * 0.8);
   });
 });
