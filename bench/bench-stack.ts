@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { Pool } from 'pg';
@@ -26,9 +26,10 @@ export class BenchStack {
     readonly emulator: RunningEmulator,
     readonly client: AudienceClient,
     private readonly emulatorSchema: string,
+    private readonly workerLog: string | undefined,
   ) {}
 
-  static async start(options: { latencyMs: number; uploadConcurrency?: number }): Promise<BenchStack> {
+  static async start(options: { latencyMs: number; uploadConcurrency?: number; workerLog?: string }): Promise<BenchStack> {
     const base = readEnvironment();
     const pool = new Pool({ connectionString: base.DATABASE_URL, max: 4 });
     const devServer = await startDevServer({ port: await freePort() });
@@ -48,14 +49,20 @@ export class BenchStack {
       ...(options.uploadConcurrency ? { UPLOAD_CONCURRENCY: options.uploadConcurrency } : {}),
     };
     const client = await AudienceClient.connect(environment);
-    return new BenchStack(environment, pool, devServer, emulator, client, emulatorSchema);
+    return new BenchStack(environment, pool, devServer, emulator, client, emulatorSchema, options.workerLog);
   }
 
   async startWorker(): Promise<SampledWorker> {
     const env: NodeJS.ProcessEnv = { ...process.env };
     for (const [name, value] of Object.entries(this.environment)) if (value !== undefined) env[name] = String(value);
-    // The worker's own log goes to a file-less sink; a failure shows up in the figures and the cycle status.
-    const child = spawn(process.execPath, [CLI, 'worker'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+    // The worker's log is dropped unless asked for (--worker-log): a failure shows up in the figures and the
+    // cycle status, and the log says where the time went.
+    const log = this.workerLog === undefined ? undefined : createWriteStream(this.workerLog, { flags: 'a' });
+    const child = spawn(process.execPath, [CLI, 'worker'], { env, stdio: ['ignore', 'pipe', log ? 'pipe' : 'ignore'] });
+    if (log) {
+      child.stdout?.pipe(log, { end: false });
+      child.stderr?.pipe(log, { end: false });
+    }
     await new Promise<void>((resolve, reject) => {
       let output = '';
       child.stdout?.on('data', (chunk) => {

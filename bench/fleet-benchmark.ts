@@ -17,8 +17,9 @@ const options = new Command()
   .option('--latency-ms <ms>', 'latency the emulator adds to every Graph call', (v) => Number(v), 150)
   .option('--idle-seconds <s>', 'how long to measure the idle fleet', parsePositive, 60)
   .option('--json', 'print only the JSON result line')
+  .option('--worker-log <file>', "append the worker's log to this file")
   .parse()
-  .opts<{ audiences: number; members: number; adAccounts: number; latencyMs: number; idleSeconds: number; json?: boolean }>();
+  .opts<{ audiences: number; members: number; adAccounts: number; latencyMs: number; idleSeconds: number; json?: boolean; workerLog?: string }>();
 
 const say = (line: string) => {
   if (!options.json) console.log(line);
@@ -28,7 +29,7 @@ const say = (line: string) => {
 const CONNECT_CONCURRENCY = 20;
 
 async function main(): Promise<void> {
-  const stack = await BenchStack.start({ latencyMs: options.latencyMs });
+  const stack = await BenchStack.start({ latencyMs: options.latencyMs, workerLog: options.workerLog });
   const table = 'bench_fleet_profiles';
   const run = randomBytes(3).toString('hex');
   try {

@@ -34,15 +34,16 @@ const options = new Command()
   .option('--members <n>', 'members in the large audience', parsePositive, 1_000_000)
   .option('--latency-ms <ms>', 'latency the emulator adds to every Graph call', (v) => Number(v), 150)
   .option('--json', 'print only the JSON result line')
+  .option('--worker-log <file>', "append the worker's log to this file")
   .parse()
-  .opts<{ members: number; latencyMs: number; json?: boolean }>();
+  .opts<{ members: number; latencyMs: number; json?: boolean; workerLog?: string }>();
 
 const say = (line: string) => {
   if (!options.json) console.log(line);
 };
 
 async function main(): Promise<void> {
-  const stack = await BenchStack.start({ latencyMs: options.latencyMs });
+  const stack = await BenchStack.start({ latencyMs: options.latencyMs, workerLog: options.workerLog });
   try {
     const tenth = await runSize(stack, Math.max(1, Math.round(options.members / 10)));
     const full = await runSize(stack, options.members);

@@ -7,7 +7,7 @@ import {
   parsePhoneNumberFromString,
 } from 'libphonenumber-js';
 import { accepted, REJECTED, type Normalized } from '../normalized';
-import { validNationalPhone } from './national-phone';
+import { readInternationalPhone, readNationalPhone } from './phone-numbering';
 
 /**
  * PHONE: the E.164 digits without `+` (country calling code first, no leading zeros), e.g. `12023095976`.
@@ -22,14 +22,12 @@ import { validNationalPhone } from './national-phone';
  * by a national number of a length every country sharing that code accepts, not starting with a trunk `0`. On
  * every valid number it gives what the library gives (a property test checks this for all countries); on digits
  * that are no phone number the library may strip what it takes for a carrier prefix where the fast path does not,
- * and neither hash will match anyone. Anything else (a `(0)` trunk prefix, letters, an extension, an odd length)
- * goes to the library.
- *
- * A national number must be valid, not merely of a possible length: reading it involved guesses (trunk and carrier
- * prefixes, the member's country) that only validity confirms, and a guessed garbage number would not even
- * normalize to itself a second time. One written with digits and plain separators and no prefix to strip is
- * checked by validNationalPhone with the library's rules and patterns compiled once; every other one, and every
- * one that check does not accept, is parsed by the library.
+ * and neither hash will match anyone. A number of another length, or with a trunk `0` after the calling code, must
+ * be valid, as must every national number: reading it involved guesses (trunk and carrier prefixes, the member's
+ * country) that only validity confirms, and a guessed garbage number would not even normalize to itself a second
+ * time. Written with digits and plain separators, such a number is read by phone-numbering (the library's rules
+ * and metadata, without its cost); anything else (a `(0)` trunk prefix, letters, an extension) and whatever that
+ * reading leaves undecided is parsed by the library.
  */
 export function normalizePhone(text: string, country: string | undefined): Normalized {
   if (text.charCodeAt(0) === 43 /* + */) return normalizeInternationalPhone(text.slice(1), text);
@@ -37,8 +35,8 @@ export function normalizePhone(text: string, country: string | undefined): Norma
   const region = country === undefined ? undefined : country.toUpperCase();
   if (region !== undefined && isSupportedCountry(region)) {
     const digits = plainDigits(text, true);
-    const national = digits === undefined ? undefined : validNationalPhone(digits, region);
-    return national === undefined ? phoneFromLibrary(text, region) : accepted(national);
+    const reading = digits === undefined ? undefined : readNationalPhone(digits, region);
+    return reading === undefined ? phoneFromLibrary(text, region) : readingResult(reading);
   }
   return normalizeInternationalPhone(text, `+${text}`);
 }
@@ -75,9 +73,15 @@ function normalizeInternationalPhone(afterPrefix: string, forLibrary: string): N
     // Calling codes are prefix-free: the first one found is the only candidate.
     const startsWithTrunkZero = digits.charCodeAt(codeLength) === 48;
     if (nationalLengths.has(digits.length - codeLength) && !startsWithTrunkZero) return accepted(digits);
+    const reading = readInternationalPhone(String(callingCode), digits.slice(codeLength));
+    if (reading !== undefined) return readingResult(reading);
     break;
   }
   return phoneFromLibrary(`+${digits}`, undefined);
+}
+
+function readingResult(reading: string): Normalized {
+  return reading === '' ? REJECTED.invalid_phone : accepted(reading);
 }
 
 /**

@@ -8,7 +8,7 @@ import {
 } from 'libphonenumber-js';
 import mobileExamples from 'libphonenumber-js/examples.mobile.json';
 import { normalizeValue } from '../../../src/matching/normalize';
-import { validNationalPhone } from '../../../src/matching/normalizers/national-phone';
+import { readInternationalPhone, readNationalPhone } from '../../../src/matching/normalizers/phone-numbering';
 import { normalizePhone } from '../../../src/matching/normalizers/phone';
 
 /** What libphonenumber-js alone makes of an international number: the reference for the fast path. */
@@ -133,7 +133,7 @@ describe('PHONE national numbers', () => {
   });
 });
 
-/** What libphonenumber-js alone makes of a national number in `country`: the reference for validNationalPhone. */
+/** What libphonenumber-js alone makes of a national number in `country`: the reference for readNationalPhone. */
 function libraryNationalDigits(text: string, country: CountryCode): string | undefined {
   const phone = parsePhoneNumberFromString(text, { defaultCountry: country, extract: false });
   return phone?.isValid() ? phone.number.slice(1) : undefined;
@@ -164,7 +164,7 @@ const nationalNumber: fc.Arbitrary<{ country: CountryCode; text: string }> = fc
     text: `${digits.slice(0, 3)}${separator}${digits.slice(3, 6)}${separator}${digits.slice(6)}`,
   }));
 
-describe('PHONE national numbers without the library', () => {
+describe('PHONE numbers read without the library', () => {
   it('gives exactly what libphonenumber-js gives, valid or not, in every country', () => {
     fc.assert(
       fc.property(nationalNumber, ({ country, text }) => {
@@ -176,25 +176,42 @@ describe('PHONE national numbers without the library', () => {
     );
   });
 
+  it('reads international numbers exactly as libphonenumber-js does, valid or not, whenever it decides', () => {
+    fc.assert(
+      fc.property(nationalNumber, fc.boolean(), ({ country, text }, trunk) => {
+        const callingCode = getCountryCallingCode(country);
+        const digits = `${trunk ? '0' : ''}${text.replace(/\D/g, '')}`;
+        const reading = readInternationalPhone(callingCode, digits);
+        fc.pre(reading !== undefined);
+        const phone = parsePhoneNumberFromString(`+${callingCode}${digits}`, { extract: false });
+        expect(reading).toBe(phone?.isValid() ? phone.number.slice(1) : '');
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
   it('reads valid national numbers itself, after a trunk prefix too, and leaves the rest to the library', () => {
-    expect(validNationalPhone('2023095976', 'US')).toBe('12023095976');
-    expect(validNationalPhone(mobileExamples.CA as string, 'US')).toBe(`1${mobileExamples.CA}`);
-    expect(validNationalPhone('2079460958', 'GB')).toBe('442079460958');
-    expect(validNationalPhone('0669821234', 'IT')).toBe('390669821234');
-    expect(validNationalPhone('02079460958', 'GB')).toBe('442079460958');
-    expect(validNationalPhone('0612345678', 'FR')).toBe('33612345678');
+    expect(readNationalPhone('2023095976', 'US')).toBe('12023095976');
+    expect(readNationalPhone(mobileExamples.CA as string, 'US')).toBe(`1${mobileExamples.CA}`);
+    expect(readNationalPhone('2079460958', 'GB')).toBe('442079460958');
+    expect(readNationalPhone('0669821234', 'IT')).toBe('390669821234');
+    expect(readNationalPhone('02079460958', 'GB')).toBe('442079460958');
+    expect(readNationalPhone('0612345678', 'FR')).toBe('33612345678');
+    expect(readNationalPhone('4575553357', 'US')).toBe(''); // 457 is no area code
+    expect(readInternationalPhone('44', '02079460958')).toBe('442079460958');
+    expect(readInternationalPhone('44', '440006667')).toBe('');
     // international prefix, calling code without `+`, carrier code, not a number: the library decides
-    expect(validNationalPhone('12023095976', 'US')).toBeUndefined();
-    expect(validNationalPhone('0151123456789', 'BR')).toBeUndefined();
-    expect(validNationalPhone('011442079460958', 'US')).toBeUndefined();
-    expect(validNationalPhone('442079460958', 'GB')).toBeUndefined();
-    expect(validNationalPhone('1234', 'US')).toBeUndefined();
+    expect(readNationalPhone('12023095976', 'US')).toBeUndefined();
+    expect(readNationalPhone('0151123456789', 'BR')).toBeUndefined();
+    expect(readNationalPhone('011442079460958', 'US')).toBeUndefined();
+    expect(readNationalPhone('442079460958', 'GB')).toBeUndefined();
+    expect(readNationalPhone('1234', 'US')).toBeUndefined();
   });
 
   it('reads most countries\' example numbers itself', () => {
     const read = countries.filter((country) => {
       const example = mobileExamples[country];
-      return example !== undefined && validNationalPhone(example, country) !== undefined;
+      return example !== undefined && readNationalPhone(example, country) !== undefined;
     });
     expect(read.length).toBeGreaterThan(countries.length * 0.8);
   });

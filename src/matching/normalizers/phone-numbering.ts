@@ -71,32 +71,47 @@ function planOf(country: string): CountryPlan {
 }
 
 /**
- * E.164 digits (without `+`) of a national number written with digits and plain separators (`digits` holds just
- * the digits) in `region`, when libphonenumber-js would read it as a valid number; else undefined, and the library
- * itself must decide (an international prefix such as `011`, a calling code written without `+`, a carrier code,
- * an invalid number). A plain trunk prefix (the `0` of `020 7946 0958` in Britain) is cut off as the library cuts it. The
- * rules are the library's (extractNationalNumber, getNumberType, and for calling codes shared by several countries
- * the exact country as getCountryByNationalNumber finds it) on its own metadata, but with each pattern compiled
- * once: the library compiles its patterns again on every call, which made a national number cost as much as twenty
- * hashes.
+ * What libphonenumber-js makes of a number written with digits and plain separators, found without parsing it:
+ * the E.164 digits without `+`, '' when it is not a valid number, or undefined when the library itself must
+ * decide (an international prefix such as `011`, a calling code written without `+`, a carrier code to rewrite,
+ * digits beyond the lengths it reads). The rules are the library's (extractNationalNumber, getNumberType, and for
+ * calling codes shared by several countries the exact country as getCountryByNationalNumber finds it) on its own
+ * metadata, but with each pattern compiled once: the library compiles its patterns again on every call, which
+ * made a number it had to read cost as much as twenty hashes.
+ *
+ * `digits`: a national number in `region`, as a member's record holds it (a trunk prefix such as the `0` of
+ * `020 7946 0958` in Britain is cut off as the library cuts it).
  */
-export function validNationalPhone(digits: string, region: CountryCode): string | undefined {
+export function readNationalPhone(digits: string, region: CountryCode): string | undefined {
   if (digits.length < MIN_NATIONAL_LENGTH || digits.length > MAX_NATIONAL_LENGTH) return undefined;
   const plan = planOf(region);
   if (plan.internationalPrefix.test(digits) || digits.startsWith(plan.callingCode)) return undefined;
+  return readSignificantNumber(plan, digits);
+}
+
+/** readNationalPhone for the `digits` after `+` and `callingCode`, read in the calling code's main country. */
+export function readInternationalPhone(callingCode: string, digits: string): string | undefined {
+  const countries = metadata.getCountryCodesForCallingCode(callingCode);
+  if (countries === undefined || digits.length < MIN_NATIONAL_LENGTH || digits.length > MAX_NATIONAL_LENGTH) {
+    return undefined;
+  }
+  return readSignificantNumber(planOf(countries[0]), digits);
+}
+
+function readSignificantNumber(plan: CountryPlan, digits: string): string | undefined {
   let national = digits;
   const prefix = plan.nationalPrefixForParsing?.exec(digits);
   if (prefix) {
     // A captured carrier code or area code is the library's to rewrite (Brazil, Argentina, Mexico...).
     if (prefix.length > 1 && prefix[prefix.length - 1]) return undefined;
     national = digits.slice(prefix[0].length);
-    // The library keeps the prefix when only the number with it fits the national pattern.
+    // The library keeps the prefix when only the number with it fits the national pattern...
     if (plan.nationalNumber.test(digits) && !plan.nationalNumber.test(national)) return undefined;
   }
   const country = exactCountry(plan.callingCode, national) ?? plan;
   // ...and when what is left is of no possible length.
   if (national !== digits && !country.lengths.has(national.length)) return undefined;
-  return isValidIn(country, national) ? plan.callingCode + national : undefined;
+  return isValidIn(country, national) ? plan.callingCode + national : '';
 }
 
 /** The country of a calling code that a national number belongs to, found the way the library's parser does. */
