@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { AUDIENCE_SCHEMA } from '../matching/keys';
+import { AUDIENCE_SCHEMA, UNHASHED_KEYS } from '../matching/keys';
 import { buildMemberRows, type MemberRowsOptions } from '../matching/member-rows';
 import { encodeRow } from '../matching/row-codec';
 import { FINGERPRINT_COLUMN } from '../db/source-query';
@@ -16,6 +16,7 @@ export interface EncodedChunk {
 }
 
 const KEY_BITS = new Map(AUDIENCE_SCHEMA.map((key, bit) => [key, 1 << bit]));
+const HASHED_SLOTS = AUDIENCE_SCHEMA.map((key) => !UNHASHED_KEYS.has(key));
 
 /**
  * Normalizes, hashes and serializes one chunk of members: for each member a member line (id, fingerprint of its
@@ -41,7 +42,7 @@ export function encodeMemberChunk(records: Record<string, unknown>[], options: M
     for (const key of member.keysWithValue) keysMask |= KEY_BITS.get(key) as number;
     const rowHashes: string[] = [];
     for (const row of member.rows) {
-      const encoded = encodeRow(row);
+      const encoded = encodeRow(row, HASHED_SLOTS);
       // The row's identity is the hash of its content, so equal rows collapse to one.
       const rowHash = hash('sha256', encoded, 'hex');
       // An array element in COPY text: COPY and the array syntax each take one level of backslashes off.

@@ -52,7 +52,7 @@ interface GraphRequest {
   /** Query string for GET, form body for POST and DELETE. */
   params?: Record<string, string>;
   /** A ready JSON body (already holding the token) instead of form params. */
-  jsonBody?: string;
+  jsonBody?: Buffer;
   /** The ad account the call spends quota of, to pick its entry in the usage headers. */
   adAccountDigits?: string;
 }

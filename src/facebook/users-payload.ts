@@ -2,13 +2,14 @@
 export const MAX_ROWS_PER_USERS_REQUEST = 10_000;
 
 /**
- * One batch of rows for POST/DELETE /{audience_id}/users. Each `rowsJson` entry is the JSON text of one row
- * array in schema order, e.g. '["<sha256>","",...]', so a batch read from the database is sent without being
- * parsed and re-serialised.
+ * One batch of rows for POST/DELETE /{audience_id}/users: the JSON text of each row array in schema order,
+ * comma-separated (`["<sha256>","",...],[...]`), as UTF-8 bytes. A batch read from the database is written
+ * straight into this form: it is megabytes, and neither parsed nor re-serialised nor held as strings.
  */
 export interface UsersBatch {
   schema: readonly string[];
-  rowsJson: readonly string[];
+  rowCount: number;
+  rowsJson: Buffer;
 }
 
 /** Meta's upload session (reference §3.2): groups the batches of one upload so progress can be tracked. */
@@ -20,20 +21,20 @@ export interface UploadSession {
 }
 
 /**
- * The JSON body of a /users call, assembled by concatenation: a full batch is megabytes of text that is
- * already JSON, and stringifying it again would double the work. The payload travels in the body because
+ * The JSON body of a /users call, assembled around the batch's bytes. The payload travels in the body because
  * payloads in the URL break at about 65 KB (reference §3.7); `is_raw` is required for multi-key schemas.
  */
-export function buildUsersRequestBody(batch: UsersBatch, session: UploadSession | undefined, accessToken: string): string {
-  if (batch.rowsJson.length === 0 || batch.rowsJson.length > MAX_ROWS_PER_USERS_REQUEST) {
+export function buildUsersRequestBody(batch: UsersBatch, session: UploadSession | undefined, accessToken: string): Buffer {
+  if (batch.rowCount === 0 || batch.rowCount > MAX_ROWS_PER_USERS_REQUEST) {
     throw new RangeError(
-      `A /users batch must hold 1 to ${MAX_ROWS_PER_USERS_REQUEST} rows; this one holds ${batch.rowsJson.length}`,
+      `A /users batch must hold 1 to ${MAX_ROWS_PER_USERS_REQUEST} rows; this one holds ${batch.rowCount}`,
     );
   }
   if (batch.schema.length === 0) throw new RangeError('A /users batch needs a schema');
-  const payload = `{"schema":${JSON.stringify(batch.schema)},"is_raw":true,"data":[${batch.rowsJson.join(',')}]}`;
+  const head = `{"payload":{"schema":${JSON.stringify(batch.schema)},"is_raw":true,"data":[`;
   const sessionPart = session ? `,"session":${JSON.stringify(sessionBody(session))}` : '';
-  return `{"payload":${payload}${sessionPart},"access_token":${JSON.stringify(accessToken)}}`;
+  const tail = `]}${sessionPart},"access_token":${JSON.stringify(accessToken)}}`;
+  return Buffer.concat([Buffer.from(head), batch.rowsJson, Buffer.from(tail)]);
 }
 
 function sessionBody(session: UploadSession): Record<string, number | boolean> {

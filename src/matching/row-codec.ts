@@ -4,7 +4,7 @@
  *   0  empty (`""`),
  *   1  a lowercase hex SHA-256, stored as its 32 bytes,
  *   2  any other text (EXTERN_ID, MADID): its UTF-8 length as two bytes, big-endian, then the bytes.
- * `rowJson` gives back exactly `JSON.stringify(row)`, the text uploaded to Meta.
+ * `rowsJsonBytes` gives back exactly `JSON.stringify(row)` of each row, the text uploaded to Meta.
  */
 const EMPTY = 0;
 const SHA256 = 1;
@@ -12,12 +12,17 @@ const TEXT = 2;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const MAX_TEXT_BYTES = 0xffff;
 
-export function encodeRow(row: readonly string[]): Buffer {
+/**
+ * `hashedSlots[i]` true says that cell i is known to be '' or a lowercase hex SHA-256, as buildMemberRows makes
+ * the hashed keys' cells: checking that again for every cell of every row is a sixth of a cycle's encoding time.
+ * Other cells are classified by what they hold, so a row encodes to the same bytes either way.
+ */
+export function encodeRow(row: readonly string[], hashedSlots: readonly boolean[] = []): Buffer {
   // Each cell is classified once: the first pass sizes the buffer, the second fills it.
   const tags = new Uint8Array(row.length);
   let size = 0;
   row.forEach((cell, i) => {
-    tags[i] = cell === '' ? EMPTY : SHA256_HEX.test(cell) ? SHA256 : TEXT;
+    tags[i] = cell === '' ? EMPTY : hashedSlots[i] === true || SHA256_HEX.test(cell) ? SHA256 : TEXT;
     size += tags[i] === EMPTY ? 1 : tags[i] === SHA256 ? 33 : 3 + Buffer.byteLength(cell, 'utf8');
   });
   const encoded = Buffer.allocUnsafe(size);
@@ -38,26 +43,70 @@ export function encodeRow(row: readonly string[]): Buffer {
 
 export function decodeRow(encoded: Buffer): string[] {
   const row: string[] = [];
+  forEachCell(encoded, (tag, start, end) =>
+    row.push(tag === SHA256 ? encoded.toString('hex', start, end) : encoded.toString('utf8', start, end)),
+  );
+  return row;
+}
+
+
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+/** JSON of a cell at most: `"…",` with every byte of a text escaped as `\u00XX`. */
+const maxCellJsonBytes = (tag: number, textBytes: number): number => (tag === SHA256 ? 67 : 3 + 6 * textBytes);
+
+/**
+ * `rows.map((row) => JSON.stringify(decodeRow(row))).join(',')` as UTF-8 bytes, written straight into one Buffer. An upload batch is megabytes of
+ * JSON; built as strings it sits in the JavaScript heap until a full collection, which set the worker's peak memory.
+ */
+export function rowsJsonBytes(rows: readonly Buffer[]): Buffer {
+  let bound = rows.length;
+  for (const encoded of rows) {
+    bound += 2;
+    forEachCell(encoded, (tag, start, end) => (bound += maxCellJsonBytes(tag, end - start)));
+  }
+  const json = Buffer.allocUnsafe(bound);
+  let offset = 0;
+  rows.forEach((encoded, index) => {
+    if (index > 0) json[offset++] = COMMA;
+    json[offset++] = 0x5b; // [
+    let first = true;
+    forEachCell(encoded, (tag, start, end) => {
+      if (!first) json[offset++] = COMMA;
+      first = false;
+      if (tag === TEXT) {
+        offset += json.write(JSON.stringify(encoded.toString('utf8', start, end)), offset, 'utf8');
+        return;
+      }
+      json[offset++] = QUOTE;
+      for (let i = start; i < end; i++) {
+        json[offset++] = HEX_DIGITS[encoded[i] >> 4];
+        json[offset++] = HEX_DIGITS[encoded[i] & 0x0f];
+      }
+      json[offset++] = QUOTE;
+    });
+    json[offset++] = 0x5d; // ]
+  });
+  return json.subarray(0, offset);
+}
+
+/** Calls `visit` with each cell's tag and the bounds of its bytes (empty for an empty cell). */
+function forEachCell(encoded: Buffer, visit: (tag: number, start: number, end: number) => void): void {
   let offset = 0;
   while (offset < encoded.length) {
     const tag = encoded[offset++];
     if (tag === EMPTY) {
-      row.push('');
+      visit(tag, offset, offset);
     } else if (tag === SHA256) {
-      row.push(encoded.toString('hex', offset, offset + 32));
+      visit(tag, offset, offset + 32);
       offset += 32;
     } else if (tag === TEXT) {
       const length = encoded.readUInt16BE(offset);
-      offset += 2;
-      row.push(encoded.toString('utf8', offset, offset + length));
-      offset += length;
+      visit(tag, offset + 2, offset + 2 + length);
+      offset += 2 + length;
     } else {
       throw new Error(`not an encoded row (cell tag ${tag} at byte ${offset - 1})`);
     }
   }
-  return row;
-}
-
-export function rowJson(encoded: Buffer): string {
-  return JSON.stringify(decodeRow(encoded));
 }

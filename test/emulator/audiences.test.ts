@@ -1,4 +1,4 @@
-import { AD_ACCOUNT, API_VERSION, EmulatorTestKit, TOKEN, graphErrorOf } from './emulator-test-kit';
+import { AD_ACCOUNT, API_VERSION, EmulatorTestKit, TOKEN, graphErrorOf, usersBatch } from './emulator-test-kit';
 
 const kit = new EmulatorTestKit('audiences');
 
@@ -93,7 +93,7 @@ describe('audience lifecycle through the client', () => {
       () => kit.client.getCustomAudience(id, ['name']),
       () => kit.client.renameCustomAudience(id, 'x'),
       () => kit.client.deleteCustomAudience(id),
-      () => kit.client.addUsers(id, { schema: ['EXTERN_ID'], rowsJson: ['["a"]'] }),
+      () => kit.client.addUsers(id, usersBatch(['EXTERN_ID'], [['a']])),
     ];
     for (const call of calls) {
       const error = await graphErrorOf(call());

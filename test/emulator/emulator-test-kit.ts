@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Pool } from 'pg';
-import { GraphClient, type GraphApiError } from '../../src/facebook';
+import { GraphClient, type GraphApiError, type UsersBatch } from '../../src/facebook';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../src/emulator';
 
 export const DATABASE_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -20,8 +20,9 @@ export function personRow(n: number): string[] {
   return [sha256(`person${n}@example.com`), sha256(`1555000${String(n).padStart(4, '0')}`), `member-${n}`];
 }
 
-export function rowsJson(rows: ReadonlyArray<readonly unknown[]>): string[] {
-  return rows.map((row) => JSON.stringify(row));
+/** A /users batch of these rows, each serialized as Meta receives it. */
+export function usersBatch(schema: readonly string[], rows: ReadonlyArray<readonly unknown[]>): UsersBatch {
+  return { schema, rowCount: rows.length, rowsJson: Buffer.from(rows.map((row) => JSON.stringify(row)).join(',')) };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { GraphUsage } from '../../src/facebook';
 import type { CallLogEntry, FaultRule } from '../../src/emulator';
 import { parseFaultFlag } from '../../src/emulator';
-import { AD_ACCOUNT, EmulatorTestKit, TOKEN, graphErrorOf, personRow, rowsJson } from './emulator-test-kit';
+import { AD_ACCOUNT, EmulatorTestKit, TOKEN, graphErrorOf, personRow, usersBatch } from './emulator-test-kit';
 
 const kit = new EmulatorTestKit('faults');
 
@@ -9,7 +9,7 @@ beforeAll(() => kit.start());
 afterAll(() => kit.stop());
 beforeEach(() => kit.admin('POST', '/_emulator/reset'));
 
-const oneRow = (n: number) => ({ schema: ['EMAIL', 'PHONE', 'EXTERN_ID'], rowsJson: rowsJson([personRow(n)]) });
+const oneRow = (n: number) => usersBatch(['EMAIL', 'PHONE', 'EXTERN_ID'], [personRow(n)]);
 const addFault = (rule: FaultRule) => kit.admin('POST', '/_emulator/faults', rule);
 
 describe('each fault kind surfaces as the right GraphApiError', () => {

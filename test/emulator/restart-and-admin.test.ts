@@ -1,5 +1,5 @@
 import { collectFaultFlag, runEmulatorCommand, type CallLogEntry } from '../../src/emulator';
-import { AD_ACCOUNT, API_VERSION, DATABASE_URL, EmulatorTestKit, SCHEMA, TOKEN, personRow, rowsJson } from './emulator-test-kit';
+import { AD_ACCOUNT, API_VERSION, DATABASE_URL, EmulatorTestKit, SCHEMA, TOKEN, personRow, usersBatch } from './emulator-test-kit';
 
 const kit = new EmulatorTestKit('restart');
 
@@ -10,7 +10,7 @@ beforeEach(() => kit.admin('POST', '/_emulator/reset'));
 describe('state in PostgreSQL', () => {
   it('survives a restart: audiences, rows, schema, revoked tokens and terms', async () => {
     const id = await kit.createAudience('Kept');
-    await kit.client.addUsers(id, { schema: SCHEMA, rowsJson: rowsJson([personRow(1), personRow(2)]) });
+    await kit.client.addUsers(id, usersBatch(SCHEMA, [personRow(1), personRow(2)]));
     await kit.admin('POST', '/_emulator/tokens/revoke', { token: 'EAArevokedbeforerestart000000' });
     await kit.admin('POST', '/_emulator/ad-accounts/act_77/terms', { accepted: false });
 
@@ -26,7 +26,7 @@ describe('state in PostgreSQL', () => {
     expect(error).toMatchObject({ code: 190, subcode: 460 });
     expect(await kit.client.getAdAccountTermsAccepted('act_77')).toBe(false);
     // The first upload's schema is still enforced.
-    await expect(kit.client.addUsers(id, { schema: ['EMAIL'], rowsJson: rowsJson([['']]) })).rejects.toMatchObject({ code: 2650 });
+    await expect(kit.client.addUsers(id, usersBatch(['EMAIL'], [['']]))).rejects.toMatchObject({ code: 2650 });
   });
 
   it('is wiped by a reset, which also clears faults, the call log and settings changes', async () => {
@@ -52,7 +52,7 @@ describe('admin API', () => {
 
   it('keeps a call log without query strings or tokens, readable from a sequence number', async () => {
     const id = await kit.createAudience();
-    await kit.client.addUsers(id, { schema: SCHEMA, rowsJson: rowsJson([personRow(1), personRow(2)]) });
+    await kit.client.addUsers(id, usersBatch(SCHEMA, [personRow(1), personRow(2)]));
     await kit.client.getCustomAudience('1', ['id']).catch(() => undefined);
 
     const calls = await kit.admin<CallLogEntry[]>('GET', '/_emulator/calls');

@@ -5,7 +5,7 @@ import {
   TOKEN,
   graphErrorOf,
   personRow,
-  rowsJson,
+  usersBatch,
   sha256,
 } from './emulator-test-kit';
 
@@ -15,7 +15,7 @@ beforeAll(() => kit.start());
 afterAll(() => kit.stop());
 beforeEach(() => kit.admin('POST', '/_emulator/reset'));
 
-const batchOf = (numbers: number[]) => ({ schema: SCHEMA, rowsJson: rowsJson(numbers.map(personRow)) });
+const batchOf = (numbers: number[]) => usersBatch(SCHEMA, numbers.map(personRow));
 const sortRows = (rows: unknown[][]) => rows.map((row) => JSON.stringify(row)).sort();
 
 describe('adding and removing rows', () => {
@@ -100,10 +100,7 @@ describe('validation of /users payloads', () => {
     const unhashed = ['person@example.com', '', 'member-x'];
     const upperCase = [sha256('x').toUpperCase(), '', ''];
     const empty = ['', '', ''];
-    const answer = await kit.client.addUsers(id, {
-      schema: SCHEMA,
-      rowsJson: rowsJson([personRow(1), unhashed, upperCase, empty, personRow(2)]),
-    });
+    const answer = await kit.client.addUsers(id, usersBatch(SCHEMA, [personRow(1), unhashed, upperCase, empty, personRow(2)]));
     expect(answer.numReceived).toBe(5);
     expect(answer.numInvalidEntries).toBe(3);
     expect(Object.keys(answer.invalidEntrySamples)).toEqual(['1', '2', '3']);
@@ -113,14 +110,11 @@ describe('validation of /users payloads', () => {
 
   it('does not hash-check EXTERN_ID, and wants MADID unhashed', async () => {
     const id = await kit.createAudience();
-    const answer = await kit.client.addUsers(id, {
-      schema: ['EXTERN_ID', 'MADID'],
-      rowsJson: rowsJson([
+    const answer = await kit.client.addUsers(id, usersBatch(['EXTERN_ID', 'MADID'], [
         ['crm-1', ''],
         ['', '6d92078a-8246-4ba4-ae5b-76104861e7dc'],
         ['', sha256('6d92078a-8246-4ba4-ae5b-76104861e7dc')],
-      ]),
-    });
+      ]));
     expect(answer.numInvalidEntries).toBe(1);
     expect(answer.invalidEntrySamples).toEqual({ '2': expect.stringContaining('MADID') });
   });
@@ -173,8 +167,8 @@ describe('validation of /users payloads', () => {
     const id = await kit.createAudience();
     await kit.client.addUsers(id, batchOf([1]));
     const calls = [
-      () => kit.client.addUsers(id, { schema: ['EMAIL', 'PHONE'], rowsJson: rowsJson([[sha256('a'), '']]) }),
-      () => kit.client.removeUsers(id, { schema: ['EXTERN_ID', 'EMAIL', 'PHONE'], rowsJson: rowsJson([['m', '', '']]) }),
+      () => kit.client.addUsers(id, usersBatch(['EMAIL', 'PHONE'], [[sha256('a'), '']])),
+      () => kit.client.removeUsers(id, usersBatch(['EXTERN_ID', 'EMAIL', 'PHONE'], [['m', '', '']])),
     ];
     for (const call of calls) {
       const error = await graphErrorOf(call());

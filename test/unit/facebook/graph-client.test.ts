@@ -80,7 +80,7 @@ describe('GraphClient requests', () => {
 
   it('removes users with a real DELETE and the payload in a JSON body, never in the URL', async () => {
     answers.push({ status: 200, body: '{"audience_id":"5","session_id":"77","num_received":"1","num_invalid_entries":"0","invalid_entry_samples":[]}' });
-    const answer = await client().removeUsers('5', { schema: ['EXTERN_ID'], rowsJson: ['["m1"]'] });
+    const answer = await client().removeUsers('5', { schema: ['EXTERN_ID'], rowCount: 1, rowsJson: Buffer.from('["m1"]') });
     expect(answer).toEqual({ audienceId: '5', sessionId: '77', numReceived: 1, numInvalidEntries: 0, invalidEntrySamples: {} });
     const [request] = recorded;
     expect(request?.method).toBe('DELETE');

@@ -1,5 +1,7 @@
 import fc from 'fast-check';
-import { decodeRow, encodeRow, rowJson } from '../../../src/matching/row-codec';
+import { decodeRow, encodeRow, rowsJsonBytes } from '../../../src/matching/row-codec';
+
+const rowJson = (encoded: Buffer) => rowsJsonBytes([encoded]).toString('utf8');
 
 const HASH = 'f1904cf1a9d73a55fa5de0ac823c4403ded71afd4c3248d00bdcd0866552bb79';
 
@@ -22,6 +24,23 @@ describe('row codec', () => {
     fc.assert(
       fc.property(fc.array(cell, { maxLength: 15 }), (row) => {
         expect(rowJson(encodeRow(row))).toBe(JSON.stringify(row));
+      }),
+    );
+  });
+
+  it('encodes a row the same whether or not its hashed cells are vouched for', () => {
+    const row = [HASH, '', HASH.replace(/[0-9]/g, 'a'), 'customer-42'];
+    const hashedSlots = [true, true, true, false];
+    expect(encodeRow(row, hashedSlots)).toEqual(encodeRow(row));
+    expect(rowJson(encodeRow(row, hashedSlots))).toBe(JSON.stringify(row));
+  });
+
+  it('writes many rows as the comma-separated JSON Meta receives, byte for byte', () => {
+    const cell = fc.oneof(fc.constant(''), fc.stringMatching(/^[0-9a-f]{64}$/), fc.string({ maxLength: 40, unit: 'grapheme' }), fc.string({ maxLength: 10, unit: 'binary' }));
+    fc.assert(
+      fc.property(fc.array(fc.array(cell, { maxLength: 15 }), { maxLength: 20 }), (rows) => {
+        const json = rowsJsonBytes(rows.map((row) => encodeRow(row)));
+        expect(json.toString('utf8')).toBe(rows.map((row) => JSON.stringify(row)).join(','));
       }),
     );
   });
