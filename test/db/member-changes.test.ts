@@ -27,6 +27,7 @@ import { sha256Hex } from '../../src/matching/sha256';
  */
 const pool = createPool(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
 const audienceKey = `member-changes-${randomUUID()}`;
+const firstLoadKey = `member-changes-first-${randomUUID()}`;
 const BASIS = 'test';
 const EMAIL = AUDIENCE_SCHEMA.indexOf('EMAIL');
 
@@ -45,7 +46,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const table of ['audience_members', 'audience_rows', 'pending_rows']) {
-    await pool.query(`DELETE FROM ${SCHEMA}.${table} WHERE audience_key = $1`, [audienceKey]);
+    await pool.query(`DELETE FROM ${SCHEMA}.${table} WHERE audience_key = ANY ($1)`, [[audienceKey, firstLoadKey]]);
   }
   await pool.end();
 });
@@ -55,7 +56,7 @@ async function copyInto(client: PoolClient, sql: string, text: string): Promise<
 }
 
 /** One cycle as prepareCycle runs it: pass 1 fingerprints, the comparison, pass 2 for the members it names. */
-async function runCycle(source: SourceMember[], firstCycle: boolean): Promise<void> {
+async function runCycle(source: SourceMember[], firstCycle: boolean, key = audienceKey): Promise<void> {
   const tables: CycleTables = cycleTables(randomUUID());
   const client = await pool.connect();
   try {
@@ -63,7 +64,7 @@ async function runCycle(source: SourceMember[], firstCycle: boolean): Promise<vo
     let toStage = source;
     if (!firstCycle) {
       await copyInto(client, copyIntoFingerprintsSql(tables), source.map((m) => `${m.user_id}\t${m.fingerprint}\n`).join(''));
-      await findChangedMembers(client, audienceKey, tables);
+      await findChangedMembers(client, key, tables);
       const changed = new Set(await changedMemberIds(client, tables));
       toStage = source.filter((member) => changed.has(member.user_id));
     }
@@ -71,7 +72,7 @@ async function runCycle(source: SourceMember[], firstCycle: boolean): Promise<vo
     const chunk = encodeMemberChunk(records, {});
     if (chunk.copyText) await copyInto(client, copyIntoStagingSql(tables), chunk.copyText);
     await client.query('BEGIN');
-    await applyMemberChanges(client, audienceKey, tables, firstCycle ? 'all' : 'changed', BASIS);
+    await applyMemberChanges(client, key, tables, firstCycle ? 'all' : 'changed', BASIS);
     await client.query('COMMIT');
     await dropCycleTables(client, tables);
   } finally {
@@ -135,5 +136,32 @@ describe('applyMemberChanges', () => {
     // c leaves too: the shared row is now wanted by nobody.
     await runCycle(second.filter((member) => member.user_id !== 'c'), false);
     expect(await pending()).toEqual({ add: [], remove: [hashOf('shared@example.com')] });
+  });
+
+  it('loads a first cycle with one member per user_id and each row counted once per member', async () => {
+    const source: SourceMember[] = [
+      { user_id: 'a', email: 'shared@example.com', fingerprint: fingerprint(1) },
+      { user_id: 'b', email: 'shared@example.com', fingerprint: fingerprint(2) },
+      // The source lists b twice.
+      { user_id: 'b', email: 'shared@example.com', fingerprint: fingerprint(2) },
+      { user_id: 'c', email: 'c@example.com', fingerprint: fingerprint(3) },
+    ];
+    await runCycle(source, true, firstLoadKey);
+    const { rows } = await pool.query<{ wanted: number; pending: string }>(
+      `SELECT a.wanted, p.operation AS pending FROM ${SCHEMA}.audience_rows a
+         LEFT JOIN ${SCHEMA}.pending_rows p USING (audience_key, row_hash)
+        WHERE a.audience_key = $1 ORDER BY a.wanted`,
+      [firstLoadKey],
+    );
+    expect(rows).toEqual([{ wanted: 1, pending: 'add' }, { wanted: 2, pending: 'add' }]);
+    expect((await audienceMembership(pool, firstLoadKey)).members).toBe(3);
+
+    // b leaves: a still wants the shared row, so only the count moves.
+    await runCycle(source.filter((member) => member.user_id !== 'b'), false, firstLoadKey);
+    const shared = await pool.query<{ wanted: number }>(
+      `SELECT wanted FROM ${SCHEMA}.audience_rows WHERE audience_key = $1 AND wanted <> 1`,
+      [firstLoadKey],
+    );
+    expect(shared.rows).toEqual([]);
   });
 });
