@@ -25,6 +25,7 @@ import {
   type RebuildScope,
 } from '../db/member-changes';
 import { planBatches } from '../db/change-plan';
+import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from '../db/binary-copy';
 import { finishCycle, openCycle, recordPlan } from '../db/sync-cycles';
 import type { ActivityDependencies } from './dependencies';
 import { decideCycle, type CycleDecision } from './cycle-decision';
@@ -234,12 +235,13 @@ async function stageMembers(
     const copy = target.query(copyFrom(copyIntoStagingSql(tables)));
     const copyFailed = once(copy, 'error').then(([error]) => Promise.reject(error));
     copyFailed.catch(() => undefined);
+    copy.write(COPY_BINARY_HEADER);
 
     const write = async (chunk: EncodedChunk): Promise<void> => {
       totals.sourceRows += chunk.sourceRows;
       totals.withoutUserId += chunk.withoutUserId;
       mergeCounts(totals.drops, chunk.drops);
-      if (chunk.copyText && !copy.write(chunk.copyText)) await Promise.race([once(copy, 'drain'), copyFailed]);
+      if (chunk.copyData.length > 0 && !copy.write(chunk.copyData)) await Promise.race([once(copy, 'drain'), copyFailed]);
       context.heartbeat({ stage: 'staging', sourceRows: totals.sourceRows });
     };
     const inFlight = new Set<Promise<void>>();
@@ -270,7 +272,7 @@ async function stageMembers(
     }
     if (chunk.length > 0) await dispatch(chunk);
     await Promise.all(inFlight);
-    copy.end();
+    copy.end(COPY_BINARY_TRAILER);
     await Promise.race([once(copy, 'finish'), copyFailed]);
     return totals;
   } catch (error) {

@@ -2,11 +2,13 @@ import { hash } from 'node:crypto';
 import { AUDIENCE_SCHEMA, UNHASHED_KEYS } from '../matching/keys';
 import { buildMemberRows, type MemberRowsOptions } from '../matching/member-rows';
 import { encodeRow } from '../matching/row-codec';
+import { BinaryCopyWriter, binarySize } from '../db/binary-copy';
 import { FINGERPRINT_COLUMN } from '../db/source-query';
 
-/** A chunk of source members turned into COPY text for the staging table, plus counts for the cycle history. */
+/** A chunk of source members turned into binary COPY tuples for the staging table, plus counts for the cycle history. */
 export interface EncodedChunk {
-  copyText: string;
+  /** Tuples in the staging table's column order, without the COPY header and trailer (see db/binary-copy). */
+  copyData: Buffer;
   /** Source rows read. */
   sourceRows: number;
   /** Source rows without a usable `user_id`, which cannot be tracked and are skipped. */
@@ -17,16 +19,28 @@ export interface EncodedChunk {
 
 const KEY_BITS = new Map(AUDIENCE_SCHEMA.map((key, bit) => [key, 1 << bit]));
 const HASHED_SLOTS = AUDIENCE_SCHEMA.map((key) => !UNHASHED_KEYS.has(key));
+/** member_id, fingerprint, keys_mask, row_hashes, row_hash, row_data (see db/cycle-tables). */
+const STAGING_COLUMNS = 6;
+const ROW_HASH_BYTES = 32;
+
+interface EncodedMember {
+  memberId: Buffer;
+  fingerprint: bigint;
+  keysMask: number;
+  rows: Buffer[];
+  rowHashes: Buffer[];
+}
 
 /**
- * Normalizes, hashes and serializes one chunk of members: for each member a member line (id, fingerprint of its
- * source row, which keys it had, hashes of its rows) and a row line per row (hash, compact row). Pure CPU work on
+ * Normalizes, hashes and serializes one chunk of members: for each member a member tuple (id, fingerprint of its
+ * source row, which keys it had, hashes of its rows) and a row tuple per row (hash, compact row). Pure CPU work on
  * plain values, so it runs unchanged on the activity's thread or on a worker thread.
  */
 export function encodeMemberChunk(records: Record<string, unknown>[], options: MemberRowsOptions): EncodedChunk {
-  const lines: string[] = [];
+  const members: EncodedMember[] = [];
   const drops: Record<string, number> = {};
   let withoutUserId = 0;
+  let size = 0;
   for (const record of records) {
     const memberId = record.user_id;
     if (memberId === null || memberId === undefined || String(memberId) === '') {
@@ -40,29 +54,50 @@ export function encodeMemberChunk(records: Record<string, unknown>[], options: M
     }
     let keysMask = 0;
     for (const key of member.keysWithValue) keysMask |= KEY_BITS.get(key) as number;
-    const rowHashes: string[] = [];
-    for (const row of member.rows) {
-      const encoded = encodeRow(row, HASHED_SLOTS);
+    const rows = member.rows.map((row) => encodeRow(row, HASHED_SLOTS));
+    const encoded: EncodedMember = {
+      memberId: Buffer.from(String(memberId), 'utf8'),
+      fingerprint: BigInt(String(record[FINGERPRINT_COLUMN])),
+      keysMask,
+      rows,
       // The row's identity is the hash of its content, so equal rows collapse to one.
-      const rowHash = hash('sha256', encoded, 'hex');
-      // An array element in COPY text: COPY and the array syntax each take one level of backslashes off.
-      rowHashes.push(`"\\\\\\\\x${rowHash}"`);
-      lines.push(`\\N\t\\N\t\\N\t\\N\t\\\\x${rowHash}\t\\\\x${encoded.toString('hex')}\n`);
-    }
-    lines.push(
-      `${escapeCopyText(String(memberId))}\t${record[FINGERPRINT_COLUMN]}\t${keysMask}\t{${rowHashes.join(',')}}\t\\N\t\\N\n`,
-    );
+      rowHashes: rows.map((row) => hash('sha256', row, 'buffer') as unknown as Buffer),
+    };
+    members.push(encoded);
+    size += memberTupleSize(encoded);
+    for (const row of rows) size += rowTupleSize(row);
   }
-  return { copyText: lines.join(''), sourceRows: records.length, withoutUserId, drops };
+
+  const copy = new BinaryCopyWriter(Buffer.allocUnsafeSlow(size));
+  for (const member of members) {
+    copy
+      .tuple(STAGING_COLUMNS)
+      .bytes(member.memberId)
+      .int8(member.fingerprint)
+      .int4(member.keysMask)
+      .byteaArray(member.rowHashes, member.rowHashes.length * ROW_HASH_BYTES)
+      .null()
+      .null();
+    member.rows.forEach((row, i) => {
+      copy.tuple(STAGING_COLUMNS).null().null().null().null().bytes(member.rowHashes[i]).bytes(row);
+    });
+  }
+  return { copyData: copy.buffer, sourceRows: records.length, withoutUserId, drops };
 }
 
-const COPY_SPECIAL = /[\\\t\n\r]/;
-const COPY_SPECIAL_ALL = /[\\\t\n\r]/g;
-const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+function memberTupleSize(member: EncodedMember): number {
+  return (
+    binarySize.tuple +
+    binarySize.bytes(member.memberId.length) +
+    binarySize.int8 +
+    binarySize.int4 +
+    binarySize.byteaArray(member.rowHashes.length, member.rowHashes.length * ROW_HASH_BYTES) +
+    2 * binarySize.null
+  );
+}
 
-/** COPY's text format treats backslash, tab and newlines specially; nearly every value has none. */
-export function escapeCopyText(value: string): string {
-  return COPY_SPECIAL.test(value) ? value.replace(COPY_SPECIAL_ALL, (c) => COPY_ESCAPES[c]) : value;
+function rowTupleSize(row: Buffer): number {
+  return binarySize.tuple + 4 * binarySize.null + binarySize.bytes(ROW_HASH_BYTES) + binarySize.bytes(row.length);
 }
 
 export function mergeCounts(into: Record<string, number>, from: Record<string, number>): void {

@@ -48,6 +48,7 @@ export function copyIntoFingerprintsSql(tables: CycleTables): string {
   return `COPY ${tables.fingerprints} (member_id, fingerprint) FROM STDIN`;
 }
 
+/** Binary COPY (see binary-copy): the encoder writes tuples of exactly these columns. */
 export function copyIntoStagingSql(tables: CycleTables): string {
-  return `COPY ${tables.staging} (member_id, fingerprint, keys_mask, row_hashes, row_hash, row_data) FROM STDIN`;
+  return `COPY ${tables.staging} (member_id, fingerprint, keys_mask, row_hashes, row_hash, row_data) FROM STDIN (FORMAT binary)`;
 }

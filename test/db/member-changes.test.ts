@@ -15,6 +15,7 @@ import {
 } from '../../src/db/cycle-tables';
 import { applyMemberChanges, audienceMembership, changedMemberIds, findChangedMembers } from '../../src/db/member-changes';
 import { FINGERPRINT_COLUMN } from '../../src/db/source-query';
+import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from '../../src/db/binary-copy';
 import { encodeMemberChunk } from '../../src/activities/member-chunk-encoding';
 import { decodeRow } from '../../src/matching/row-codec';
 import { AUDIENCE_SCHEMA } from '../../src/matching/keys';
@@ -51,8 +52,8 @@ afterAll(async () => {
   await pool.end();
 });
 
-async function copyInto(client: PoolClient, sql: string, text: string): Promise<void> {
-  await pipeline(Readable.from([text]), client.query(copyFrom(sql)));
+async function copyInto(client: PoolClient, sql: string, data: string | Buffer): Promise<void> {
+  await pipeline(Readable.from([data]), client.query(copyFrom(sql)));
 }
 
 /** One cycle as prepareCycle runs it: pass 1 fingerprints, the comparison, pass 2 for the members it names. */
@@ -70,7 +71,7 @@ async function runCycle(source: SourceMember[], firstCycle: boolean, key = audie
     }
     const records = toStage.map((m) => ({ user_id: m.user_id, email: m.email, [FINGERPRINT_COLUMN]: m.fingerprint }));
     const chunk = encodeMemberChunk(records, {});
-    if (chunk.copyText) await copyInto(client, copyIntoStagingSql(tables), chunk.copyText);
+    await copyInto(client, copyIntoStagingSql(tables), Buffer.concat([COPY_BINARY_HEADER, chunk.copyData, COPY_BINARY_TRAILER]));
     await client.query('BEGIN');
     await applyMemberChanges(client, key, tables, firstCycle ? 'all' : 'changed', BASIS);
     await client.query('COMMIT');
