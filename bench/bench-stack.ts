@@ -5,6 +5,7 @@ import path from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { Pool } from 'pg';
 import { AudienceClient } from '../src/client/audience-client';
+import { SCHEMA } from '../src/db/pool';
 import { readEnvironment, type Environment } from '../src/config/environment';
 import { startEmulator, type CallLogEntry, type RunningEmulator } from '../src/emulator';
 import { startDevServer, type DevServer } from '../src/local/temporal-dev-server';
@@ -87,6 +88,16 @@ export class BenchStack {
     const response = await fetch(`${this.emulator.url}/_emulator/audiences`);
     const audiences = (await response.json()) as { id: string; row_count: number }[];
     return audiences.find((audience) => audience.id === fbAudienceId)?.row_count ?? 0;
+  }
+
+  /**
+   * Deletes what the benchmark's (disconnected) audiences left in audience-sync's tables: a million-row audience
+   * left behind makes every later run's indexes bigger and its figures worse.
+   */
+  async forgetAudiences(audienceKeys: readonly string[]): Promise<void> {
+    for (const table of ['pending_rows', 'audience_rows', 'audience_members', 'sync_cycles', 'audiences']) {
+      await this.pool.query(`DELETE FROM ${SCHEMA}.${table} WHERE audience_key = ANY ($1)`, [audienceKeys]);
+    }
   }
 
   async stop(): Promise<void> {

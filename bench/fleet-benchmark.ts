@@ -94,6 +94,8 @@ async function main(): Promise<void> {
         idleCpuPercent,
       }));
       await disconnectAll(stack, configs);
+      await stack.forgetAudiences(configs.map((config) => config.audienceKey));
+      await stack.pool.query(`DROP TABLE ${table}`);
     } finally {
       await worker.stop();
     }

@@ -116,10 +116,13 @@ async function runSize(stack: BenchStack, members: number): Promise<SizeResult> 
     say(`  ${noChangeSyncSeconds} s, outcome ${unchanged.cycle?.outcome}, ${noChangeMetaCalls} calls to Meta`);
 
     await stack.client.disconnect(key);
+    const hashes = await countHashes(stack, key);
+    await stack.forgetAudiences([key]);
+    await stack.pool.query(`DROP TABLE ${table}`);
     return {
       members,
       uploadRows: cycle.added,
-      hashes: await countHashes(stack, key),
+      hashes,
       initialSyncSeconds,
       deltaSyncSeconds,
       noChangeSyncSeconds,
