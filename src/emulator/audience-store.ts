@@ -55,6 +55,12 @@ interface AudienceRow {
 const ROW_PAGE_SIZE = 10_000;
 
 /**
+ * The rows of a request, sent as one JSON array in $2: the text of each element is exactly JSON.stringify of the
+ * row (json, unlike jsonb, keeps its input text), without a text[] literal to escape and parse for every row.
+ */
+const ROWS_OF_JSON_PARAMETER = `(SELECT element::text AS row_json FROM json_array_elements($2::json) AS element) AS uploaded`;
+
+/**
  * Audiences, their rows and upload sessions in PostgreSQL. Every membership change is one set-based statement
  * per request: rows go in through unnest() with ON CONFLICT DO NOTHING and come out with DELETE ... = ANY(),
  * and the audience's row count moves in the same statement by the number of rows actually affected.
@@ -144,11 +150,11 @@ export class AudienceStore {
     return rows[0]?.upload_schema ?? [...schema];
   }
 
-  async addRows(id: string, rowsJson: readonly string[]): Promise<{ added: number; rowCount: number }> {
+  async addRows(id: string, uploaded: readonly (readonly unknown[])[]): Promise<{ added: number; rowCount: number }> {
     const { rows } = await this.pool.query<{ added: string; row_count: string }>(
       `WITH added AS (
          INSERT INTO ${this.s}.audience_rows (audience_id, row_key, row_json)
-         SELECT $1, md5(row_json)::uuid, row_json FROM unnest($2::text[]) AS row_json ORDER BY 2
+         SELECT $1, md5(row_json)::uuid, row_json FROM ${ROWS_OF_JSON_PARAMETER} ORDER BY 2
          ON CONFLICT DO NOTHING
          RETURNING 1
        ), counted AS (SELECT count(*) AS n FROM added)
@@ -157,7 +163,7 @@ export class AudienceStore {
            content_updated_at = CASE WHEN counted.n > 0 THEN now() ELSE content_updated_at END
        FROM counted WHERE id = $1
        RETURNING counted.n AS added, row_count`,
-      [id, rowsJson],
+      [id, JSON.stringify(uploaded)],
     );
     const result = rows[0];
     return { added: Number(result?.added ?? 0), rowCount: Number(result?.row_count ?? 0) };
@@ -167,13 +173,13 @@ export class AudienceStore {
    * Removes the rows, unless that would leave fewer than `minRemainingRows` rows (Meta's 1870047), in which case
    * nothing changes. The check happens inside the transaction so concurrent removals cannot slip past it together.
    */
-  async removeRows(id: string, rowsJson: readonly string[], minRemainingRows: number): Promise<RemovalOutcome> {
+  async removeRows(id: string, uploaded: readonly (readonly unknown[])[], minRemainingRows: number): Promise<RemovalOutcome> {
     return this.inTransaction<RemovalOutcome>(async (client) => {
       const { rows } = await client.query<{ removed: string; row_count: string }>(
         `WITH removed AS (
            DELETE FROM ${this.s}.audience_rows
            WHERE audience_id = $1
-             AND row_key = ANY (ARRAY(SELECT md5(row_json)::uuid FROM unnest($2::text[]) AS row_json ORDER BY 1))
+             AND row_key = ANY (ARRAY(SELECT md5(row_json)::uuid FROM ${ROWS_OF_JSON_PARAMETER} ORDER BY 1))
            RETURNING 1
          ), counted AS (SELECT count(*) AS n FROM removed)
          UPDATE ${this.s}.audiences
@@ -181,7 +187,7 @@ export class AudienceStore {
              content_updated_at = CASE WHEN counted.n > 0 THEN now() ELSE content_updated_at END
          FROM counted WHERE id = $1
          RETURNING counted.n AS removed, row_count`,
-        [id, rowsJson],
+        [id, JSON.stringify(uploaded)],
       );
       const removed = Number(rows[0]?.removed ?? 0);
       const rowCount = Number(rows[0]?.row_count ?? 0);

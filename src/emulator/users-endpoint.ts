@@ -27,11 +27,11 @@ export async function changeAudienceUsers(
     audience.uploadSchema ?? (adding ? await context.store.claimUploadSchema(audience.id, upload.schema) : null);
   if (heldSchema !== null && !sameSchema(heldSchema, upload.schema)) throw dataSourceMismatch(heldSchema, upload.schema);
 
-  if (upload.validRowsJson.length > 0 && heldSchema !== null) {
+  if (upload.validRows.length > 0 && heldSchema !== null) {
     if (adding) {
-      await context.store.addRows(audience.id, upload.validRowsJson);
+      await context.store.addRows(audience.id, upload.validRows);
     } else {
-      const outcome = await context.store.removeRows(audience.id, upload.validRowsJson, context.settings.minAudienceRows);
+      const outcome = await context.store.removeRows(audience.id, upload.validRows, context.settings.minAudienceRows);
       if (outcome.refused) throw new GraphErrorResponse(200, 1870047);
     }
   }

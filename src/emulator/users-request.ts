@@ -18,8 +18,8 @@ export interface UploadSessionParams {
 export interface UsersUpload {
   /** Always an array: a single-key schema `"EMAIL_SHA256"` is held as `["EMAIL_SHA256"]`. */
   schema: string[];
-  /** Canonical JSON text of each valid row: the identity of the row in the audience. */
-  validRowsJson: string[];
+  /** The valid rows; the JSON text of each (as JSON.stringify writes it) is its identity in the audience. */
+  validRows: unknown[][];
   receivedCount: number;
   invalidCount: number;
   /** Row index in this request → why it is invalid. Keyed by index so no value is echoed back. */
@@ -69,7 +69,7 @@ export function parseUsersUpload(params: Record<string, unknown>): UsersUpload {
     throw invalidParameter(`Too many entries: at most ${MAX_ROWS_PER_REQUEST} rows are accepted per request`);
   }
 
-  const validRowsJson: string[] = [];
+  const validRows: unknown[][] = [];
   const invalidSamples: Record<string, string> = {};
   let invalidCount = 0;
   payload.data.forEach((entry, index) => {
@@ -77,7 +77,7 @@ export function parseUsersUpload(params: Record<string, unknown>): UsersUpload {
     if (!Array.isArray(row) || row.length !== schema.length) throw invalidParameter(ROW_SHAPE_MESSAGE);
     const problem = findInvalidValue(schema, row);
     if (problem === undefined) {
-      validRowsJson.push(JSON.stringify(row));
+      validRows.push(row);
       return;
     }
     invalidCount += 1;
@@ -86,7 +86,7 @@ export function parseUsersUpload(params: Record<string, unknown>): UsersUpload {
 
   return {
     schema,
-    validRowsJson,
+    validRows,
     receivedCount: payload.data.length,
     invalidCount,
     invalidSamples,
