@@ -35,7 +35,7 @@ export function createMemberEncoder(threads: number = availableParallelism()): M
     maxThreads: threads,
     idleTimeout: 60_000,
     // A chunk needs a few MB; without a cap each thread's heap grows toward V8's default before it collects.
-    resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB, maxYoungGenerationSizeMb: 16 },
+    resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB, maxYoungGenerationSizeMb: 32 },
   });
   return {
     parallelism: threads,
