@@ -15,6 +15,7 @@ export interface MemberEncoder {
 
 const THREAD_FILE = path.join(__dirname, 'member-encoding-thread.js');
 const THREAD_HEAP_MB = 96;
+const THREAD_IDLE_MS = 5_000;
 
 /**
  * `threads` 0 encodes on the calling thread (tests, tiny deployments); otherwise a pool of worker threads does
@@ -31,9 +32,11 @@ export function createMemberEncoder(threads: number = availableParallelism()): M
   }
   const pool = new Piscina({
     filename: THREAD_FILE,
-    minThreads: threads,
+    // Threads exist only while members are being encoded: an idle thread keeps the heap its last chunks grew,
+    // which the upload that follows (the worker's peak memory) would otherwise carry too.
+    minThreads: 0,
     maxThreads: threads,
-    idleTimeout: 60_000,
+    idleTimeout: THREAD_IDLE_MS,
     // A chunk needs a few MB; without a cap each thread's heap grows toward V8's default before it collects.
     resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB, maxYoungGenerationSizeMb: 32 },
   });
