@@ -7,8 +7,11 @@ import { FINGERPRINT_COLUMN } from '../db/source-query';
 
 /** A chunk of source members turned into binary COPY tuples for the staging table, plus counts for the cycle history. */
 export interface EncodedChunk {
-  /** Tuples in the staging table's column order, without the COPY header and trailer (see db/binary-copy). */
-  copyData: Buffer;
+  /**
+   * Tuples in the staging table's column order, without the COPY header and trailer (see db/binary-copy). A
+   * Uint8Array: that is what a Buffer becomes on its way back from a worker thread.
+   */
+  copyData: Uint8Array;
   /** Source rows read. */
   sourceRows: number;
   /** Source rows without a usable `user_id`, which cannot be tracked and are skipped. */
@@ -82,6 +85,8 @@ export function encodeMemberChunk(records: Record<string, unknown>[], options: M
       copy.tuple(STAGING_COLUMNS).null().null().null().null().bytes(member.rowHashes[i]).bytes(row);
     });
   }
+  // Sized exactly beforehand: anything short would send uninitialized memory to PostgreSQL.
+  if (copy.offset !== size) throw new Error(`staging tuples took ${copy.offset} bytes, not the ${size} computed`);
   return { copyData: copy.buffer, sourceRows: records.length, withoutUserId, drops };
 }
 

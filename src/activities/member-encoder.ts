@@ -5,7 +5,7 @@ import Piscina from 'piscina';
 import type { MemberRowsOptions } from '../matching/member-rows';
 import { encodeMemberChunk, type EncodedChunk } from './member-chunk-encoding';
 
-/** Turns chunks of source members into staging COPY text, on worker threads when there are cores for it. */
+/** Turns chunks of source members into staging COPY tuples, on worker threads when there are cores for it. */
 export interface MemberEncoder {
   encode(records: Record<string, unknown>[], options: MemberRowsOptions): Promise<EncodedChunk>;
   /** How many chunks it can usefully work on at once. */

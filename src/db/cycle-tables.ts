@@ -10,8 +10,8 @@ export interface CycleTables {
   fingerprints: string;
   /** Members whose rows must be built again (in the source) or dropped (gone from it). */
   changed: string;
-  /** Pass 2, as the encoder writes it: a member line (member_id, fingerprint, keys_mask, row_hashes) per member
-   *  read, and a row line (row_hash, row_data) per row it produced. */
+  /** Pass 2, as the encoder writes it: a member tuple (member_id, fingerprint, keys_mask, row_hashes) per member
+   *  read, and a row tuple (row_hash, row_data) per row it produced. */
   staging: string;
 }
 

@@ -30,7 +30,9 @@ export function encodeRow(row: readonly string[], hashedSlots: readonly boolean[
   row.forEach((cell, i) => {
     encoded[offset++] = tags[i];
     if (tags[i] === SHA256) {
-      offset += encoded.write(cell, offset, 'hex');
+      // A vouched-for cell that is no hash would leave bytes of the row unwritten.
+      if (encoded.write(cell, offset, 'hex') !== 32) throw new RangeError(`cell ${i} is not a SHA-256 in hex`);
+      offset += 32;
     } else if (tags[i] === TEXT) {
       const length = Buffer.byteLength(cell, 'utf8');
       if (length > MAX_TEXT_BYTES) throw new RangeError(`a match key value is longer than ${MAX_TEXT_BYTES} bytes`);
@@ -49,7 +51,6 @@ export function decodeRow(encoded: Buffer): string[] {
   return row;
 }
 
-
 const QUOTE = 0x22;
 const COMMA = 0x2c;
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
@@ -57,8 +58,9 @@ const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 const maxCellJsonBytes = (tag: number, textBytes: number): number => (tag === SHA256 ? 67 : 3 + 6 * textBytes);
 
 /**
- * `rows.map((row) => JSON.stringify(decodeRow(row))).join(',')` as UTF-8 bytes, written straight into one Buffer. An upload batch is megabytes of
- * JSON; built as strings it sits in the JavaScript heap until a full collection, which set the worker's peak memory.
+ * `rows.map((row) => JSON.stringify(decodeRow(row))).join(',')` as UTF-8 bytes, written straight into one Buffer.
+ * An upload batch is megabytes of JSON; built as strings it sits in the JavaScript heap until a full collection,
+ * which set the worker's peak memory.
  */
 export function rowsJsonBytes(rows: readonly Buffer[]): Buffer {
   let bound = rows.length;

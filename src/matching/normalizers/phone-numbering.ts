@@ -24,8 +24,11 @@ interface MetadataWithPlans {
 /** The number types libphonenumber-js's getNumberType tries; a number of any of them is valid. */
 const NUMBER_TYPES = ['FIXED_LINE', 'MOBILE', 'PREMIUM_RATE', 'TOLL_FREE', 'SHARED_COST', 'VOIP', 'PERSONAL_NUMBER',
   'PAGER', 'UAN', 'VOICEMAIL'];
-/** libphonenumber-js parses national (significant) numbers of 2 to 17 digits only. */
-const MIN_NATIONAL_LENGTH = 2;
+/**
+ * libphonenumber-js parses national (significant) numbers of 2 to 17 digits, but two digits written with a separator
+ * already fail its "looks like a phone number" check, so readings start at three.
+ */
+const MIN_NATIONAL_LENGTH = 3;
 const MAX_NATIONAL_LENGTH = 17;
 
 interface CountryPlan {

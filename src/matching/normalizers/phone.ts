@@ -34,7 +34,7 @@ export function normalizePhone(text: string, country: string | undefined): Norma
   if (text.startsWith('00')) return normalizeInternationalPhone(text.slice(2), `+${text.slice(2)}`);
   const region = country === undefined ? undefined : country.toUpperCase();
   if (region !== undefined && isSupportedCountry(region)) {
-    const digits = plainDigits(text, true);
+    const digits = text.length > MAX_READ_TEXT_LENGTH ? undefined : plainDigits(text, true);
     const reading = digits === undefined ? undefined : readNationalPhone(digits, region);
     return reading === undefined ? phoneFromLibrary(text, region) : readingResult(reading);
   }
@@ -56,13 +56,15 @@ const NATIONAL_LENGTHS_BY_CALLING_CODE: ReadonlyMap<number, ReadonlySet<number>>
 })();
 
 const MAX_CALLING_CODE_DIGITS = 3;
+/** libphonenumber-js reads no phone number out of longer text; such text is left to it. */
+const MAX_READ_TEXT_LENGTH = 250;
 
 /**
  * `afterPrefix` is the text after `+`/`00`; `forLibrary` the same number written with `+`, for the library when the
  * text holds more than digits and plain separators.
  */
 function normalizeInternationalPhone(afterPrefix: string, forLibrary: string): Normalized {
-  const digits = plainDigits(afterPrefix, false);
+  const digits = forLibrary.length > MAX_READ_TEXT_LENGTH ? undefined : plainDigits(afterPrefix, false);
   if (digits === undefined) return phoneFromLibrary(forLibrary, undefined);
   if (digits === '') return REJECTED.empty;
   let callingCode = 0;
