@@ -72,6 +72,8 @@ export function isSingleKey(key: string): boolean {
   return Object.hasOwn(SINGLE_KEYS, key) || isMultiKey(key);
 }
 
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /** Why the row is invalid (naming the key, never the value), or undefined when it can be stored. */
 export function findInvalidValue(schema: readonly string[], row: readonly unknown[]): string | undefined {
   let identifies = false;
@@ -80,6 +82,8 @@ export function findInvalidValue(schema: readonly string[], row: readonly unknow
     const spec = MULTI_KEYS[key] ?? SINGLE_KEYS[key];
     if (!spec) return `${key} is not a supported key`;
     const value = row[column];
+    // Text with half of a UTF-16 surrogate pair has no UTF-8 form, so it cannot be stored (or hashed) as sent.
+    if (typeof value === 'string' && LONE_SURROGATE.test(value)) return `${key} is not valid Unicode text`;
     const problem = spec.check(value);
     if (problem) return `${key} ${problem}`;
     if (spec.identifies && value !== '') identifies = true;

@@ -108,6 +108,13 @@ describe('validation of /users payloads', () => {
     expect(sortRows((await kit.rowsOf(id)).rows)).toEqual(sortRows([personRow(1), personRow(2)]));
   });
 
+  it('counts text that is not valid Unicode as an invalid entry', async () => {
+    const id = await kit.createAudience();
+    const answer = await kit.client.addUsers(id, usersBatch(['EXTERN_ID'], [['crm-1'], ['crm-\ud800'], ['crm-😀']]));
+    expect(answer.numInvalidEntries).toBe(1);
+    expect(answer.invalidEntrySamples).toEqual({ '1': expect.stringContaining('EXTERN_ID') });
+  });
+
   it('does not hash-check EXTERN_ID, and wants MADID unhashed', async () => {
     const id = await kit.createAudience();
     const answer = await kit.client.addUsers(id, usersBatch(['EXTERN_ID', 'MADID'], [
