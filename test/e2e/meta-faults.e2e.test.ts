@@ -72,6 +72,8 @@ describe('faults from Meta, end to end', () => {
       { fault: 'error', code: 1, subcode: 99, rate: 0.04, match: { adAccountId: 'act_8880001' } },
       { fault: 'http_5xx', httpStatus: 502, rate: 0.04, match: { adAccountId: 'act_8880001' } },
       { fault: 'drop_connection', drop: 'after', rate: 0.04, match: { adAccountId: 'act_8880001' } },
+      // A dozen calls can all escape a 20% rate (one run in ten); the first upload fails for certain.
+      { fault: 'http_5xx', httpStatus: 503, nextCalls: 1, match: { adAccountId: 'act_8880001', path: '/users' } },
     ]);
     const since = await lastSeq();
     const first = await audience('transient-a', 'act_8880001', 30_000, 100_000);
