@@ -41,9 +41,9 @@ async function main(): Promise<void> {
     await stack.pool.query(`VACUUM ANALYZE ${table}`);
 
     const worker = await stack.startWorker();
+    const configs = Array.from({ length: options.audiences }, (_, i) => fleetAudience(run, table, i));
     try {
       worker.takePeakRssMb();
-      const configs = Array.from({ length: options.audiences }, (_, i) => fleetAudience(run, table, i));
       say(`connecting ${options.audiences} audiences of ${options.members} members over ${options.adAccounts} ad accounts …`);
       const started = Date.now();
       await forEachWithConcurrency(configs, CONNECT_CONCURRENCY, async (config) => {
@@ -94,10 +94,10 @@ async function main(): Promise<void> {
         idleCpuPercent,
       }));
       await disconnectAll(stack, configs);
-      await stack.forgetAudiences(configs.map((config) => config.audienceKey));
-      await stack.pool.query(`DROP TABLE ${table}`);
     } finally {
       await worker.stop();
+      await stack.forgetAudiences(configs.map((config) => config.audienceKey));
+      await stack.pool.query(`DROP TABLE ${table}`);
     }
   } finally {
     await stack.stop();

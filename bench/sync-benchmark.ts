@@ -116,13 +116,10 @@ async function runSize(stack: BenchStack, members: number): Promise<SizeResult> 
     say(`  ${noChangeSyncSeconds} s, outcome ${unchanged.cycle?.outcome}, ${noChangeMetaCalls} calls to Meta`);
 
     await stack.client.disconnect(key);
-    const hashes = await countHashes(stack, key);
-    await stack.forgetAudiences([key]);
-    await stack.pool.query(`DROP TABLE ${table}`);
     return {
       members,
       uploadRows: cycle.added,
-      hashes,
+      hashes: await countHashes(stack, key),
       initialSyncSeconds,
       deltaSyncSeconds,
       noChangeSyncSeconds,
@@ -134,6 +131,9 @@ async function runSize(stack: BenchStack, members: number): Promise<SizeResult> 
     };
   } finally {
     await worker.stop();
+    // With the worker gone no transaction of its can keep the deleted rows from being vacuumed.
+    await stack.forgetAudiences([key]);
+    await stack.pool.query(`DROP TABLE ${table}`);
   }
 }
 

@@ -72,7 +72,8 @@ export function isSingleKey(key: string): boolean {
   return Object.hasOwn(SINGLE_KEYS, key) || isMultiKey(key);
 }
 
-const LONE_SURROGATE = /\p{Cs}/u;
+/** String.prototype.isWellFormed (Node 20; newer than the ES2022 typings): immediate for one-byte strings. */
+const isWellFormed = (text: string): boolean => (text as unknown as { isWellFormed(): boolean }).isWellFormed();
 
 /** Why the row is invalid (naming the key, never the value), or undefined when it can be stored. */
 export function findInvalidValue(schema: readonly string[], row: readonly unknown[]): string | undefined {
@@ -83,7 +84,7 @@ export function findInvalidValue(schema: readonly string[], row: readonly unknow
     if (!spec) return `${key} is not a supported key`;
     const value = row[column];
     // Text with half of a UTF-16 surrogate pair has no UTF-8 form, so it cannot be stored (or hashed) as sent.
-    if (typeof value === 'string' && LONE_SURROGATE.test(value)) return `${key} is not valid Unicode text`;
+    if (typeof value === 'string' && !isWellFormed(value)) return `${key} is not valid Unicode text`;
     const problem = spec.check(value);
     if (problem) return `${key} ${problem}`;
     if (spec.identifies && value !== '') identifies = true;
