@@ -131,7 +131,7 @@ async function runSize(stack: BenchStack, members: number): Promise<SizeResult> 
     };
   } finally {
     await worker.stop();
-    // With the worker gone no transaction of its can keep the deleted rows from being vacuumed.
+    // Once the worker has stopped, nothing of the audience is in use any more.
     await stack.forgetAudiences([key]);
     await stack.pool.query(`DROP TABLE ${table}`);
   }

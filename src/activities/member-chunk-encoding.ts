@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import { AUDIENCE_SCHEMA, UNHASHED_KEYS } from '../matching/keys';
 import { buildMemberRows, type MemberRowsOptions } from '../matching/member-rows';
 import { encodeRow } from '../matching/row-codec';
-import { BinaryCopyWriter, binarySize } from '../db/binary-copy';
+import { BinaryCopyWriter } from '../db/binary-copy';
 import { FINGERPRINT_COLUMN } from '../db/source-query';
 
 /** A chunk of source members turned into binary COPY tuples for the staging table, plus counts for the cycle history. */
@@ -24,7 +24,6 @@ const KEY_BITS = new Map(AUDIENCE_SCHEMA.map((key, bit) => [key, 1 << bit]));
 const HASHED_SLOTS = AUDIENCE_SCHEMA.map((key) => !UNHASHED_KEYS.has(key));
 /** member_id, fingerprint, keys_mask, row_hashes, row_hash, row_data (see db/cycle-tables). */
 const STAGING_COLUMNS = 6;
-const ROW_HASH_BYTES = 32;
 
 interface EncodedMember {
   memberId: Buffer;
@@ -43,7 +42,6 @@ export function encodeMemberChunk(records: Record<string, unknown>[], options: M
   const members: EncodedMember[] = [];
   const drops: Record<string, number> = {};
   let withoutUserId = 0;
-  let size = 0;
   for (const record of records) {
     const memberId = record.user_id;
     if (memberId === null || memberId === undefined || String(memberId) === '') {
@@ -67,42 +65,30 @@ export function encodeMemberChunk(records: Record<string, unknown>[], options: M
       rowHashes: rows.map((row) => hash('sha256', row, 'buffer') as unknown as Buffer),
     };
     members.push(encoded);
-    size += memberTupleSize(encoded);
-    for (const row of rows) size += rowTupleSize(row);
   }
 
-  const copy = new BinaryCopyWriter(Buffer.allocUnsafeSlow(size));
+  const size = writeTuples(members, new BinaryCopyWriter()).offset;
+  const copy = writeTuples(members, new BinaryCopyWriter(Buffer.allocUnsafeSlow(size)));
+  // Sized exactly beforehand: anything short would send uninitialized memory to PostgreSQL.
+  if (copy.offset !== size) throw new Error(`staging tuples took ${copy.offset} bytes, not the ${size} computed`);
+  return { copyData: copy.buffer as Buffer, sourceRows: records.length, withoutUserId, drops };
+}
+
+function writeTuples(members: readonly EncodedMember[], copy: BinaryCopyWriter): BinaryCopyWriter {
   for (const member of members) {
     copy
       .tuple(STAGING_COLUMNS)
       .bytes(member.memberId)
       .int8(member.fingerprint)
       .int4(member.keysMask)
-      .byteaArray(member.rowHashes, member.rowHashes.length * ROW_HASH_BYTES)
+      .byteaArray(member.rowHashes)
       .null()
       .null();
     member.rows.forEach((row, i) => {
       copy.tuple(STAGING_COLUMNS).null().null().null().null().bytes(member.rowHashes[i]).bytes(row);
     });
   }
-  // Sized exactly beforehand: anything short would send uninitialized memory to PostgreSQL.
-  if (copy.offset !== size) throw new Error(`staging tuples took ${copy.offset} bytes, not the ${size} computed`);
-  return { copyData: copy.buffer, sourceRows: records.length, withoutUserId, drops };
-}
-
-function memberTupleSize(member: EncodedMember): number {
-  return (
-    binarySize.tuple +
-    binarySize.bytes(member.memberId.length) +
-    binarySize.int8 +
-    binarySize.int4 +
-    binarySize.byteaArray(member.rowHashes.length, member.rowHashes.length * ROW_HASH_BYTES) +
-    2 * binarySize.null
-  );
-}
-
-function rowTupleSize(row: Buffer): number {
-  return binarySize.tuple + 4 * binarySize.null + binarySize.bytes(ROW_HASH_BYTES) + binarySize.bytes(row.length);
+  return copy;
 }
 
 export function mergeCounts(into: Record<string, number>, from: Record<string, number>): void {

@@ -8,63 +8,57 @@ export const COPY_BINARY_TRAILER = Buffer.from([0xff, 0xff]);
 
 const BYTEA_OID = 17;
 
-/** Bytes each part of a tuple takes, so that a chunk of tuples can be written into one exactly sized Buffer. */
-export const binarySize = {
-  tuple: 2,
-  null: 4,
-  int4: 8,
-  int8: 12,
-  bytes: (length: number): number => 4 + length,
-  /** A one-dimensional bytea[] of `count` elements of `elementBytes` bytes in all. */
-  byteaArray: (count: number, elementBytes: number): number => 4 + (count === 0 ? 12 : 20) + 4 * count + elementBytes,
-};
-
-/** Writes tuples into a Buffer sized with binarySize. */
+/**
+ * Writes tuples into `buffer`, or, given none, only counts their bytes: the same writes run twice, once to size a
+ * chunk's buffer exactly and once to fill it, so the layout is stated in one place.
+ */
 export class BinaryCopyWriter {
   offset = 0;
 
-  constructor(readonly buffer: Buffer) {}
+  constructor(readonly buffer?: Buffer) {}
 
   tuple(fieldCount: number): this {
-    this.offset = this.buffer.writeInt16BE(fieldCount, this.offset);
+    if (this.buffer) this.buffer.writeInt16BE(fieldCount, this.offset);
+    this.offset += 2;
     return this;
   }
 
   null(): this {
-    this.offset = this.buffer.writeInt32BE(-1, this.offset);
-    return this;
+    return this.int32(-1);
   }
 
   int4(value: number): this {
-    this.offset = this.buffer.writeInt32BE(4, this.offset);
-    this.offset = this.buffer.writeInt32BE(value, this.offset);
-    return this;
+    return this.int32(4).int32(value);
   }
 
   int8(value: bigint): this {
-    this.offset = this.buffer.writeInt32BE(8, this.offset);
-    this.offset = this.buffer.writeBigInt64BE(value, this.offset);
+    this.int32(8);
+    if (this.buffer) this.buffer.writeBigInt64BE(value, this.offset);
+    this.offset += 8;
     return this;
   }
 
   /** A bytea, or a text field given as its UTF-8 bytes. */
   bytes(value: Buffer): this {
-    this.offset = this.buffer.writeInt32BE(value.length, this.offset);
-    this.offset += value.copy(this.buffer, this.offset);
+    this.int32(value.length);
+    if (this.buffer) value.copy(this.buffer, this.offset);
+    this.offset += value.length;
     return this;
   }
 
-  byteaArray(elements: readonly Buffer[], elementBytes: number): this {
-    this.offset = this.buffer.writeInt32BE(binarySize.byteaArray(elements.length, elementBytes) - 4, this.offset);
+  byteaArray(elements: readonly Buffer[]): this {
+    let elementBytes = 0;
+    for (const element of elements) elementBytes += 4 + element.length;
     // array_send: dimensions, has-nulls flag, element type, then the length and lower bound of the one dimension.
-    this.offset = this.buffer.writeInt32BE(elements.length === 0 ? 0 : 1, this.offset);
-    this.offset = this.buffer.writeInt32BE(0, this.offset);
-    this.offset = this.buffer.writeInt32BE(BYTEA_OID, this.offset);
-    if (elements.length > 0) {
-      this.offset = this.buffer.writeInt32BE(elements.length, this.offset);
-      this.offset = this.buffer.writeInt32BE(1, this.offset);
-    }
+    if (elements.length === 0) return this.int32(12).int32(0).int32(0).int32(BYTEA_OID);
+    this.int32(20 + elementBytes).int32(1).int32(0).int32(BYTEA_OID).int32(elements.length).int32(1);
     for (const element of elements) this.bytes(element);
+    return this;
+  }
+
+  private int32(value: number): this {
+    if (this.buffer) this.buffer.writeInt32BE(value, this.offset);
+    this.offset += 4;
     return this;
   }
 }
