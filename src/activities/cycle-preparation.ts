@@ -63,6 +63,11 @@ export interface CyclePlan {
 
 /** Source rows handed to the encoder at a time: big enough to amortize a thread hop, small enough to stream. */
 const CHUNK_SIZE = 2_000;
+/**
+ * Up to this many changed members are encoded one chunk at a time, so on one thread: under a second of work,
+ * where a second thread would cost its start-up and some 50 MB.
+ */
+const FEW_MEMBERS = 50_000;
 /** Past this share of changed members, reading everyone is cheaper than looking each one up. */
 const FULL_REBUILD_SHARE = 0.25;
 const HEARTBEAT_EVERY_MS = 5_000;
@@ -245,12 +250,13 @@ async function stageMembers(
       context.heartbeat({ stage: 'staging', sourceRows: totals.sourceRows });
     };
     const inFlight = new Set<Promise<void>>();
+    const parallelism = onlyMembers !== undefined && onlyMembers.length <= FEW_MEMBERS ? 1 : deps.encoder.parallelism;
     const dispatch = async (records: Record<string, unknown>[]): Promise<void> => {
+      // One chunk per encoder thread while the next is read keeps every core busy without buffering the source.
+      while (inFlight.size >= parallelism) await Promise.race(inFlight);
       const work = deps.encoder.encode(records, options).then(write);
       inFlight.add(work);
       void work.finally(() => inFlight.delete(work)).catch(() => undefined);
-      // One chunk per encoder thread plus one being read keeps every core busy without buffering the source.
-      while (inFlight.size > deps.encoder.parallelism) await Promise.race(inFlight);
     };
 
     const stream = source.query(

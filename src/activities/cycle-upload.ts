@@ -1,6 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { AUDIENCE_SCHEMA } from '../matching/keys';
-import { rowsJsonBytes } from '../matching/row-codec';
+import { rowsJson } from '../matching/row-codec';
 import { GraphApiError } from '../facebook/graph-error';
 import { inTransaction } from '../db/pool';
 import { cycleTables, dropCycleTables } from '../db/cycle-tables';
@@ -99,7 +99,7 @@ async function uploadBatch(deps: ActivityDependencies, input: UploadCycleInput, 
   if (rows.length !== batch.rowCount) throw cycleStateLost();
   const send = batch.operation === 'add' ? deps.graph.addUsers : deps.graph.removeUsers;
   const response = await callForAdAccount(deps.pool, input.adAccountId, () =>
-    send.call(deps.graph, input.fbAudienceId, { schema: AUDIENCE_SCHEMA, rowCount: rows.length, rowsJson: rowsJsonBytes(rows) }),
+    send.call(deps.graph, input.fbAudienceId, { schema: AUDIENCE_SCHEMA, rowCount: rows.length, rowsJson: rowsJson(rows) }),
   );
   await inTransaction(deps.pool, (client) =>
     acknowledgeBatch(client, input.audienceKey, input.cycleId, batch, response.numInvalidEntries),

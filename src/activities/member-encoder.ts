@@ -15,7 +15,7 @@ export interface MemberEncoder {
 
 const THREAD_FILE = path.join(__dirname, 'member-encoding-thread.js');
 const THREAD_HEAP_MB = 96;
-const THREAD_IDLE_MS = 5_000;
+const THREAD_IDLE_MS = 500;
 
 /**
  * `threads` 0 encodes on the calling thread (tests, tiny deployments); otherwise a pool of worker threads does
@@ -33,12 +33,13 @@ export function createMemberEncoder(threads: number = availableParallelism()): M
   const pool = new Piscina({
     filename: THREAD_FILE,
     // Threads exist only while members are being encoded: an idle thread keeps the heap its last chunks grew,
-    // which the upload that follows (the worker's peak memory) would otherwise carry too.
+    // which the upload that follows (the worker's peak memory) would otherwise carry too, so they end as soon as
+    // the chunks stop coming.
     minThreads: 0,
     maxThreads: threads,
     idleTimeout: THREAD_IDLE_MS,
     // A chunk needs a few MB; without a cap each thread's heap grows toward V8's default before it collects.
-    resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB, maxYoungGenerationSizeMb: 32 },
+    resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB, maxYoungGenerationSizeMb: 16 },
   });
   return {
     parallelism: threads,

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'undici';
 import type { z } from 'zod';
 import { adAccountDigits, toAdAccountNode } from './ad-account-id';
 import { graphApiErrorFromResponse, graphApiErrorWithoutAnswer } from './graph-error';
@@ -10,8 +11,9 @@ import {
   termsOfServiceSchema,
   usersResponseSchema,
 } from './graph-responses';
-import { hasUsage, parseUsageHeaders, retryAfterMsFromUsage, type GraphUsage } from './usage-headers';
+import { hasUsage, parseUsageHeaders, retryAfterMsFromUsage, type GraphUsage, type HeaderSource } from './usage-headers';
 import { buildUsersRequestBody, type UploadSession, type UsersBatch } from './users-payload';
+import { BodyBuffers } from './body-buffers';
 
 export interface GraphClientOptions {
   /** e.g. https://graph.facebook.com, or the emulator's http://127.0.0.1:4010 */
@@ -67,6 +69,7 @@ export class GraphClient {
   private readonly accessToken: string;
   private readonly timeoutMs: number;
   private readonly onUsage: ((usage: GraphUsage) => void) | undefined;
+  private readonly bodyBuffers = new BodyBuffers();
 
   constructor(options: GraphClientOptions) {
     if (!API_VERSION.test(options.apiVersion)) {
@@ -173,13 +176,15 @@ export class GraphClient {
     batch: UsersBatch,
     session: UploadSession | undefined,
   ): Promise<UsersResponse> {
-    const answer = await this.request(
-      {
-        method,
-        path: `/${objectId(audienceId)}/users`,
-        jsonBody: buildUsersRequestBody(batch, session, this.accessToken),
-      },
-      usersResponseSchema,
+    const answer = await this.bodyBuffers.lend((allocate) =>
+      this.request(
+        {
+          method,
+          path: `/${objectId(audienceId)}/users`,
+          jsonBody: buildUsersRequestBody(batch, session, this.accessToken, allocate),
+        },
+        usersResponseSchema,
+      ),
     );
     return {
       audienceId: answer.audience_id,
@@ -206,35 +211,39 @@ export class GraphClient {
     const endpoint = this.endpoint(request);
     const secrets = [this.accessToken];
     const url = new URL(`${this.baseUrl}/${this.apiVersion}${request.path}`);
-    const init: RequestInit = { method: request.method, signal: AbortSignal.timeout(this.timeoutMs) };
+    // undici's request rather than fetch: fetch copies a body, and a /users body is megabytes, held for the
+    // whole call by every upload in flight.
+    let headers: Record<string, string> | undefined;
+    let body: Buffer | string | undefined;
     if (request.method === 'GET') {
       for (const [key, value] of Object.entries(request.params ?? {})) url.searchParams.set(key, value);
       url.searchParams.set('access_token', this.accessToken);
     } else if (request.jsonBody !== undefined) {
-      init.headers = { 'content-type': 'application/json' };
-      init.body = request.jsonBody;
+      headers = { 'content-type': 'application/json' };
+      body = request.jsonBody;
     } else {
-      init.body = new URLSearchParams({ ...request.params, access_token: this.accessToken });
+      headers = { 'content-type': 'application/x-www-form-urlencoded' };
+      body = new URLSearchParams({ ...request.params, access_token: this.accessToken }).toString();
     }
 
-    let response: Response;
+    let response: Awaited<ReturnType<typeof httpRequest>>;
     let text: string;
     try {
-      response = await fetch(url, init);
-      text = await response.text();
+      response = await httpRequest(url, { method: request.method, headers, body, signal: AbortSignal.timeout(this.timeoutMs) });
+      text = await response.body.text();
     } catch (error) {
       throw graphApiErrorWithoutAnswer(endpoint, isTimeout(error) ? 'timeout' : 'network_error', describeFailure(error), secrets);
     }
 
-    const usage = parseUsageHeaders(response.headers);
+    const usage = parseUsageHeaders(headerSource(response.headers));
     if (this.onUsage && hasUsage(usage)) this.onUsage(usage);
 
     const json = parseJson(text);
     const envelope = errorEnvelopeSchema.safeParse(json);
-    if (!response.ok || envelope.success) {
+    if (response.statusCode < 200 || response.statusCode > 299 || envelope.success) {
       throw graphApiErrorFromResponse({
         endpoint,
-        httpStatus: response.status,
+        httpStatus: response.statusCode,
         body: envelope.success ? envelope.data.error : undefined,
         headerRetryAfterMs: retryAfterMsFromUsage(usage, request.adAccountDigits),
         secrets,
@@ -242,7 +251,7 @@ export class GraphClient {
     }
     const parsed = schema.safeParse(json);
     if (!parsed.success) {
-      throw graphApiErrorWithoutAnswer(endpoint, 'malformed_response', 'the answer did not have the documented shape', secrets, response.status);
+      throw graphApiErrorWithoutAnswer(endpoint, 'malformed_response', 'the answer did not have the documented shape', secrets, response.statusCode);
     }
     return parsed.data;
   }
@@ -252,6 +261,16 @@ export class GraphClient {
 function objectId(id: string): string {
   if (!OBJECT_ID.test(id)) throw new RangeError(`Not a Graph object id: "${id}"`);
   return id;
+}
+
+/** undici names headers in lower case and gives a repeated header as an array. */
+function headerSource(headers: Record<string, string | string[] | undefined>): HeaderSource {
+  return {
+    get: (name) => {
+      const value = headers[name.toLowerCase()];
+      return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+    },
+  };
 }
 
 function parseJson(text: string): unknown {
@@ -269,7 +288,7 @@ interface ErrorLike {
   cause?: unknown;
 }
 
-/** Duck-typed: fetch's DOMExceptions and undici's errors may come from another realm, where instanceof fails. */
+/** Duck-typed: a timeout's DOMException and undici's errors may come from another realm, where instanceof fails. */
 function asErrorLike(value: unknown): ErrorLike | undefined {
   return typeof value === 'object' && value !== null ? (value as ErrorLike) : undefined;
 }
@@ -279,7 +298,7 @@ function isTimeout(error: unknown): boolean {
   return name === 'TimeoutError' || name === 'AbortError';
 }
 
-/** fetch reports "fetch failed" and hides the useful part (ECONNRESET, "other side closed") in `cause`. */
+/** An error may hide the useful part (ECONNRESET, "other side closed") in `cause`. */
 function describeFailure(error: unknown): string {
   const failure = asErrorLike(error);
   if (!failure) return String(error);

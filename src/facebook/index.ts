@@ -20,6 +20,6 @@ export {
   type AdAccountUsage,
   type AppUsage,
 } from './usage-headers';
-export { buildUsersRequestBody, MAX_ROWS_PER_USERS_REQUEST, type UsersBatch, type UploadSession } from './users-payload';
+export { buildUsersRequestBody, MAX_ROWS_PER_USERS_REQUEST, type JsonText, type UsersBatch, type UploadSession } from './users-payload';
 export { redactSensitiveText } from './redaction';
 export { toAdAccountNode, adAccountDigits } from './ad-account-id';

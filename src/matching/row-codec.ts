@@ -1,10 +1,12 @@
+import type { JsonText } from '../facebook/users-payload';
+
 /**
  * The compact form in which audience-sync stores an upload row: about half the size of its JSON text, because a
  * SHA-256 takes 32 bytes instead of 64 hex characters. Each cell is a tag byte, then:
  *   0  empty (`""`),
  *   1  a lowercase hex SHA-256, stored as its 32 bytes,
  *   2  any other text (EXTERN_ID, MADID): its UTF-8 length as two bytes, big-endian, then the bytes.
- * `rowsJsonBytes` gives back exactly `JSON.stringify(row)` of each row, the text uploaded to Meta.
+ * `rowsJson` gives back exactly `JSON.stringify(row)` of each row, the text uploaded to Meta.
  */
 const EMPTY = 0;
 const SHA256 = 1;
@@ -54,22 +56,27 @@ export function decodeRow(encoded: Buffer): string[] {
 const QUOTE = 0x22;
 const COMMA = 0x2c;
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
-/** JSON of a cell at most: `"…",` with every byte of a text escaped as `\u00XX`. */
-const maxCellJsonBytes = (tag: number, textBytes: number): number => (tag === SHA256 ? 67 : 3 + 6 * textBytes);
 
 /**
- * `rows.map((row) => JSON.stringify(decodeRow(row))).join(',')` as UTF-8 bytes, written straight into one Buffer.
- * An upload batch is megabytes of JSON; built as strings it sits in the JavaScript heap until a full collection,
- * which set the worker's peak memory.
+ * `rows.map((row) => JSON.stringify(decodeRow(row))).join(',')` as UTF-8 bytes, measured first and then written
+ * straight into the request body: an upload batch is megabytes of JSON, and every copy of it would sit in memory
+ * for the whole call.
  */
-export function rowsJsonBytes(rows: readonly Buffer[]): Buffer {
-  let bound = rows.length;
+export function rowsJson(rows: readonly Buffer[]): JsonText {
+  let byteLength = Math.max(rows.length - 1, 0);
   for (const encoded of rows) {
-    bound += 2;
-    forEachCell(encoded, (tag, start, end) => (bound += maxCellJsonBytes(tag, end - start)));
+    let cells = 0;
+    forEachCell(encoded, (tag, start, end) => {
+      cells++;
+      if (tag === TEXT) byteLength += Buffer.byteLength(textJson(encoded, start, end));
+      else byteLength += tag === SHA256 ? 66 : 2;
+    });
+    byteLength += 2 + Math.max(cells - 1, 0);
   }
-  const json = Buffer.allocUnsafe(bound);
-  let offset = 0;
+  return { byteLength, writeTo: (target, offset) => writeRowsJson(rows, target, offset) };
+}
+
+function writeRowsJson(rows: readonly Buffer[], json: Buffer, offset: number): number {
   rows.forEach((encoded, index) => {
     if (index > 0) json[offset++] = COMMA;
     json[offset++] = 0x5b; // [
@@ -78,7 +85,7 @@ export function rowsJsonBytes(rows: readonly Buffer[]): Buffer {
       if (!first) json[offset++] = COMMA;
       first = false;
       if (tag === TEXT) {
-        offset += json.write(JSON.stringify(encoded.toString('utf8', start, end)), offset, 'utf8');
+        offset += json.write(textJson(encoded, start, end), offset, 'utf8');
         return;
       }
       json[offset++] = QUOTE;
@@ -90,8 +97,10 @@ export function rowsJsonBytes(rows: readonly Buffer[]): Buffer {
     });
     json[offset++] = 0x5d; // ]
   });
-  return json.subarray(0, offset);
+  return offset;
 }
+
+const textJson = (encoded: Buffer, start: number, end: number): string => JSON.stringify(encoded.toString('utf8', start, end));
 
 /** Calls `visit` with each cell's tag and the bounds of its bytes (empty for an empty cell). */
 function forEachCell(encoded: Buffer, visit: (tag: number, start: number, end: number) => void): void {

@@ -5,7 +5,7 @@ import { temporalConnectionOptions, unreachableTemporalMessage } from '../config
 import { createActivities } from '../activities';
 import { createMemberEncoder } from '../activities/member-encoder';
 import { createPool } from '../db/pool';
-import { createSourcePool } from '../db/source-query';
+import { createSourcePool } from '../db/source-pool';
 import { migrate } from '../db/migrations';
 import { GraphClient } from '../facebook/graph-client';
 import { MAX_ROWS_PER_USERS_REQUEST } from '../facebook/users-payload';

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Pool } from 'pg';
 import { GraphClient, type GraphApiError, type UsersBatch } from '../../src/facebook';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../src/emulator';
+import { jsonText } from '../support/json-text';
 
 export const DATABASE_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const API_VERSION = 'v27.0';
@@ -22,7 +23,7 @@ export function personRow(n: number): string[] {
 
 /** A /users batch of these rows, each serialized as Meta receives it. */
 export function usersBatch(schema: readonly string[], rows: ReadonlyArray<readonly unknown[]>): UsersBatch {
-  return { schema, rowCount: rows.length, rowsJson: Buffer.from(rows.map((row) => JSON.stringify(row)).join(',')) };
+  return { schema, rowCount: rows.length, rowsJson: jsonText(rows.map((row) => JSON.stringify(row)).join(',')) };
 }
 
 /**

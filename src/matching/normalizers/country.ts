@@ -1,4 +1,7 @@
-import countries from 'i18n-iso-countries';
+// The library's Node entry registers all of its ~80 languages (about 9 MB in each hashing thread); English names
+// are the ones matched, so only they are registered.
+import countries from 'i18n-iso-countries/index';
+import english from 'i18n-iso-countries/langs/en.json';
 import { asciiAlphanumeric } from '../latin';
 import { accepted, REJECTED, type Normalized } from '../normalized';
 
@@ -8,6 +11,7 @@ import { accepted, REJECTED, type Normalized } from '../normalized';
  * "Ivory Coast"), each reduced to its lowercase a–z and 0–9 so that case, accents and punctuation do not matter.
  */
 const COUNTRY_CODE_BY_SPELLING: ReadonlyMap<string, string> = (() => {
+  countries.registerLocale(english);
   const codeBySpelling = new Map<string, string>();
   for (const [alpha2, names] of Object.entries(countries.getNames('en', { select: 'all' }))) {
     for (const name of names) codeBySpelling.set(asciiAlphanumeric(name, true), alpha2.toLowerCase());

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GraphClient, type GraphApiError } from '../../../src/facebook';
+import { jsonText } from '../../support/json-text';
 
 /**
  * The client's wire format against a scripted HTTP server: what it sends, and how it reads answers that the
@@ -80,7 +81,7 @@ describe('GraphClient requests', () => {
 
   it('removes users with a real DELETE and the payload in a JSON body, never in the URL', async () => {
     answers.push({ status: 200, body: '{"audience_id":"5","session_id":"77","num_received":"1","num_invalid_entries":"0","invalid_entry_samples":[]}' });
-    const answer = await client().removeUsers('5', { schema: ['EXTERN_ID'], rowCount: 1, rowsJson: Buffer.from('["m1"]') });
+    const answer = await client().removeUsers('5', { schema: ['EXTERN_ID'], rowCount: 1, rowsJson: jsonText('["m1"]') });
     expect(answer).toEqual({ audienceId: '5', sessionId: '77', numReceived: 1, numInvalidEntries: 0, invalidEntrySamples: {} });
     const [request] = recorded;
     expect(request?.method).toBe('DELETE');

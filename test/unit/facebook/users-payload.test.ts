@@ -1,11 +1,12 @@
 import { buildUsersRequestBody, MAX_ROWS_PER_USERS_REQUEST } from '../../../src/facebook';
+import { jsonText } from '../../support/json-text';
 
 const HASH = 'f1904cf1a9d73a55fa5de0ac823c4403ded71afd4c3248d00bdcd0866552bb79';
 
 const batchOf = (schema: string[], rowsJson: string[]) => ({
   schema,
   rowCount: rowsJson.length,
-  rowsJson: Buffer.from(rowsJson.join(',')),
+  rowsJson: jsonText(rowsJson.join(',')),
 });
 const parsed = (body: Buffer) => JSON.parse(body.toString('utf8'));
 
@@ -29,6 +30,13 @@ describe('buildUsersRequestBody', () => {
 
   it('escapes the token as JSON text', () => {
     expect(parsed(buildUsersRequestBody(batchOf(['EXTERN_ID'], ['["a"]']), undefined, 'a"b\\c')).access_token).toBe('a"b\\c');
+  });
+
+  it('refuses rows that write more or less than they announced', () => {
+    const batch = batchOf(['EXTERN_ID'], ['["a"]']);
+    for (const byteLength of [4, 6]) {
+      expect(() => buildUsersRequestBody({ ...batch, rowsJson: { ...batch.rowsJson, byteLength } }, undefined, 't')).toThrow(RangeError);
+    }
   });
 
   it.each([
