@@ -256,7 +256,8 @@ async function stageMembers(
       while (inFlight.size >= parallelism) await Promise.race(inFlight);
       const work = deps.encoder.encode(records, options).then(write);
       inFlight.add(work);
-      void work.finally(() => inFlight.delete(work)).catch(() => undefined);
+      // A failed chunk stays in the set, so the next wait or the final one throws: its members were not staged.
+      work.then(() => inFlight.delete(work), () => undefined);
     };
 
     const stream = source.query(
