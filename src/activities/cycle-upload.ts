@@ -2,6 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { AUDIENCE_SCHEMA } from '../matching/keys';
 import { rowsJson } from '../matching/row-codec';
 import { GraphApiError } from '../facebook/graph-error';
+import type { UsersBatch } from '../facebook/users-payload';
 import { inTransaction } from '../db/pool';
 import { cycleTables, dropCycleTables } from '../db/cycle-tables';
 import { acknowledgeBatch, plannedBatches, readBatchRows, type Operation, type PlannedBatch } from '../db/change-plan';
@@ -95,15 +96,19 @@ export function createUploadActivities(deps: ActivityDependencies) {
 }
 
 async function uploadBatch(deps: ActivityDependencies, input: UploadCycleInput, batch: PlannedBatch): Promise<void> {
-  const rows = await readBatchRows(deps.pool, input.audienceKey, batch);
-  if (rows.length !== batch.rowCount) throw cycleStateLost();
+  const users = await readUsersBatch(deps, input, batch);
   const send = batch.operation === 'add' ? deps.graph.addUsers : deps.graph.removeUsers;
-  const response = await callForAdAccount(deps.pool, input.adAccountId, () =>
-    send.call(deps.graph, input.fbAudienceId, { schema: AUDIENCE_SCHEMA, rowCount: rows.length, rowsJson: rowsJson(rows) }),
-  );
+  const response = await callForAdAccount(deps.pool, input.adAccountId, () => send.call(deps.graph, input.fbAudienceId, users));
   await inTransaction(deps.pool, (client) =>
     acknowledgeBatch(client, input.audienceKey, input.cycleId, batch, response.numInvalidEntries),
   );
+}
+
+/** The batch's rows, referenced only by the writer that puts them into the request body. */
+async function readUsersBatch(deps: ActivityDependencies, input: UploadCycleInput, batch: PlannedBatch): Promise<UsersBatch> {
+  const rows = await readBatchRows(deps.pool, input.audienceKey, batch);
+  if (rows.length !== batch.rowCount) throw cycleStateLost();
+  return { schema: AUDIENCE_SCHEMA, rowCount: rows.length, rowsJson: rowsJson(rows) };
 }
 
 function cycleStateLost(): ApplicationFailure {

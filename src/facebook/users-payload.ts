@@ -4,7 +4,7 @@ export const MAX_ROWS_PER_USERS_REQUEST = 10_000;
 /** JSON text of known length that writes itself into the buffer it is handed. */
 export interface JsonText {
   readonly byteLength: number;
-  /** Writes the text at `offset` and returns the offset after it. */
+  /** Writes the text at `offset` and returns the offset after it; it may refuse to be written twice. */
   writeTo(target: Buffer, offset: number): number;
 }
 

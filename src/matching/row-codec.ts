@@ -73,7 +73,18 @@ export function rowsJson(rows: readonly Buffer[]): JsonText {
     });
     byteLength += 2 + Math.max(cells - 1, 0);
   }
-  return { byteLength, writeTo: (target, offset) => writeRowsJson(rows, target, offset) };
+  let unwritten: readonly Buffer[] | undefined = rows;
+  return {
+    byteLength,
+    writeTo: (target, offset) => {
+      // Once written into the request body, the rows are let go rather than held for the whole call: a batch's
+      // Buffers then die young instead of waiting in the old generation for a full collection.
+      if (!unwritten) throw new Error("A batch's rows are written once");
+      const end = writeRowsJson(unwritten, target, offset);
+      unwritten = undefined;
+      return end;
+    },
+  };
 }
 
 function writeRowsJson(rows: readonly Buffer[], json: Buffer, offset: number): number {
