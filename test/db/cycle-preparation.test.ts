@@ -20,7 +20,10 @@ beforeAll(() => migrate(pool));
 
 afterAll(async () => {
   await inTransaction(pool, (client) => dropCycleTables(client, cycleTables(cycleId)));
-  await pool.query(`DELETE FROM ${SCHEMA}.sync_cycles WHERE audience_key = $1`, [audienceKey]);
+  // What a cycle that wrongly went on would have applied, so a failing run leaves nothing behind either.
+  for (const table of ['pending_rows', 'audience_rows', 'audience_members', 'sync_cycles']) {
+    await pool.query(`DELETE FROM ${SCHEMA}.${table} WHERE audience_key = $1`, [audienceKey]);
+  }
   await Promise.all([pool.end(), sourcePool.end()]);
 });
 
