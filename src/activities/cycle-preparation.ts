@@ -257,7 +257,7 @@ async function stageMembers(
       const work = deps.encoder.encode(records, options).then(write);
       inFlight.add(work);
       // A failed chunk stays in the set, so the next wait or the final one throws: its members were not staged.
-      work.then(() => inFlight.delete(work), () => undefined);
+      void work.then(() => inFlight.delete(work), () => undefined);
     };
 
     const stream = source.query(

@@ -63,19 +63,9 @@ const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
  * for the whole call.
  */
 export function rowsJson(rows: readonly Buffer[]): JsonText {
-  let byteLength = Math.max(rows.length - 1, 0);
-  for (const encoded of rows) {
-    let cells = 0;
-    forEachCell(encoded, (tag, start, end) => {
-      cells++;
-      if (tag === TEXT) byteLength += Buffer.byteLength(textJson(encoded, start, end));
-      else byteLength += tag === SHA256 ? 66 : 2;
-    });
-    byteLength += 2 + Math.max(cells - 1, 0);
-  }
   let unwritten: readonly Buffer[] | undefined = rows;
   return {
-    byteLength,
+    byteLength: writeRowsJson(rows, undefined, 0),
     writeTo: (target, offset) => {
       // Once written into the request body, the rows are let go rather than held for the whole call: a batch's
       // Buffers then die young instead of waiting in the old generation for a full collection.
@@ -87,26 +77,39 @@ export function rowsJson(rows: readonly Buffer[]): JsonText {
   };
 }
 
-function writeRowsJson(rows: readonly Buffer[], json: Buffer, offset: number): number {
+/**
+ * Writes the rows' JSON into `json` at `offset`, or, given no buffer, only counts its bytes: the same writes
+ * measure the body and fill it, so the text's layout is stated once.
+ */
+function writeRowsJson(rows: readonly Buffer[], json: Buffer | undefined, offset: number): number {
+  const put = (byte: number): void => {
+    if (json) json[offset] = byte;
+    offset++;
+  };
   rows.forEach((encoded, index) => {
-    if (index > 0) json[offset++] = COMMA;
-    json[offset++] = 0x5b; // [
+    if (index > 0) put(COMMA);
+    put(0x5b); // [
     let first = true;
     forEachCell(encoded, (tag, start, end) => {
-      if (!first) json[offset++] = COMMA;
+      if (!first) put(COMMA);
       first = false;
       if (tag === TEXT) {
-        offset += json.write(textJson(encoded, start, end), offset, 'utf8');
+        const text = textJson(encoded, start, end);
+        offset += json ? json.write(text, offset, 'utf8') : Buffer.byteLength(text);
         return;
       }
-      json[offset++] = QUOTE;
-      for (let i = start; i < end; i++) {
-        json[offset++] = HEX_DIGITS[encoded[i] >> 4];
-        json[offset++] = HEX_DIGITS[encoded[i] & 0x0f];
+      put(QUOTE);
+      if (json) {
+        for (let i = start; i < end; i++) {
+          json[offset++] = HEX_DIGITS[encoded[i] >> 4];
+          json[offset++] = HEX_DIGITS[encoded[i] & 0x0f];
+        }
+      } else {
+        offset += 2 * (end - start);
       }
-      json[offset++] = QUOTE;
+      put(QUOTE);
     });
-    json[offset++] = 0x5d; // ]
+    put(0x5d); // ]
   });
   return offset;
 }
