@@ -55,6 +55,8 @@ export function decodeRow(encoded: Buffer): string[] {
 
 const QUOTE = 0x22;
 const COMMA = 0x2c;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 
 /**
@@ -79,59 +81,64 @@ export function rowsJson(rows: readonly Buffer[]): JsonText {
 
 /**
  * Writes the rows' JSON into `json` at `offset`, or, given no buffer, only counts its bytes: the same writes
- * measure the body and fill it, so the text's layout is stated once.
+ * measure the body and fill it, so the text's layout is stated once. One loop with the position in a local
+ * variable, not a callback per cell: this writes every byte of every upload.
  */
 function writeRowsJson(rows: readonly Buffer[], json: Buffer | undefined, offset: number): number {
-  const put = (byte: number): void => {
-    if (json) json[offset] = byte;
-    offset++;
-  };
-  rows.forEach((encoded, index) => {
-    if (index > 0) put(COMMA);
-    put(0x5b); // [
-    let first = true;
-    forEachCell(encoded, (tag, start, end) => {
-      if (!first) put(COMMA);
-      first = false;
+  let at = offset;
+  for (let index = 0; index < rows.length; index++) {
+    const encoded = rows[index];
+    if (index > 0) {
+      if (json) json[at] = COMMA;
+      at++;
+    }
+    if (json) json[at] = OPEN_BRACKET;
+    at++;
+    let cell = 0;
+    while (cell < encoded.length) {
+      if (cell > 0) {
+        if (json) json[at] = COMMA;
+        at++;
+      }
+      const { tag, start, end } = cellAt(encoded, cell);
+      cell = end;
       if (tag === TEXT) {
         const text = textJson(encoded, start, end);
-        offset += json ? json.write(text, offset, 'utf8') : Buffer.byteLength(text);
-        return;
+        at += json ? json.write(text, at, 'utf8') : Buffer.byteLength(text);
+        continue;
       }
-      put(QUOTE);
       if (json) {
-        for (let i = start; i < end; i++) {
-          json[offset++] = HEX_DIGITS[encoded[i] >> 4];
-          json[offset++] = HEX_DIGITS[encoded[i] & 0x0f];
+        json[at] = QUOTE;
+        for (let i = start, out = at + 1; i < end; i++) {
+          json[out++] = HEX_DIGITS[encoded[i] >> 4];
+          json[out++] = HEX_DIGITS[encoded[i] & 0x0f];
         }
-      } else {
-        offset += 2 * (end - start);
+        json[at + 1 + 2 * (end - start)] = QUOTE;
       }
-      put(QUOTE);
-    });
-    put(0x5d); // ]
-  });
-  return offset;
+      at += 2 + 2 * (end - start);
+    }
+    if (json) json[at] = CLOSE_BRACKET;
+    at++;
+  }
+  return at;
 }
 
 const textJson = (encoded: Buffer, start: number, end: number): string => JSON.stringify(encoded.toString('utf8', start, end));
 
 /** Calls `visit` with each cell's tag and the bounds of its bytes (empty for an empty cell). */
 function forEachCell(encoded: Buffer, visit: (tag: number, start: number, end: number) => void): void {
-  let offset = 0;
-  while (offset < encoded.length) {
-    const tag = encoded[offset++];
-    if (tag === EMPTY) {
-      visit(tag, offset, offset);
-    } else if (tag === SHA256) {
-      visit(tag, offset, offset + 32);
-      offset += 32;
-    } else if (tag === TEXT) {
-      const length = encoded.readUInt16BE(offset);
-      visit(tag, offset + 2, offset + 2 + length);
-      offset += 2 + length;
-    } else {
-      throw new Error(`not an encoded row (cell tag ${tag} at byte ${offset - 1})`);
-    }
+  for (let offset = 0; offset < encoded.length; ) {
+    const { tag, start, end } = cellAt(encoded, offset);
+    visit(tag, start, end);
+    offset = end;
   }
+}
+
+/** The cell whose tag byte is at `offset`: its tag and the bounds of its bytes (empty for an empty cell). */
+function cellAt(encoded: Buffer, offset: number): { tag: number; start: number; end: number } {
+  const tag = encoded[offset];
+  if (tag === EMPTY) return { tag, start: offset + 1, end: offset + 1 };
+  if (tag === SHA256) return { tag, start: offset + 1, end: offset + 33 };
+  if (tag === TEXT) return { tag, start: offset + 3, end: offset + 3 + encoded.readUInt16BE(offset + 1) };
+  throw new Error(`not an encoded row (cell tag ${tag} at byte ${offset})`);
 }
