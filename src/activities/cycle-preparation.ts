@@ -7,7 +7,7 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { MemberRowsOptions } from '../matching/member-rows';
 import { MATCHING_VERSION } from '../matching/version';
 import { inTransaction } from '../db/pool';
-import { fingerprintCopySql, memberRowsSql } from '../db/source-query';
+import { fingerprintCopySql, memberColumnsSql, memberRowsCopySql, memberRowsSql } from '../db/source-query';
 import {
   copyIntoFingerprintsSql,
   copyIntoStagingSql,
@@ -21,7 +21,9 @@ import {
   audienceMembership,
   changedMemberIds,
   findChangedMembers,
+  loadFirstMembers,
   membersReusable,
+  recordBasis,
   type RebuildScope,
 } from '../db/member-changes';
 import { planBatches } from '../db/change-plan';
@@ -29,7 +31,7 @@ import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from '../db/binary-copy';
 import { finishCycle, openCycle, recordPlan } from '../db/sync-cycles';
 import type { ActivityDependencies } from './dependencies';
 import { decideCycle, type CycleDecision } from './cycle-decision';
-import { mergeCounts, type EncodedChunk } from './member-chunk-encoding';
+import { encodeMembers, mergeCounts, type EncodedChunk, type MemberChunk } from './member-chunk-encoding';
 import { missingUserIdFailure, sourceQueryFailure } from './source-query-failure';
 
 export interface PrepareCycleInput {
@@ -63,9 +65,12 @@ export interface CyclePlan {
 
 /** Source rows handed to the encoder at a time: big enough to amortize a thread hop, small enough to stream. */
 const CHUNK_SIZE = 2_000;
+/** The same for COPY text, in bytes: some 2,000 rows of a typical customer table. */
+const CHUNK_BYTES = 512 * 1024;
+const NEWLINE = 0x0a;
 /**
- * Up to this many changed members are encoded one chunk at a time, so on one thread: under a second of work,
- * where a second thread would cost its start-up and some 50 MB.
+ * Up to this many changed members are encoded on the activity's own thread, a chunk at a time: under a second of
+ * work, where a hashing thread would cost its start-up and some 30 MB on top of what the last upload left.
  */
 const FEW_MEMBERS = 50_000;
 /** Past this share of changed members, reading everyone is cheaper than looking each one up. */
@@ -153,8 +158,10 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
     source.release(sourceFailed);
   }
 
+  const firstLoad = scope === 'all' && (await loadFirstMembers(deps.pool, input.audienceKey, tables, rebuiltMembers));
   return inTransaction(deps.pool, async (client) => {
-    if (scope) await applyMemberChanges(client, input.audienceKey, tables, scope, basis);
+    if (firstLoad) await recordBasis(client, input.audienceKey, basis);
+    else if (scope) await applyMemberChanges(client, input.audienceKey, tables, scope, basis);
     const plan = await planBatches(client, input.audienceKey, input.cycleId, deps.batchSize);
     const { members, coverage } = await audienceMembership(client, input.audienceKey);
     const { decision, message } = decideCycle({ ...plan, ...input, members });
@@ -221,8 +228,8 @@ async function copyFingerprints(
 }
 
 /**
- * Pass 2: streams the source rows of the members to rebuild through a cursor into the encoder, and the encoder's
- * output into COPY, with a bounded number of chunks in flight: memory stays flat however large the audience.
+ * Pass 2: streams the source rows of the members to rebuild into the encoder, and the encoder's output into COPY,
+ * with a bounded number of chunks in flight: memory stays flat however large the audience.
  */
 async function stageMembers(
   deps: ActivityDependencies,
@@ -250,34 +257,22 @@ async function stageMembers(
       context.heartbeat({ stage: 'staging', sourceRows: totals.sourceRows });
     };
     const inFlight = new Set<Promise<void>>();
-    const parallelism = onlyMembers !== undefined && onlyMembers.length <= FEW_MEMBERS ? 1 : deps.encoder.parallelism;
-    const dispatch = async (records: Record<string, unknown>[]): Promise<void> => {
+    const few = onlyMembers !== undefined && onlyMembers.length <= FEW_MEMBERS;
+    const encode = few
+      ? async (chunk: MemberChunk) => encodeMembers(chunk, options)
+      : (chunk: MemberChunk) => deps.encoder.encode(chunk, options);
+    const parallelism = few ? 1 : deps.encoder.parallelism;
+    const dispatch = async (chunk: MemberChunk): Promise<void> => {
       // One chunk per encoder thread while the next is read keeps every core busy without buffering the source.
       while (inFlight.size >= parallelism) await Promise.race(inFlight);
-      const work = deps.encoder.encode(records, options).then(write);
+      const work = encode(chunk).then(write);
       inFlight.add(work);
       // A failed chunk stays in the set, so the next wait or the final one throws: its members were not staged.
       void work.then(() => inFlight.delete(work), () => undefined);
     };
 
-    const stream = source.query(
-      new QueryStream(memberRowsSql(input.sourceSql, onlyMembers !== undefined), onlyMembers ? [onlyMembers] : [], {
-        batchSize: CHUNK_SIZE,
-      }),
-    );
-    const records = (stream as AsyncIterable<Record<string, unknown>>)[Symbol.asyncIterator]();
-    let chunk: Record<string, unknown>[] = [];
-    for (;;) {
-      const next = await fromSource(deps, records.next());
-      if (next.done) break;
-      if (totals.sourceRows === 0 && chunk.length === 0 && !('user_id' in next.value)) throw missingUserIdFailure();
-      chunk.push(next.value);
-      if (chunk.length === CHUNK_SIZE) {
-        await dispatch(chunk);
-        chunk = [];
-      }
-    }
-    if (chunk.length > 0) await dispatch(chunk);
+    const chunks = onlyMembers ? listedMembers(deps, input, source, onlyMembers) : allMembers(deps, input, source);
+    for await (const chunk of chunks) await dispatch(chunk);
     await Promise.all(inFlight);
     copy.end(COPY_BINARY_TRAILER);
     await Promise.race([once(copy, 'finish'), copyFailed]);
@@ -289,4 +284,60 @@ async function stageMembers(
     // A connection left inside a COPY is closed rather than handed to the next caller.
     target.release(failed);
   }
+}
+
+/**
+ * Every member's source row, as COPY text cut at line ends: this thread only moves bytes, and the encoder threads
+ * parse their own chunks, in parallel, with the driver's type parsers.
+ */
+async function* allMembers(
+  deps: ActivityDependencies,
+  input: PrepareCycleInput,
+  source: PoolClient,
+): AsyncGenerator<MemberChunk> {
+  const described = await fromSource(deps, source.query(memberColumnsSql(input.sourceSql)));
+  const columns = described.fields.map((field) => ({ name: field.name, typeOid: field.dataTypeID }));
+  if (!columns.some((column) => column.name === 'user_id')) throw missingUserIdFailure();
+  const data = (source.query(copyTo(memberRowsCopySql(input.sourceSql))) as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  for (;;) {
+    const next = await fromSource(deps, data.next());
+    if (next.done) break;
+    held.push(next.value);
+    heldBytes += next.value.length;
+    if (heldBytes < CHUNK_BYTES) continue;
+    const text = Buffer.concat(held, heldBytes);
+    const end = text.lastIndexOf(NEWLINE) + 1;
+    held = [text.subarray(end)];
+    heldBytes = text.length - end;
+    if (end > 0) yield { copyText: text.subarray(0, end), columns };
+  }
+  // COPY ends every row with a newline: anything left is a cut-off row, which the parser refuses.
+  if (heldBytes > 0) yield { copyText: Buffer.concat(held, heldBytes), columns };
+}
+
+/** The source rows of the listed members, read through a cursor (COPY takes no parameters). */
+async function* listedMembers(
+  deps: ActivityDependencies,
+  input: PrepareCycleInput,
+  source: PoolClient,
+  onlyMembers: string[],
+): AsyncGenerator<MemberChunk> {
+  const stream = source.query(
+    new QueryStream(memberRowsSql(input.sourceSql, true), [onlyMembers], { batchSize: CHUNK_SIZE }),
+  );
+  const records = (stream as AsyncIterable<Record<string, unknown>>)[Symbol.asyncIterator]();
+  let chunk: Record<string, unknown>[] = [];
+  for (;;) {
+    const next = await fromSource(deps, records.next());
+    if (next.done) break;
+    if (chunk.length === 0 && !('user_id' in next.value)) throw missingUserIdFailure();
+    chunk.push(next.value);
+    if (chunk.length === CHUNK_SIZE) {
+      yield { records: chunk };
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield { records: chunk };
 }

@@ -4,6 +4,15 @@ import { buildMemberRows, type MemberRowsOptions } from '../matching/member-rows
 import { encodeRow } from '../matching/row-codec';
 import { BinaryCopyWriter } from '../db/binary-copy';
 import { FINGERPRINT_COLUMN } from '../db/source-query';
+import { parseCopyTextRows, type SourceColumn } from '../db/copy-text';
+
+/**
+ * Source members to encode: rows the driver already read, or whole lines of COPY text, which the encoding thread
+ * parses itself (off the thread that streams the source).
+ */
+export type MemberChunk =
+  | { records: Record<string, unknown>[] }
+  | { copyText: Uint8Array; columns: readonly SourceColumn[] };
 
 /** A chunk of source members turned into binary COPY tuples for the staging table, plus counts for the cycle history. */
 export interface EncodedChunk {
@@ -31,6 +40,11 @@ interface EncodedMember {
   keysMask: number;
   rows: Buffer[];
   rowHashes: Buffer[];
+}
+
+export function encodeMembers(chunk: MemberChunk, options: MemberRowsOptions): EncodedChunk {
+  const records = 'records' in chunk ? chunk.records : parseCopyTextRows(chunk.copyText, chunk.columns);
+  return encodeMemberChunk(records, options);
 }
 
 /**

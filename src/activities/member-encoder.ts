@@ -3,11 +3,11 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import Piscina from 'piscina';
 import type { MemberRowsOptions } from '../matching/member-rows';
-import { encodeMemberChunk, type EncodedChunk } from './member-chunk-encoding';
+import { encodeMembers, type EncodedChunk, type MemberChunk } from './member-chunk-encoding';
 
 /** Turns chunks of source members into staging COPY tuples, on worker threads when there are cores for it. */
 export interface MemberEncoder {
-  encode(records: Record<string, unknown>[], options: MemberRowsOptions): Promise<EncodedChunk>;
+  encode(chunk: MemberChunk, options: MemberRowsOptions): Promise<EncodedChunk>;
   /** How many chunks it can usefully work on at once. */
   readonly parallelism: number;
   close(): Promise<void>;
@@ -26,7 +26,7 @@ export function createMemberEncoder(threads: number = availableParallelism()): M
   if (threads === 0 || !existsSync(THREAD_FILE)) {
     return {
       parallelism: 1,
-      encode: async (records, options) => encodeMemberChunk(records, options),
+      encode: async (chunk, options) => encodeMembers(chunk, options),
       close: async () => undefined,
     };
   }
@@ -43,7 +43,7 @@ export function createMemberEncoder(threads: number = availableParallelism()): M
   });
   return {
     parallelism: threads,
-    encode: (records, options) => pool.run({ records, options }) as Promise<EncodedChunk>,
+    encode: (chunk, options) => pool.run({ chunk, options }) as Promise<EncodedChunk>,
     close: () => pool.destroy(),
   };
 }

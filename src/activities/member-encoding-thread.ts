@@ -1,10 +1,7 @@
 import type { MemberRowsOptions } from '../matching/member-rows';
-import { encodeMemberChunk, type EncodedChunk } from './member-chunk-encoding';
+import { encodeMembers, type EncodedChunk, type MemberChunk } from './member-chunk-encoding';
 
 /** Piscina's entry point on each worker thread. */
-export default function encodeOnThread(task: {
-  records: Record<string, unknown>[];
-  options: MemberRowsOptions;
-}): EncodedChunk {
-  return encodeMemberChunk(task.records, task.options);
+export default function encodeOnThread(task: { chunk: MemberChunk; options: MemberRowsOptions }): EncodedChunk {
+  return encodeMembers(task.chunk, task.options);
 }

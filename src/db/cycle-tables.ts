@@ -30,11 +30,12 @@ export function cycleTables(cycleId: string): CycleTables {
 
 export async function createCycleTables(client: ClientBase, tables: CycleTables): Promise<void> {
   await dropCycleTables(client, tables);
+  // Member ids in the audience's members' collation (see migrations), so joins and sorts compare bytes.
   await client.query(`
-    CREATE UNLOGGED TABLE ${tables.fingerprints} (member_id text NOT NULL, fingerprint bigint NOT NULL);
-    CREATE UNLOGGED TABLE ${tables.changed} (member_id text NOT NULL, in_source boolean NOT NULL);
+    CREATE UNLOGGED TABLE ${tables.fingerprints} (member_id text COLLATE "C" NOT NULL, fingerprint bigint NOT NULL);
+    CREATE UNLOGGED TABLE ${tables.changed} (member_id text COLLATE "C" NOT NULL, in_source boolean NOT NULL);
     CREATE UNLOGGED TABLE ${tables.staging} (
-      member_id text, fingerprint bigint, keys_mask integer, row_hashes bytea[], row_hash bytea, row_data bytea);
+      member_id text COLLATE "C", fingerprint bigint, keys_mask integer, row_hashes bytea[], row_hash bytea, row_data bytea);
   `);
 }
 

@@ -1,6 +1,6 @@
-import type { ClientBase } from 'pg';
+import type { ClientBase, Pool } from 'pg';
 import { AUDIENCE_SCHEMA } from '../matching/keys';
-import { SCHEMA, type Queryable } from './pool';
+import { inTransaction, SCHEMA, type Queryable } from './pool';
 import type { CycleTables } from './cycle-tables';
 
 /**
@@ -88,53 +88,94 @@ export async function applyMemberChanges(
   basis: string,
 ): Promise<void> {
   await client.query(`SET LOCAL work_mem = '256MB'`);
-  if (scope === 'all' && (await holdsNothing(client, audienceKey))) {
-    await loadFirstMembers(client, audienceKey, tables);
-  } else {
-    await changeMembers(client, audienceKey, tables, scope);
-  }
+  await changeMembers(client, audienceKey, tables, scope);
+  await recordBasis(client, audienceKey, basis);
+}
+
+/** Records the normalization the audience's members were built with; a cycle does so when it commits its plan. */
+export async function recordBasis(client: Queryable, audienceKey: string, basis: string): Promise<void> {
   await client.query(`UPDATE ${SCHEMA}.audiences SET fingerprint_basis = $2 WHERE audience_key = $1`, [
     audienceKey,
     basis,
   ]);
 }
 
-async function holdsNothing(client: ClientBase, audienceKey: string): Promise<boolean> {
-  const { rows } = await client.query<{ empty: boolean }>(
-    `SELECT NOT EXISTS (SELECT 1 FROM ${SCHEMA}.audience_members WHERE audience_key = $1)
-            AND NOT EXISTS (SELECT 1 FROM ${SCHEMA}.audience_rows WHERE audience_key = $1) AS empty`,
+/**
+ * An audience's first members, if it never had any (no basis recorded): every row is stored with the count of
+ * members that want it and is pending addition. The members and the rows go in at the same time, in two
+ * transactions on two connections, so that two cores share the largest work a sync ever does (a million members
+ * and their rows: about 1 GB of table, index and WAL). Each first removes what an interrupted load left, which
+ * is safe because no plan of a load is committed, let alone uploaded, before the cycle records the basis.
+ * Returns false, changing nothing, for an audience that was loaded before.
+ */
+export async function loadFirstMembers(
+  pool: Pool,
+  audienceKey: string,
+  tables: CycleTables,
+  stagedMembers: number,
+): Promise<boolean> {
+  const { rows } = await pool.query<{ loaded: boolean }>(
+    `SELECT fingerprint_basis IS NOT NULL AS loaded FROM ${SCHEMA}.audiences WHERE audience_key = $1`,
     [audienceKey],
   );
-  return rows[0].empty;
+  if (rows[0]?.loaded) return false;
+  const [members] = await Promise.all([
+    inTransaction(pool, (client) => replaceMembers(client, audienceKey, tables)),
+    inTransaction(pool, (client) => replaceRows(client, audienceKey, tables, ROWS_COUNTED_IN_STAGING)),
+  ]);
+  // A member's rows are distinct, so with one member per user_id a row's staged copies are the members wanting
+  // it, counted in the sort that orders the rows anyway. A user_id listed twice had the rows of its dropped copy
+  // counted too: then the rows are counted again, over the members kept.
+  if (members !== stagedMembers) {
+    await inTransaction(pool, (client) => replaceRows(client, audienceKey, tables, ROWS_COUNTED_OVER_MEMBERS));
+  }
+  return true;
 }
 
-/**
- * An audience's first members, into empty tables: no member or row to compare with, so every row is stored with
- * the count of members that want it and is pending addition. A third faster than changeMembers on a first load
- * of a million members, which is the largest statement a sync ever runs.
- */
-async function loadFirstMembers(client: ClientBase, audienceKey: string, tables: CycleTables): Promise<void> {
-  // Sorted, so each primary key grows at its end. A source listing one user_id twice keeps one of its rows.
-  await client.query(
+async function replaceMembers(client: ClientBase, audienceKey: string, tables: CycleTables): Promise<number> {
+  await client.query(`SET LOCAL work_mem = '256MB'`);
+  await client.query(`DELETE FROM ${SCHEMA}.audience_members WHERE audience_key = $1`, [audienceKey]);
+  // Sorted, so the primary key grows at its end. A source listing one user_id twice keeps one of its rows.
+  const loaded = await client.query(
     `INSERT INTO ${SCHEMA}.audience_members (audience_key, member_id, fingerprint, keys_mask, row_hashes)
      SELECT DISTINCT ON (member_id) $1, member_id, fingerprint, keys_mask, row_hashes
        FROM ${tables.staging} WHERE fingerprint IS NOT NULL ORDER BY member_id`,
     [audienceKey],
   );
+  return loaded.rowCount ?? 0;
+}
+
+/** Each staged row once, in hash order, with the number of members that want it: ($1, row_hash, wanted, row_data). */
+type CountedRows = (tables: CycleTables) => string;
+
+const ROWS_COUNTED_IN_STAGING: CountedRows = (tables) =>
+  `SELECT DISTINCT ON (row_hash) $1, row_hash, (count(*) OVER (PARTITION BY row_hash))::integer, row_data
+     FROM ${tables.staging} WHERE row_hash IS NOT NULL ORDER BY row_hash`;
+
+const ROWS_COUNTED_OVER_MEMBERS: CountedRows = (tables) =>
+  `SELECT $1, s.row_hash, w.members, s.row_data
+     FROM (SELECT DISTINCT ON (row_hash) row_hash, row_data
+             FROM ${tables.staging} WHERE row_hash IS NOT NULL ORDER BY row_hash) AS s
+     JOIN (SELECT h AS row_hash, count(*)::integer AS members
+             FROM ${SCHEMA}.audience_members m, unnest(m.row_hashes) AS h
+            WHERE m.audience_key = $1 GROUP BY h) AS w USING (row_hash)
+    ORDER BY s.row_hash`;
+
+async function replaceRows(
+  client: ClientBase,
+  audienceKey: string,
+  tables: CycleTables,
+  counted: CountedRows,
+): Promise<void> {
+  await client.query(`SET LOCAL work_mem = '256MB'`);
+  await client.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
+  await client.query(`DELETE FROM ${SCHEMA}.audience_rows WHERE audience_key = $1`, [audienceKey]);
   await client.query(
-    `INSERT INTO ${SCHEMA}.audience_rows (audience_key, row_hash, wanted, row_data)
-     SELECT $1, s.row_hash, w.members, s.row_data
-       FROM (SELECT DISTINCT ON (row_hash) row_hash, row_data
-               FROM ${tables.staging} WHERE row_hash IS NOT NULL ORDER BY row_hash) AS s
-       JOIN (SELECT h AS row_hash, count(*)::integer AS members
-               FROM ${SCHEMA}.audience_members m, unnest(m.row_hashes) AS h
-              WHERE m.audience_key = $1 GROUP BY h) AS w USING (row_hash)
-      ORDER BY s.row_hash`,
-    [audienceKey],
-  );
-  await client.query(
-    `INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash)
-     SELECT $1, 'add', row_hash FROM ${SCHEMA}.audience_rows WHERE audience_key = $1 ORDER BY row_hash`,
+    `WITH stored AS (
+       INSERT INTO ${SCHEMA}.audience_rows (audience_key, row_hash, wanted, row_data) ${counted(tables)}
+       RETURNING row_hash)
+     INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash)
+     SELECT $1, 'add', row_hash FROM stored ORDER BY row_hash`,
     [audienceKey],
   );
 }

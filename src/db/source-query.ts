@@ -35,3 +35,13 @@ export function memberRowsSql(sourceSql: string, onlyListedMembers: boolean): st
   const filter = onlyListedMembers ? ' WHERE (s.user_id)::text = ANY ($1::text[])' : '';
   return `SELECT ${ROW_FINGERPRINT} AS ${FINGERPRINT_COLUMN}, s.* FROM ${asSubquery(sourceSql)}${filter}`;
 }
+
+/** Pass 2 over all members as COPY text, which names no columns: memberColumnsSql describes them. */
+export function memberRowsCopySql(sourceSql: string): string {
+  return `COPY (${memberRowsSql(sourceSql, false)}) TO STDOUT`;
+}
+
+/** The columns of pass 2's rows, without reading any. */
+export function memberColumnsSql(sourceSql: string): string {
+  return `${memberRowsSql(sourceSql, false)} LIMIT 0`;
+}

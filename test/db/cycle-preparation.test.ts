@@ -5,7 +5,7 @@ import { createSourcePool } from '../../src/db/source-pool';
 import { migrate } from '../../src/db/migrations';
 import { cycleTables, dropCycleTables } from '../../src/db/cycle-tables';
 import { createPreparationActivities } from '../../src/activities/cycle-preparation';
-import { encodeMemberChunk } from '../../src/activities/member-chunk-encoding';
+import { encodeMembers } from '../../src/activities/member-chunk-encoding';
 import type { MemberEncoder } from '../../src/activities/member-encoder';
 import type { GraphClient } from '../../src/facebook/graph-client';
 
@@ -32,10 +32,10 @@ it('fails the cycle when a chunk of members could not be encoded, even while the
   // The second chunk fails at once, while the source's third chunk is still being read: nothing waits on it then.
   const encoder: MemberEncoder = {
     parallelism: 2,
-    encode: async (records, options) => {
+    encode: async (chunk, options) => {
       calls++;
       if (calls === 2) throw new Error('the hashing thread ended');
-      return encodeMemberChunk(records, options);
+      return encodeMembers(chunk, options);
     },
     close: async () => undefined,
   };
@@ -52,7 +52,9 @@ it('fails the cycle when a chunk of members could not be encoded, even while the
     audienceKey,
     cycleId,
     fbAudienceId: '1',
-    sourceSql: `SELECT g::text AS user_id, 'person' || g || '@example.com' AS email FROM generate_series(1, 5000) AS g`,
+    // Some 1.7 MB of source rows: several chunks of COPY text.
+    sourceSql: `SELECT g::text AS user_id, 'person' || g || '@example.com' AS email, repeat('x', 300) AS note
+                  FROM generate_series(1, 5000) AS g`,
     minSize: 100,
     allowMassRemoval: false,
   });

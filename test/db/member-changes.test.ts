@@ -13,7 +13,14 @@ import {
   dropCycleTables,
   type CycleTables,
 } from '../../src/db/cycle-tables';
-import { applyMemberChanges, audienceMembership, changedMemberIds, findChangedMembers } from '../../src/db/member-changes';
+import {
+  applyMemberChanges,
+  audienceMembership,
+  changedMemberIds,
+  findChangedMembers,
+  loadFirstMembers,
+  recordBasis,
+} from '../../src/db/member-changes';
 import { FINGERPRINT_COLUMN } from '../../src/db/source-query';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from '../../src/db/binary-copy';
 import { encodeMemberChunk } from '../../src/activities/member-chunk-encoding';
@@ -29,6 +36,7 @@ import { sha256Hex } from '../../src/matching/sha256';
 const pool = createPool(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
 const audienceKey = `member-changes-${randomUUID()}`;
 const firstLoadKey = `member-changes-first-${randomUUID()}`;
+const reloadKey = `member-changes-reload-${randomUUID()}`;
 const BASIS = 'test';
 const EMAIL = AUDIENCE_SCHEMA.indexOf('EMAIL');
 
@@ -47,8 +55,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const table of ['audience_members', 'audience_rows', 'pending_rows']) {
-    await pool.query(`DELETE FROM ${SCHEMA}.${table} WHERE audience_key = ANY ($1)`, [[audienceKey, firstLoadKey]]);
+    await pool.query(`DELETE FROM ${SCHEMA}.${table} WHERE audience_key = ANY ($1)`, [[audienceKey, firstLoadKey, reloadKey]]);
   }
+  await pool.query(`DELETE FROM ${SCHEMA}.audiences WHERE audience_key = $1`, [reloadKey]);
   await pool.end();
 });
 
@@ -72,9 +81,13 @@ async function runCycle(source: SourceMember[], firstCycle: boolean, key = audie
     const records = toStage.map((m) => ({ user_id: m.user_id, email: m.email, [FINGERPRINT_COLUMN]: m.fingerprint }));
     const chunk = encodeMemberChunk(records, {});
     await copyInto(client, copyIntoStagingSql(tables), Buffer.concat([COPY_BINARY_HEADER, chunk.copyData, COPY_BINARY_TRAILER]));
-    await client.query('BEGIN');
-    await applyMemberChanges(client, key, tables, firstCycle ? 'all' : 'changed', BASIS);
-    await client.query('COMMIT');
+    if (firstCycle) {
+      expect(await loadFirstMembers(pool, key, tables, chunk.sourceRows - chunk.withoutUserId)).toBe(true);
+    } else {
+      await client.query('BEGIN');
+      await applyMemberChanges(client, key, tables, 'changed', BASIS);
+      await client.query('COMMIT');
+    }
     await dropCycleTables(client, tables);
   } finally {
     client.release();
@@ -164,5 +177,37 @@ describe('applyMemberChanges', () => {
       [firstLoadKey],
     );
     expect(shared.rows).toEqual([]);
+  });
+
+  it('loads a first cycle again from scratch when an interrupted attempt left part of it, and never after the basis is recorded', async () => {
+    await pool.query(`INSERT INTO ${SCHEMA}.audiences (audience_key, ad_account_id, name) VALUES ($1, 'act_1', 'reload')`, [
+      reloadKey,
+    ]);
+    const source: SourceMember[] = [
+      { user_id: 'a', email: 'shared@example.com', fingerprint: fingerprint(1) },
+      { user_id: 'b', email: 'shared@example.com', fingerprint: fingerprint(2) },
+      { user_id: 'c', email: 'c@example.com', fingerprint: fingerprint(3) },
+    ];
+    // The first attempt's members and rows were committed, but its cycle never recorded the basis.
+    await runCycle(source, true, reloadKey);
+    await runCycle(source, true, reloadKey);
+    const loaded = async () =>
+      (
+        await pool.query<{ wanted: number; pending: string }>(
+          `SELECT a.wanted, p.operation AS pending FROM ${SCHEMA}.audience_rows a
+             LEFT JOIN ${SCHEMA}.pending_rows p USING (audience_key, row_hash)
+            WHERE a.audience_key = $1 ORDER BY a.wanted`,
+          [reloadKey],
+        )
+      ).rows;
+    expect(await loaded()).toEqual([{ wanted: 1, pending: 'add' }, { wanted: 2, pending: 'add' }]);
+    expect((await audienceMembership(pool, reloadKey)).members).toBe(3);
+
+    await recordBasis(pool, reloadKey, BASIS);
+    const tables = cycleTables(randomUUID());
+    await inTransaction(pool, (client) => createCycleTables(client, tables));
+    expect(await loadFirstMembers(pool, reloadKey, tables, 0)).toBe(false);
+    await inTransaction(pool, (client) => dropCycleTables(client, tables));
+    expect(await loaded()).toEqual([{ wanted: 1, pending: 'add' }, { wanted: 2, pending: 'add' }]);
   });
 });
