@@ -38,8 +38,10 @@ export function createMemberEncoder(threads: number = availableParallelism()): M
     minThreads: 0,
     maxThreads: threads,
     idleTimeout: THREAD_IDLE_MS,
-    // A chunk needs a few MB; without a cap each thread's heap grows toward V8's default before it collects.
-    resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB, maxYoungGenerationSizeMb: 16 },
+    // A chunk needs a few MB; without a cap each thread's heap grows toward V8's default before it collects. An
+    // 8 MB young generation rather than 16 takes ~15 MB off the two threads (the worker's peak, at the start of a
+    // large first cycle) for ~5% more collection work.
+    resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB, maxYoungGenerationSizeMb: 8 },
   });
   return {
     parallelism: threads,

@@ -6,7 +6,10 @@ export type Operation = 'add' | 'remove';
 export interface ChangePlan {
   adds: number;
   removes: number;
-  /** Rows Meta holds before this cycle's upload; exact up to twice the removals, beyond that a lower bound. */
+  /**
+   * Rows Meta holds before this cycle's upload: exact up to twice the removals, beyond that a lower bound, and 0
+   * when nothing is removed (only removals are weighed against it).
+   */
   syncedBefore: number;
 }
 
@@ -51,7 +54,9 @@ export async function planBatches(
   const adds = Number(planned.rows[0].adds);
   const removes = Number(planned.rows[0].removes);
   // Every stored row is held by Meta or pending addition. Counting a million rows takes most of a second, and
-  // only whether removals reach half of the held rows matters, so the count stops past that.
+  // only whether removals reach half of the held rows matters, so the count stops past that, and is not taken
+  // when nothing is removed (an audience's first cycle).
+  if (removes === 0) return { adds, removes, syncedBefore: 0 };
   const cap = adds + 2 * removes + 1;
   const stored = await client.query<{ rows: string }>(
     `SELECT count(*) AS rows FROM (SELECT 1 FROM ${SCHEMA}.audience_rows WHERE audience_key = $1 LIMIT $2) AS capped`,
