@@ -28,6 +28,7 @@ import {
 } from '../db/member-changes';
 import { planBatches } from '../db/change-plan';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from '../db/binary-copy';
+import { NEWLINE } from '../db/copy-text';
 import { finishCycle, openCycle, recordPlan } from '../db/sync-cycles';
 import type { ActivityDependencies } from './dependencies';
 import { decideCycle, type CycleDecision } from './cycle-decision';
@@ -67,10 +68,9 @@ export interface CyclePlan {
 const CHUNK_SIZE = 2_000;
 /** The same for COPY text, in bytes: some 2,000 rows of a typical customer table. */
 const CHUNK_BYTES = 512 * 1024;
-const NEWLINE = 0x0a;
 /**
  * Up to this many changed members are encoded on the activity's own thread, a chunk at a time: under a second of
- * work, where a hashing thread would cost its start-up and some 30 MB on top of what the last upload left.
+ * work, where a hashing thread would cost its start-up and tens of MB on top of what the last upload left.
  */
 const FEW_MEMBERS = 50_000;
 /** Past this share of changed members, reading everyone is cheaper than looking each one up. */
@@ -306,12 +306,13 @@ async function* allMembers(
     if (next.done) break;
     held.push(next.value);
     heldBytes += next.value.length;
-    if (heldBytes < CHUNK_BYTES) continue;
+    // Cut only where the newest piece ends a row, so a row longer than a chunk is joined once, not piece by piece.
+    if (heldBytes < CHUNK_BYTES || !next.value.includes(NEWLINE)) continue;
     const text = Buffer.concat(held, heldBytes);
     const end = text.lastIndexOf(NEWLINE) + 1;
     held = [text.subarray(end)];
     heldBytes = text.length - end;
-    if (end > 0) yield { copyText: text.subarray(0, end), columns };
+    yield { copyText: text.subarray(0, end), columns };
   }
   // COPY ends every row with a newline: anything left is a cut-off row, which the parser refuses.
   if (heldBytes > 0) yield { copyText: Buffer.concat(held, heldBytes), columns };

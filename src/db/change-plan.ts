@@ -55,7 +55,7 @@ export async function planBatches(
   const removes = Number(planned.rows[0].removes);
   // Every stored row is held by Meta or pending addition. Counting a million rows takes most of a second, and
   // only whether removals reach half of the held rows matters, so the count stops past that, and is not taken
-  // when nothing is removed (an audience's first cycle).
+  // when nothing is removed (a first cycle, or any that only adds).
   if (removes === 0) return { adds, removes, syncedBefore: 0 };
   const cap = adds + 2 * removes + 1;
   const stored = await client.query<{ rows: string }>(

@@ -7,7 +7,8 @@ export interface SourceColumn {
 }
 
 const TAB = 0x09;
-const NEWLINE = 0x0a;
+/** Ends every row of COPY text and occurs nowhere else in it: COPY writes a newline inside a value as `\n`. */
+export const NEWLINE = 0x0a;
 const BACKSLASH = 0x5c;
 const NULL_MARKER = 0x4e; // N, as in \N
 /**

@@ -30,7 +30,8 @@ export function cycleTables(cycleId: string): CycleTables {
 
 export async function createCycleTables(client: ClientBase, tables: CycleTables): Promise<void> {
   await dropCycleTables(client, tables);
-  // Member ids in the audience's members' collation (see migrations), so joins and sorts compare bytes.
+  // Member ids in the audience's members' collation (see migrations): staging is sorted and de-duplicated by them
+  // in the order of that table's primary key, comparing bytes.
   await client.query(`
     CREATE UNLOGGED TABLE ${tables.fingerprints} (member_id text COLLATE "C" NOT NULL, fingerprint bigint NOT NULL);
     CREATE UNLOGGED TABLE ${tables.changed} (member_id text COLLATE "C" NOT NULL, in_source boolean NOT NULL);

@@ -36,9 +36,9 @@ export async function findChangedMembers(
   audienceKey: string,
   tables: CycleTables,
 ): Promise<MemberChanges> {
-  // A full outer join of two hashed sets: one pass over each, whatever their order, in memory rather than in
-  // batches spilled to disk (a million members hash to a few tens of MB).
-  await client.query(`SET LOCAL work_mem = '256MB'`);
+  // A full outer join of two hashed sets: one pass over each, whatever their order (a million members hash to a
+  // few tens of MB).
+  await allowLargeSorts(client);
   const { rows } = await client.query<{ changed: string; left: string; source_members: string }>(
     `WITH compared AS (
        SELECT coalesce(f.member_id, m.member_id) AS member_id, f.member_id IS NULL AS left_source
@@ -87,26 +87,48 @@ export async function applyMemberChanges(
   scope: RebuildScope,
   basis: string,
 ): Promise<void> {
-  await client.query(`SET LOCAL work_mem = '256MB'`);
+  await allowLargeSorts(client);
   await changeMembers(client, audienceKey, tables, scope);
   await recordBasis(client, audienceKey, basis);
 }
 
 /** Records the normalization the audience's members were built with; a cycle does so when it commits its plan. */
 export async function recordBasis(client: Queryable, audienceKey: string, basis: string): Promise<void> {
-  await client.query(`UPDATE ${SCHEMA}.audiences SET fingerprint_basis = $2 WHERE audience_key = $1`, [
+  const recorded = await client.query(`UPDATE ${SCHEMA}.audiences SET fingerprint_basis = $2 WHERE audience_key = $1`, [
     audienceKey,
     basis,
   ]);
+  if (recorded.rowCount !== 1) throw new Error(`audience ${audienceKey} has no record to note its members' basis in`);
 }
 
 /**
- * An audience's first members, if it never had any (no basis recorded): every row is stored with the count of
- * members that want it and is pending addition. The members and the rows go in at the same time, in two
- * transactions on two connections, so that two cores share the largest work a sync ever does (a million members
- * and their rows: about 1 GB of table, index and WAL). Each first removes what an interrupted load left, which
- * is safe because no plan of a load is committed, let alone uploaded, before the cycle records the basis.
- * Returns false, changing nothing, for an audience that was loaded before.
+ * Whether the audience can take a first load over whatever it holds: it has a record, no cycle ever recorded a
+ * basis for its members, and Meta holds none of its rows (each stored row is pending addition, none pending
+ * removal). That is what an interrupted first load leaves, since a load's plan is committed, let alone uploaded,
+ * only with its basis. FOR SHARE in each load's transaction: the basis cannot be recorded while a load writes,
+ * and a load that starts after it was (an attempt of the cycle that outlived its timeout) stops.
+ */
+const FIRST_LOAD_POSSIBLE = `
+  SELECT a.fingerprint_basis IS NULL
+         AND NOT EXISTS (SELECT 1 FROM ${SCHEMA}.pending_rows p WHERE p.audience_key = $1 AND p.operation = 'remove')
+         AND NOT EXISTS (
+           SELECT 1 FROM ${SCHEMA}.audience_rows r
+            WHERE r.audience_key = $1
+              AND NOT EXISTS (SELECT 1 FROM ${SCHEMA}.pending_rows p
+                               WHERE p.audience_key = $1 AND p.operation = 'add' AND p.row_hash = r.row_hash)) AS possible
+    FROM ${SCHEMA}.audiences a WHERE a.audience_key = $1`;
+
+async function lockForFirstLoad(client: ClientBase, audienceKey: string): Promise<void> {
+  const { rows } = await client.query<{ possible: boolean }>(`${FIRST_LOAD_POSSIBLE} FOR SHARE OF a`, [audienceKey]);
+  if (!rows[0]?.possible) throw new Error(`audience ${audienceKey} was loaded by another attempt meanwhile`);
+}
+
+/**
+ * An audience's first members: every row is stored with the count of members that want it and is pending
+ * addition. The members and the rows go in at the same time, in two transactions on two connections, so that two
+ * cores share the largest work a sync ever does (a million members and their rows: about 1 GB of table, index and
+ * WAL). Each first removes what an interrupted load left (see FIRST_LOAD_POSSIBLE). Returns false, changing
+ * nothing, for an audience that was loaded before.
  */
 export async function loadFirstMembers(
   pool: Pool,
@@ -114,26 +136,32 @@ export async function loadFirstMembers(
   tables: CycleTables,
   stagedMembers: number,
 ): Promise<boolean> {
-  const { rows } = await pool.query<{ loaded: boolean }>(
-    `SELECT fingerprint_basis IS NOT NULL AS loaded FROM ${SCHEMA}.audiences WHERE audience_key = $1`,
-    [audienceKey],
-  );
-  if (rows[0]?.loaded) return false;
-  const [members] = await Promise.all([
+  const { rows } = await pool.query<{ possible: boolean }>(FIRST_LOAD_POSSIBLE, [audienceKey]);
+  if (!rows[0]?.possible) return false;
+  // Both transactions end before a failure is reported, so a retry never meets one still writing.
+  const [members, counted] = await Promise.allSettled([
     inTransaction(pool, (client) => replaceMembers(client, audienceKey, tables)),
     inTransaction(pool, (client) => replaceRows(client, audienceKey, tables, ROWS_COUNTED_IN_STAGING)),
   ]);
+  if (members.status === 'rejected') throw members.reason;
+  if (counted.status === 'rejected') throw counted.reason;
   // A member's rows are distinct, so with one member per user_id a row's staged copies are the members wanting
   // it, counted in the sort that orders the rows anyway. A user_id listed twice had the rows of its dropped copy
   // counted too: then the rows are counted again, over the members kept.
-  if (members !== stagedMembers) {
+  if (members.value !== stagedMembers) {
     await inTransaction(pool, (client) => replaceRows(client, audienceKey, tables, ROWS_COUNTED_OVER_MEMBERS));
   }
   return true;
 }
 
-async function replaceMembers(client: ClientBase, audienceKey: string, tables: CycleTables): Promise<number> {
+/** Sorts and hash joins over a million members or rows, in memory rather than in batches spilled to disk. */
+async function allowLargeSorts(client: ClientBase): Promise<void> {
   await client.query(`SET LOCAL work_mem = '256MB'`);
+}
+
+async function replaceMembers(client: ClientBase, audienceKey: string, tables: CycleTables): Promise<number> {
+  await lockForFirstLoad(client, audienceKey);
+  await allowLargeSorts(client);
   await client.query(`DELETE FROM ${SCHEMA}.audience_members WHERE audience_key = $1`, [audienceKey]);
   // Sorted, so the primary key grows at its end. A source listing one user_id twice keeps one of its rows.
   const loaded = await client.query(
@@ -167,7 +195,8 @@ async function replaceRows(
   tables: CycleTables,
   counted: CountedRows,
 ): Promise<void> {
-  await client.query(`SET LOCAL work_mem = '256MB'`);
+  await lockForFirstLoad(client, audienceKey);
+  await allowLargeSorts(client);
   await client.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
   await client.query(`DELETE FROM ${SCHEMA}.audience_rows WHERE audience_key = $1`, [audienceKey]);
   await client.query(
