@@ -32,7 +32,8 @@ import { NEWLINE } from '../db/copy-text';
 import { finishCycle, openCycle, recordPlan } from '../db/sync-cycles';
 import type { ActivityDependencies } from './dependencies';
 import { decideCycle, type CycleDecision } from './cycle-decision';
-import { encodeMembers, mergeCounts, type EncodedChunk, type MemberChunk } from './member-chunk-encoding';
+import { mergeCounts, type EncodedChunk, type MemberChunk } from './member-chunk-encoding';
+import { CALLING_THREAD_ENCODER } from './member-encoder';
 import { missingUserIdFailure, sourceQueryFailure } from './source-query-failure';
 
 export interface PrepareCycleInput {
@@ -257,15 +258,12 @@ async function stageMembers(
       context.heartbeat({ stage: 'staging', sourceRows: totals.sourceRows });
     };
     const inFlight = new Set<Promise<void>>();
-    const few = onlyMembers !== undefined && onlyMembers.length <= FEW_MEMBERS;
-    const encode = few
-      ? async (chunk: MemberChunk) => encodeMembers(chunk, options)
-      : (chunk: MemberChunk) => deps.encoder.encode(chunk, options);
-    const parallelism = few ? 1 : deps.encoder.parallelism;
+    const encoder =
+      onlyMembers !== undefined && onlyMembers.length <= FEW_MEMBERS ? CALLING_THREAD_ENCODER : deps.encoder;
     const dispatch = async (chunk: MemberChunk): Promise<void> => {
       // One chunk per encoder thread while the next is read keeps every core busy without buffering the source.
-      while (inFlight.size >= parallelism) await Promise.race(inFlight);
-      const work = encode(chunk).then(write);
+      while (inFlight.size >= encoder.parallelism) await Promise.race(inFlight);
+      const work = encoder.encode(chunk, options).then(write);
       inFlight.add(work);
       // A failed chunk stays in the set, so the next wait or the final one throws: its members were not staged.
       void work.then(() => inFlight.delete(work), () => undefined);

@@ -17,19 +17,20 @@ const THREAD_FILE = path.join(__dirname, 'member-encoding-thread.js');
 const THREAD_HEAP_MB = 96;
 const THREAD_IDLE_MS = 500;
 
+/** Encodes on the calling thread, a chunk at a time. */
+export const CALLING_THREAD_ENCODER: MemberEncoder = {
+  parallelism: 1,
+  encode: async (chunk, options) => encodeMembers(chunk, options),
+  close: async () => undefined,
+};
+
 /**
  * `threads` 0 encodes on the calling thread (tests, tiny deployments); otherwise a pool of worker threads does
  * the hashing so that one audience's cycle uses every core while the main thread streams rows in and out.
  */
 export function createMemberEncoder(threads: number = availableParallelism()): MemberEncoder {
   // Compiled builds ship the thread file beside this one; running from TypeScript sources has no .js to load.
-  if (threads === 0 || !existsSync(THREAD_FILE)) {
-    return {
-      parallelism: 1,
-      encode: async (chunk, options) => encodeMembers(chunk, options),
-      close: async () => undefined,
-    };
-  }
+  if (threads === 0 || !existsSync(THREAD_FILE)) return CALLING_THREAD_ENCODER;
   const pool = new Piscina({
     filename: THREAD_FILE,
     // Threads exist only while members are being encoded: an idle thread keeps the heap its last chunks grew,
