@@ -37,6 +37,7 @@ const pool = createPool(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0
 const audienceKey = `member-changes-${randomUUID()}`;
 const firstLoadKey = `member-changes-first-${randomUUID()}`;
 const reloadKey = `member-changes-reload-${randomUUID()}`;
+const raceKey = `member-changes-race-${randomUUID()}`;
 const BASIS = 'test';
 const EMAIL = AUDIENCE_SCHEMA.indexOf('EMAIL');
 
@@ -51,21 +52,29 @@ const fingerprint = (n: number) => String(n);
 
 beforeAll(async () => {
   await migrate(pool);
-  for (const key of [audienceKey, firstLoadKey, reloadKey]) {
+  for (const key of [audienceKey, firstLoadKey, reloadKey, raceKey]) {
     await pool.query(`INSERT INTO ${SCHEMA}.audiences (audience_key, ad_account_id, name) VALUES ($1, 'act_1', $1)`, [key]);
   }
 });
 
 afterAll(async () => {
   for (const table of ['audience_members', 'audience_rows', 'pending_rows']) {
-    await pool.query(`DELETE FROM ${SCHEMA}.${table} WHERE audience_key = ANY ($1)`, [[audienceKey, firstLoadKey, reloadKey]]);
+    await pool.query(`DELETE FROM ${SCHEMA}.${table} WHERE audience_key = ANY ($1)`, [[audienceKey, firstLoadKey, reloadKey, raceKey]]);
   }
-  await pool.query(`DELETE FROM ${SCHEMA}.audiences WHERE audience_key = ANY ($1)`, [[audienceKey, firstLoadKey, reloadKey]]);
+  await pool.query(`DELETE FROM ${SCHEMA}.audiences WHERE audience_key = ANY ($1)`, [[audienceKey, firstLoadKey, reloadKey, raceKey]]);
   await pool.end();
 });
 
 async function copyInto(client: PoolClient, sql: string, data: string | Buffer): Promise<void> {
   await pipeline(Readable.from([data]), client.query(copyFrom(sql)));
+}
+
+/** Pass 2's staging of the members; returns how many were staged. */
+async function stage(client: PoolClient, tables: CycleTables, members: SourceMember[]): Promise<number> {
+  const records = members.map((m) => ({ user_id: m.user_id, email: m.email, [FINGERPRINT_COLUMN]: m.fingerprint }));
+  const chunk = encodeMemberChunk(records, {});
+  await copyInto(client, copyIntoStagingSql(tables), Buffer.concat([COPY_BINARY_HEADER, chunk.copyData, COPY_BINARY_TRAILER]));
+  return chunk.sourceRows - chunk.withoutUserId;
 }
 
 /** One cycle as prepareCycle runs it: pass 1 fingerprints, the comparison, pass 2 for the members it names. */
@@ -81,11 +90,9 @@ async function runCycle(source: SourceMember[], firstCycle: boolean, key = audie
       const changed = new Set(await changedMemberIds(client, tables));
       toStage = source.filter((member) => changed.has(member.user_id));
     }
-    const records = toStage.map((m) => ({ user_id: m.user_id, email: m.email, [FINGERPRINT_COLUMN]: m.fingerprint }));
-    const chunk = encodeMemberChunk(records, {});
-    await copyInto(client, copyIntoStagingSql(tables), Buffer.concat([COPY_BINARY_HEADER, chunk.copyData, COPY_BINARY_TRAILER]));
+    const staged = await stage(client, tables, toStage);
     if (firstCycle) {
-      expect(await loadFirstMembers(pool, key, tables, chunk.sourceRows - chunk.withoutUserId)).toBe(true);
+      expect(await loadFirstMembers(pool, key, tables, staged)).toBe(true);
     } else {
       await client.query('BEGIN');
       await applyMemberChanges(client, key, tables, 'changed', BASIS);
@@ -117,6 +124,13 @@ async function settle(): Promise<void> {
 }
 
 const hashOf = (email: string) => sha256Hex(email);
+
+async function waitUntil(condition: () => Promise<boolean>): Promise<void> {
+  for (let tries = 0; !(await condition()); tries++) {
+    if (tries === 200) throw new Error('gave up waiting');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
 
 describe('applyMemberChanges', () => {
   it('counts members per row and turns only zero crossings into adds and removes', async () => {
@@ -214,5 +228,35 @@ describe('applyMemberChanges', () => {
     expect(await loadFirstMembers(pool, reloadKey, tables, 0)).toBe(false);
     await inTransaction(pool, (client) => dropCycleTables(client, tables));
     expect((await loaded()).map((row) => row.wanted)).toEqual([1, 2]);
+  });
+  it('does not load a first cycle that another attempt completes while this one waits for the audience', async () => {
+    const tables = cycleTables(randomUUID());
+    const other = await pool.connect();
+    try {
+      await inTransaction(pool, (client) => createCycleTables(client, tables));
+      const staged = await inTransaction(pool, (client) =>
+        stage(client, tables, [{ user_id: 'a', email: 'a@example.com', fingerprint: fingerprint(1) }]),
+      );
+      // The other attempt records its basis and holds the audience's record until it commits: this load's first
+      // look, without a lock, still finds the audience unloaded.
+      await other.query('BEGIN');
+      await other.query(`UPDATE ${SCHEMA}.audiences SET fingerprint_basis = $2 WHERE audience_key = $1`, [raceKey, BASIS]);
+      const loading = loadFirstMembers(pool, raceKey, tables, staged);
+      loading.catch(() => undefined);
+      await waitUntil(async () => {
+        const { rows } = await pool.query<{ waiting: number }>(
+          `SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR SHARE OF a%'`,
+        );
+        return rows[0]?.waiting === 2;
+      });
+      await other.query('COMMIT');
+      await expect(loading).rejects.toThrow('was loaded by another attempt meanwhile');
+      expect((await audienceMembership(pool, raceKey)).members).toBe(0);
+      const stored = await pool.query(`SELECT 1 FROM ${SCHEMA}.audience_rows WHERE audience_key = $1`, [raceKey]);
+      expect(stored.rowCount).toBe(0);
+    } finally {
+      other.release();
+      await inTransaction(pool, (client) => dropCycleTables(client, tables));
+    }
   });
 });
