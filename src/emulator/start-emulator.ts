@@ -64,7 +64,15 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
   const pool = new Pool({ connectionString: config.databaseUrl, max: POOL_SIZE, options: '-c work_mem=32MB' });
   // An idle client losing its connection must not crash the process; the next query reports the problem.
   pool.on('error', () => undefined);
-  const app = fastify({ bodyLimit: BODY_LIMIT_BYTES, logger: false, forceCloseConnections: true });
+  const app = fastify({
+    bodyLimit: BODY_LIMIT_BYTES,
+    logger: false,
+    forceCloseConnections: true,
+    // Parameters are read by name and validated, never merged into an object whose prototype matters, so the
+    // emulator skips scanning every upload (megabytes of hashes) for "__proto__" and "constructor".
+    onProtoPoisoning: 'ignore',
+    onConstructorPoisoning: 'ignore',
+  });
   const context = new EmulatorContext(
     pool,
     config.schema,

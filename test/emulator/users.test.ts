@@ -97,13 +97,22 @@ describe('adding and removing rows', () => {
 describe('validation of /users payloads', () => {
   it('counts a malformed hash as an invalid entry, stores the rest, and echoes no value', async () => {
     const id = await kit.createAudience();
-    const unhashed = ['person@example.com', '', 'member-x'];
-    const upperCase = [sha256('x').toUpperCase(), '', ''];
+    const digest = sha256('x');
+    // Not a digest: unhashed, upper case, a character short or too many, a non-hex letter, and a character whose
+    // low byte is the hex digit '0' (U+0130).
+    const malformed = [
+      'person@example.com',
+      digest.toUpperCase(),
+      digest.slice(1),
+      `${digest}0`,
+      `g${digest.slice(1)}`,
+      `\u0130${digest.slice(1)}`,
+    ].map((email) => [email, '', '']);
     const empty = ['', '', ''];
-    const answer = await kit.client.addUsers(id, usersBatch(SCHEMA, [personRow(1), unhashed, upperCase, empty, personRow(2)]));
-    expect(answer.numReceived).toBe(5);
-    expect(answer.numInvalidEntries).toBe(3);
-    expect(Object.keys(answer.invalidEntrySamples)).toEqual(['1', '2', '3']);
+    const answer = await kit.client.addUsers(id, usersBatch(SCHEMA, [personRow(1), ...malformed, empty, personRow(2)]));
+    expect(answer.numReceived).toBe(9);
+    expect(answer.numInvalidEntries).toBe(7);
+    expect(Object.keys(answer.invalidEntrySamples)).toEqual(['1', '2', '3', '4', '5', '6', '7']);
     expect(JSON.stringify(answer.invalidEntrySamples)).not.toContain('person@example.com');
     expect(sortRows((await kit.rowsOf(id)).rows)).toEqual(sortRows([personRow(1), personRow(2)]));
   });
