@@ -53,6 +53,7 @@ export function encodeMembers(chunk: MemberChunk, options: MemberRowsOptions): E
  * plain values, so it runs unchanged on the activity's thread or on a worker thread.
  */
 export function encodeMemberChunk(records: Record<string, unknown>[], options: MemberRowsOptions): EncodedChunk {
+  const rowOptions: MemberRowsOptions = { ...options, digests: 'bytes' };
   const members: EncodedMember[] = [];
   const drops: Record<string, number> = {};
   let withoutUserId = 0;
@@ -62,7 +63,7 @@ export function encodeMemberChunk(records: Record<string, unknown>[], options: M
       withoutUserId++;
       continue;
     }
-    const member = buildMemberRows(record, options);
+    const member = buildMemberRows(record, rowOptions);
     for (const dropped of member.dropped) {
       const label = `${dropped.key}:${dropped.reason}`;
       drops[label] = (drops[label] ?? 0) + 1;

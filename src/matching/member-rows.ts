@@ -1,5 +1,5 @@
 import { AUDIENCE_SCHEMA, type MatchKey } from './keys';
-import { encodeSlotValue, normalizeTraitText, traitText } from './normalize';
+import { type DigestForm, encodeSlotValue, normalizeTraitText, traitText } from './normalize';
 import { type Normalized, REJECTED } from './normalized';
 import { countryCode } from './normalizers/country';
 import { parseCalendarDate } from './normalizers/date-of-birth';
@@ -10,6 +10,8 @@ import { type TraitTarget, traitTarget } from './trait-aliases';
 export interface MemberRowsOptions {
   /** ISO 3166-1 alpha-2 (any case; a country name works too): the country of members who have none. */
   defaultCountry?: string;
+  /** How the rows carry hashed values (see DigestForm); lowercase hex, as Meta receives them, unless asked. */
+  digests?: DigestForm;
 }
 
 export interface DroppedValue {
@@ -18,7 +20,10 @@ export interface DroppedValue {
 }
 
 export interface MemberRows {
-  /** Each row has AUDIENCE_SCHEMA.length values in schema order, '' for missing, hashed where Meta requires. */
+  /**
+   * Each row has AUDIENCE_SCHEMA.length values in schema order, '' for missing, hashed where Meta requires (in
+   * the form the options ask for).
+   */
   rows: string[][];
   /** One entry per dropped value. */
   dropped: DroppedValue[];
@@ -70,6 +75,7 @@ type SlotValues = string | string[] | undefined;
  */
 export function buildMemberRows(record: Record<string, unknown>, options: MemberRowsOptions = {}): MemberRows {
   const defaultCountry = defaultCountryCode(options.defaultCountry);
+  const digests = options.digests ?? 'hex';
   const entries = scratchEntries;
   entries.length = 0;
   collectRecord(record, entries);
@@ -96,11 +102,11 @@ export function buildMemberRows(record: Record<string, unknown>, options: Member
     const key = AUDIENCE_SCHEMA[slot];
     keysWithValue.push(key);
     if (typeof slotValues === 'string') {
-      values[slot] = encodeSlotValue(slot, slotValues);
+      values[slot] = encodeSlotValue(slot, slotValues, digests);
       if (rowCount === 0) rowCount = 1;
     } else {
       // Distinct values can share an encoding: an address and its hash given beside it.
-      const encoded = [...new Set(slotValues.map((value) => encodeSlotValue(slot, value)))];
+      const encoded = [...new Set(slotValues.map((value) => encodeSlotValue(slot, value, digests)))];
       values[slot] = encoded.length === 1 ? encoded[0] : encoded;
       if (encoded.length > rowCount) rowCount = encoded.length;
     }

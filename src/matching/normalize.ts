@@ -10,7 +10,7 @@ import { normalizeFirstInitial, normalizePersonName } from './normalizers/person
 import { normalizePhone } from './normalizers/phone';
 import { normalizeState } from './normalizers/state';
 import { normalizeZip } from './normalizers/zip';
-import { isSha256Hex, sha256Hex } from './sha256';
+import { isSha256Hex, sha256Bytes, sha256Hex } from './sha256';
 
 export type { Normalized } from './normalized';
 
@@ -110,15 +110,36 @@ const MEMO_LIMITS: ReadonlyArray<[MatchKey, number]> = [
   ['FN', 16_384],
   ['CT', 16_384],
 ];
-/** Per schema slot: whether the key is hashed, and its memo if it has one. Arrays, not maps: this runs per value. */
+/** Per schema slot: whether the key is hashed. An array, not a map: this runs per value. */
 const IS_HASHED_BY_SLOT: readonly boolean[] = AUDIENCE_SCHEMA.map((key) => !UNHASHED_KEYS.has(key));
-const MEMO_BY_SLOT: ReadonlyArray<{ limit: number; hashes: Map<string, string> } | undefined> = AUDIENCE_SCHEMA.map(
-  (key) => {
+const SLOT_BY_KEY: ReadonlyMap<MatchKey, number> = new Map(AUDIENCE_SCHEMA.map((key, slot) => [key, slot]));
+
+/**
+ * How a hashed value is written: `hex`, as Meta receives it, or `bytes`, the digest's bytes in a one-byte string
+ * (see sha256Bytes), which only the staging encoder asks for.
+ */
+export type DigestForm = 'hex' | 'bytes';
+
+interface DigestWriter {
+  hash: (text: string) => string;
+  /** A value given already hashed, in lowercase hex. */
+  fromHex: (hex: string) => string;
+  /** Per schema slot, its memo if it has one. */
+  memos: ReadonlyArray<{ limit: number; hashes: Map<string, string> } | undefined>;
+}
+
+function digestWriter(hash: (text: string) => string, fromHex: (hex: string) => string): DigestWriter {
+  const memos = AUDIENCE_SCHEMA.map((key) => {
     const limit = MEMO_LIMITS.find(([memoKey]) => memoKey === key)?.[1];
     return limit === undefined ? undefined : { limit, hashes: new Map<string, string>() };
-  },
-);
-const SLOT_BY_KEY: ReadonlyMap<MatchKey, number> = new Map(AUDIENCE_SCHEMA.map((key, slot) => [key, slot]));
+  });
+  return { hash, fromHex, memos };
+}
+
+const DIGEST_WRITERS: Readonly<Record<DigestForm, DigestWriter>> = {
+  hex: digestWriter(sha256Hex, (hex) => hex),
+  bytes: digestWriter(sha256Bytes, (hex) => Buffer.from(hex, 'hex').toString('latin1')),
+};
 
 /**
  * The value as uploaded: EXTERN_ID and MADID as they are, a value that already is a SHA-256 hash as it is
@@ -129,16 +150,17 @@ export function encodeValue(key: MatchKey, normalized: string): string {
   return encodeSlotValue(SLOT_BY_KEY.get(key) as number, normalized);
 }
 
-/** encodeValue for the key at schema index `slot`. */
-export function encodeSlotValue(slot: number, normalized: string): string {
+/** encodeValue for the key at schema index `slot`, with hashes in the given form. */
+export function encodeSlotValue(slot: number, normalized: string, form: DigestForm = 'hex'): string {
   if (normalized === '' || !IS_HASHED_BY_SLOT[slot]) return normalized;
-  if (isSha256Hex(normalized)) return normalized.toLowerCase();
-  const memo = MEMO_BY_SLOT[slot];
-  if (memo === undefined) return sha256Hex(normalized);
+  const digests = DIGEST_WRITERS[form];
+  if (isSha256Hex(normalized)) return digests.fromHex(normalized.toLowerCase());
+  const memo = digests.memos[slot];
+  if (memo === undefined) return digests.hash(normalized);
   let hash = memo.hashes.get(normalized);
   if (hash === undefined) {
     if (memo.hashes.size >= memo.limit) memo.hashes.clear();
-    hash = sha256Hex(normalized);
+    hash = digests.hash(normalized);
     memo.hashes.set(normalized, hash);
   }
   return hash;

@@ -15,9 +15,10 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 const MAX_TEXT_BYTES = 0xffff;
 
 /**
- * `hashedSlots[i]` true says that cell i is known to be '' or a lowercase hex SHA-256, as buildMemberRows makes
- * the hashed keys' cells: checking that again for every cell of every row is a sixth of a cycle's encoding time.
- * Other cells are classified by what they hold, so a row encodes to the same bytes either way.
+ * `hashedSlots[i]` true says that cell i is known to be '' or a SHA-256 digest as its 32 bytes in a one-byte
+ * string, as buildMemberRows makes the hashed keys' cells when asked for `digests: 'bytes'`: they are copied as
+ * they are, without checking or decoding hex for every cell of every row. Other cells are classified by what they
+ * hold (a lowercase hex SHA-256 or text), so a row encodes to the same bytes whichever form its digests had.
  */
 export function encodeRow(row: readonly string[], hashedSlots: readonly boolean[] = []): Buffer {
   // Each cell is classified once: the first pass sizes the buffer, the second fills it.
@@ -32,8 +33,11 @@ export function encodeRow(row: readonly string[], hashedSlots: readonly boolean[
   row.forEach((cell, i) => {
     encoded[offset++] = tags[i];
     if (tags[i] === SHA256) {
-      // A vouched-for cell that is no hash would leave bytes of the row unwritten.
-      if (encoded.write(cell, offset, 'hex') !== 32) throw new RangeError(`cell ${i} is not a SHA-256 in hex`);
+      // A vouched-for cell that is no digest would leave bytes of the row unwritten.
+      let written = 0;
+      if (hashedSlots[i] !== true) written = encoded.write(cell, offset, 'hex');
+      else if (cell.length === 32) written = encoded.write(cell, offset, 'latin1');
+      if (written !== 32) throw new RangeError(`cell ${i} is not a SHA-256 digest`);
       offset += 32;
     } else if (tags[i] === TEXT) {
       const length = Buffer.byteLength(cell, 'utf8');

@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
-import { AUDIENCE_SCHEMA, type MatchKey } from '../../../src/matching/keys';
+import { AUDIENCE_SCHEMA, type MatchKey, UNHASHED_KEYS } from '../../../src/matching/keys';
 import { buildMemberRows, type MemberRows } from '../../../src/matching/member-rows';
 
 const sha256 = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 const slot = (key: MatchKey): number => AUDIENCE_SCHEMA.indexOf(key);
+
+const isHashed = (index: number): boolean => !UNHASHED_KEYS.has(AUDIENCE_SCHEMA[index] as MatchKey);
+const hexOf = (bytes: string): string => Buffer.from(bytes, 'latin1').toString('hex');
 
 /** The cells of one key across a member's rows. */
 const column = ({ rows }: MemberRows, key: MatchKey): string[] => rows.map((row) => row[slot(key)]);
@@ -169,6 +172,22 @@ describe('buildMemberRows', () => {
       first_name: 'Mary',
     });
     expect(result.rows).toEqual([row({ EMAIL: sha256('mary@example.com'), FN: sha256('mary'), FI: sha256('m') })]);
+  });
+
+  it.each<[string, Record<string, unknown>]>([
+    ['one value per key', { email: 'mary@example.com', first_name: 'Mary', city: 'Zürich', country: 'BR' }],
+    ['several emails and phones', { emails: ['a@example.com', 'b@example.com'], phones: ['+12023095976'] }],
+    ['a value given already hashed, in upper case', { email: sha256('mary@example.com').toUpperCase(), ln: 'Smith' }],
+    ['unhashed keys stay text', { external_id: 'crm-42', idfa: '6d92078a-8246-4ba4-ae5b-76104861e7dc', zip: '10001' }],
+  ])('gives the same rows with digests as bytes as with hex: %s', (_name, record) => {
+    const hex = buildMemberRows(record);
+    // Twice, so memoized digests are compared too.
+    for (let i = 0; i < 2; i++) {
+      const bytes = buildMemberRows(record, { digests: 'bytes' });
+      const asHex = bytes.rows.map((cells) => cells.map((cell, i) => (isHashed(i) && cell !== '' ? hexOf(cell) : cell)));
+      expect(asHex).toEqual(hex.rows);
+      expect(bytes.keysWithValue).toEqual(hex.keysWithValue);
+    }
   });
 
   it('gives a member without any usable value no row', () => {

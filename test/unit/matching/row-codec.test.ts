@@ -37,11 +37,17 @@ describe('row codec', () => {
     );
   });
 
-  it('encodes a row the same whether or not its hashed cells are vouched for', () => {
-    const row = [HASH, '', HASH.replace(/[0-9]/g, 'a'), 'customer-42'];
+  it('encodes a row the same whether its hashed cells are vouched-for digest bytes or hex', () => {
+    const row = [HASH, '', HASH.replace(/[0-9]/g, 'a'), 'customer-42', HASH];
     const hashedSlots = [true, true, true, false];
-    expect(encodeRow(row, hashedSlots)).toEqual(encodeRow(row));
-    expect(rowJson(encodeRow(row, hashedSlots))).toBe(JSON.stringify(row));
+    const asBytes = row.map((cell, i) => (hashedSlots[i] && cell !== '' ? Buffer.from(cell, 'hex').toString('latin1') : cell));
+    expect(encodeRow(asBytes, hashedSlots)).toEqual(encodeRow(row));
+    expect(rowJson(encodeRow(asBytes, hashedSlots))).toBe(JSON.stringify(row));
+  });
+
+  it('refuses a vouched-for cell that is not a digest', () => {
+    expect(() => encodeRow([HASH], [true])).toThrow(/not a SHA-256 digest/);
+    expect(() => encodeRow(['x'.repeat(31)], [true])).toThrow(/not a SHA-256 digest/);
   });
 
   it('writes many rows as the comma-separated JSON Meta receives, byte for byte', () => {
