@@ -34,15 +34,18 @@ export async function planBatches(
   cycleId: string,
   batchSize: number,
 ): Promise<ChangePlan> {
-  // The primary key's order numbers the rows: no sort, and each batch is one stretch of the index. PostgreSQL has
-  // no min/max over bytea, so the bounds are taken over the hex text in byte order.
+  // The primary key's order numbers the rows: no sort, and each batch is one stretch of the index. Only each
+  // batch's first and last rows go on to the grouping, which takes the bounds from them (PostgreSQL has no
+  // min/max over bytea) and the row count from their numbers.
   await client.query(
     `INSERT INTO ${SCHEMA}.cycle_batches (cycle_id, operation, batch_no, first_hash, last_hash, row_count)
-     SELECT $2, operation, batch_no, decode(min(encode(row_hash, 'hex') COLLATE "C"), 'hex'),
-            decode(max(encode(row_hash, 'hex') COLLATE "C"), 'hex'), count(*)
-       FROM (SELECT operation, row_hash, (row_number() OVER (PARTITION BY operation ORDER BY row_hash) - 1) / $3 AS batch_no
-               FROM ${SCHEMA}.pending_rows WHERE audience_key = $1) AS numbered
-      GROUP BY operation, batch_no`,
+     SELECT $2, operation, rn / $3, (array_agg(row_hash ORDER BY rn))[1], (array_agg(row_hash ORDER BY rn DESC))[1],
+            max(rn) - min(rn) + 1
+       FROM (SELECT operation, row_hash, row_number() OVER w - 1 AS rn, lead(row_hash) OVER w IS NULL AS last_row
+               FROM ${SCHEMA}.pending_rows WHERE audience_key = $1
+             WINDOW w AS (PARTITION BY operation ORDER BY row_hash)) AS numbered
+      WHERE rn % $3 = 0 OR rn % $3 = $3 - 1 OR last_row
+      GROUP BY operation, rn / $3`,
     [audienceKey, cycleId, batchSize],
   );
   const planned = await client.query<{ adds: string; removes: string }>(

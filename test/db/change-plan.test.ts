@@ -96,4 +96,30 @@ describe('planBatches, readBatchRows and acknowledgeBatch', () => {
     expect(cycle.rows[0]).toEqual({ added: 25, removed: 7 });
     expect((await plannedBatches(pool, cycleId)).every((batch) => batch.acknowledged)).toBe(true);
   });
+  it.each([
+    [1, 10, [1]],
+    [10, 10, [10]],
+    [11, 10, [10, 1]],
+    [21, 10, [10, 10, 1]],
+  ])('cuts %i pending rows into batches of %i as %j, each bounded by its first and last hash', async (count, size, counts) => {
+    const hashes = Array.from({ length: count }, (_, n) => hashOf(rowOf(1000 + n)));
+    await pool.query(
+      `INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash) SELECT $1, 'add', unnest($2::bytea[])`,
+      [audienceKey, hashes],
+    );
+    try {
+      const cycleId = await newCycle();
+      await inTransaction(pool, (client) => planBatches(client, audienceKey, cycleId, size));
+      const batches = await plannedBatches(pool, cycleId);
+      expect(batches.map((batch) => batch.rowCount)).toEqual(counts);
+      const sorted = hashes.sort(Buffer.compare);
+      let first = 0;
+      for (const batch of batches) {
+        expect([batch.firstHash, batch.lastHash]).toEqual([sorted[first], sorted[first + batch.rowCount - 1]]);
+        first += batch.rowCount;
+      }
+    } finally {
+      await pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
+    }
+  });
 });
