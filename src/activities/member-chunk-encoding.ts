@@ -39,7 +39,8 @@ interface EncodedMember {
   fingerprint: bigint;
   keysMask: number;
   rows: Buffer[];
-  rowHashes: Buffer[];
+  /** Digests as one-byte strings: a Buffer per digest costs more to make than the digest itself. */
+  rowHashes: string[];
 }
 
 export function encodeMembers(chunk: MemberChunk, options: MemberRowsOptions): EncodedChunk {
@@ -77,7 +78,7 @@ export function encodeMemberChunk(records: Record<string, unknown>[], options: M
       keysMask,
       rows,
       // The row's identity is the hash of its content, so equal rows collapse to one.
-      rowHashes: rows.map((row) => hash('sha256', row, 'buffer') as unknown as Buffer),
+      rowHashes: rows.map((row) => hash('sha256', row, 'binary')),
     };
     members.push(encoded);
   }
@@ -96,11 +97,11 @@ function writeTuples(members: readonly EncodedMember[], copy: BinaryCopyWriter):
       .bytes(member.memberId)
       .int8(member.fingerprint)
       .int4(member.keysMask)
-      .byteaArray(member.rowHashes)
+      .latin1Array(member.rowHashes)
       .null()
       .null();
     member.rows.forEach((row, i) => {
-      copy.tuple(STAGING_COLUMNS).null().null().null().null().bytes(member.rowHashes[i]).bytes(row);
+      copy.tuple(STAGING_COLUMNS).null().null().null().null().latin1(member.rowHashes[i] as string).bytes(row);
     });
   }
   return copy;

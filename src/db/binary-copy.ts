@@ -46,13 +46,22 @@ export class BinaryCopyWriter {
     return this;
   }
 
-  byteaArray(elements: readonly Buffer[]): this {
+  /** A bytea given as a one-byte string (latin1), as digests come from sha256Bytes. */
+  latin1(value: string): this {
+    this.int32(value.length);
+    if (this.buffer) this.buffer.write(value, this.offset, 'latin1');
+    this.offset += value.length;
+    return this;
+  }
+
+  /** A bytea[] of one-byte strings (see latin1). */
+  latin1Array(elements: readonly string[]): this {
     let elementBytes = 0;
     for (const element of elements) elementBytes += 4 + element.length;
     // array_send: dimensions, has-nulls flag, element type, then the length and lower bound of the one dimension.
     if (elements.length === 0) return this.int32(12).int32(0).int32(0).int32(BYTEA_OID);
     this.int32(20 + elementBytes).int32(1).int32(0).int32(BYTEA_OID).int32(elements.length).int32(1);
-    for (const element of elements) this.bytes(element);
+    for (const element of elements) this.latin1(element);
     return this;
   }
 

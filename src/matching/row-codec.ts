@@ -20,9 +20,12 @@ const MAX_TEXT_BYTES = 0xffff;
  * they are, without checking or decoding hex for every cell of every row. Other cells are classified by what they
  * hold (a lowercase hex SHA-256 or text), so a row encodes to the same bytes whichever form its digests had.
  */
+/** Reused by every call (encodeRow is synchronous): a typed array per row is a measurable share of staging. */
+const scratchTags = new Uint8Array(32);
+
 export function encodeRow(row: readonly string[], hashedSlots: readonly boolean[] = []): Buffer {
   // Each cell is classified once: the first pass sizes the buffer, the second fills it.
-  const tags = new Uint8Array(row.length);
+  const tags = row.length <= scratchTags.length ? scratchTags : new Uint8Array(row.length);
   let size = 0;
   row.forEach((cell, i) => {
     tags[i] = cell === '' ? EMPTY : hashedSlots[i] === true || SHA256_HEX.test(cell) ? SHA256 : TEXT;
