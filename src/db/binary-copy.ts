@@ -71,3 +71,30 @@ export class BinaryCopyWriter {
     return this;
   }
 }
+
+/**
+ * The single column of every tuple of a whole binary COPY stream, as views into `data`; NULL as null. Refuses
+ * anything else than exactly one column per tuple, or a stream cut short.
+ */
+export function readBinaryCopyColumn(data: Buffer): (Buffer | null)[] {
+  const header = COPY_BINARY_HEADER.subarray(0, 11);
+  if (data.length < 19 || !data.subarray(0, 11).equals(header)) throw new Error('not a binary COPY stream');
+  let offset = 19 + data.readInt32BE(15);
+  const values: (Buffer | null)[] = [];
+  for (;;) {
+    if (offset + 2 > data.length) throw new Error('binary COPY stream ends inside a tuple');
+    const fields = data.readInt16BE(offset);
+    offset += 2;
+    if (fields === -1) return values;
+    if (fields !== 1) throw new Error(`binary COPY tuple has ${fields} columns, not 1`);
+    const length = data.readInt32BE(offset);
+    offset += 4;
+    if (length === -1) {
+      values.push(null);
+      continue;
+    }
+    if (offset + length > data.length) throw new Error('binary COPY stream ends inside a tuple');
+    values.push(data.subarray(offset, offset + length));
+    offset += length;
+  }
+}

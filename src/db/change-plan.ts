@@ -1,4 +1,6 @@
-import type { ClientBase } from 'pg';
+import type { ClientBase, Pool } from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { readBinaryCopyColumn } from './binary-copy';
 import { SCHEMA, type Queryable } from './pool';
 
 export type Operation = 'add' | 'remove';
@@ -91,16 +93,40 @@ export async function plannedBatches(client: Queryable, cycleId: string): Promis
   }));
 }
 
-/** The compact rows of a batch (see src/matching/row-codec.ts), exactly as built, and for removals as uploaded. */
-export async function readBatchRows(client: Queryable, audienceKey: string, batch: PlannedBatch): Promise<Buffer[]> {
-  const { rows } = await client.query<{ row_data: Buffer }>(
-    `SELECT a.row_data
-       FROM ${SCHEMA}.pending_rows p
-       JOIN ${SCHEMA}.audience_rows a ON a.audience_key = p.audience_key AND a.row_hash = p.row_hash
-      WHERE p.audience_key = $1 AND p.operation = $2 AND p.row_hash BETWEEN $3 AND $4`,
-    [audienceKey, batch.operation, batch.firstHash, batch.lastHash],
-  );
-  return rows.map((row) => row.row_data);
+/**
+ * The compact rows of a batch (see src/matching/row-codec.ts), exactly as built, and for removals as uploaded.
+ * They come as binary COPY, views into one buffer: a query result would carry the batch's megabytes as hex, for
+ * PostgreSQL to write and the driver to decode, row by row. COPY takes no parameters, so the values are literals.
+ */
+export async function readBatchRows(pool: Pool, audienceKey: string, batch: PlannedBatch): Promise<Buffer[]> {
+  const client = await pool.connect();
+  let failed = false;
+  try {
+    const chunks: Buffer[] = [];
+    const literal = (text: string) => client.escapeLiteral(text);
+    const hash = (bytes: Buffer) => `decode('${bytes.toString('hex')}', 'hex')`;
+    const copy = client.query(
+      copyTo(
+        `COPY (SELECT a.row_data
+                 FROM ${SCHEMA}.pending_rows p
+                 JOIN ${SCHEMA}.audience_rows a ON a.audience_key = p.audience_key AND a.row_hash = p.row_hash
+                WHERE p.audience_key = ${literal(audienceKey)} AND p.operation = ${literal(batch.operation)}
+                  AND p.row_hash BETWEEN ${hash(batch.firstHash)} AND ${hash(batch.lastHash)})
+         TO STDOUT (FORMAT binary)`,
+      ),
+    );
+    for await (const chunk of copy as AsyncIterable<Buffer>) chunks.push(chunk);
+    return readBinaryCopyColumn(Buffer.concat(chunks)).map((row) => {
+      if (row === null) throw new Error('a pending row has no data');
+      return row;
+    });
+  } catch (error) {
+    failed = true;
+    throw error;
+  } finally {
+    // A connection left inside a COPY is closed rather than handed to the next caller.
+    client.release(failed);
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createPool, inTransaction, SCHEMA } from '../../src/db/pool';
 import { migrate } from '../../src/db/migrations';
-import { acknowledgeBatch, planBatches, plannedBatches, readBatchRows } from '../../src/db/change-plan';
+import { acknowledgeBatch, planBatches, plannedBatches, readBatchRows, type PlannedBatch } from '../../src/db/change-plan';
 import { encodeRow } from '../../src/matching/row-codec';
 
 /**
@@ -120,6 +120,30 @@ describe('planBatches, readBatchRows and acknowledgeBatch', () => {
       }
     } finally {
       await pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
+    }
+  });
+  it('reads a full batch of rows of real size exactly as stored', async () => {
+    const rows = Array.from({ length: 10_000 }, (_, n) => Buffer.concat([rowOf(5000 + n), Buffer.alloc(400, n % 251)]));
+    const hashes = rows.map(hashOf);
+    await pool.query(
+      `INSERT INTO ${SCHEMA}.audience_rows (audience_key, row_hash, wanted, row_data)
+       SELECT $1, hash, 1, data FROM unnest($2::bytea[], $3::bytea[]) AS r(hash, data)`,
+      [audienceKey, hashes, rows],
+    );
+    await pool.query(
+      `INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash) SELECT $1, 'add', unnest($2::bytea[])`,
+      [audienceKey, hashes],
+    );
+    try {
+      const cycleId = await newCycle();
+      await inTransaction(pool, (client) => planBatches(client, audienceKey, cycleId, 10_000));
+      const [batch] = await plannedBatches(pool, cycleId);
+      const read = await readBatchRows(pool, audienceKey, batch as PlannedBatch);
+      const text = (buffers: Buffer[]) => buffers.map((row) => row.toString('hex')).sort();
+      expect(text(read)).toEqual(text(rows));
+    } finally {
+      await pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
+      await pool.query(`DELETE FROM ${SCHEMA}.audience_rows WHERE audience_key = $1 AND row_hash = ANY ($2)`, [audienceKey, hashes]);
     }
   });
 });

@@ -1,0 +1,39 @@
+import { BinaryCopyWriter, COPY_BINARY_HEADER, COPY_BINARY_TRAILER, readBinaryCopyColumn } from '../../../src/db/binary-copy';
+
+/** A one-column binary COPY stream of these values, written by the same writer the staging uses. */
+function stream(values: (Buffer | null)[]): Buffer {
+  const write = (copy: BinaryCopyWriter) => {
+    for (const value of values) {
+      copy.tuple(1);
+      if (value === null) copy.null();
+      else copy.bytes(value);
+    }
+    return copy;
+  };
+  const tuples = write(new BinaryCopyWriter(Buffer.alloc(write(new BinaryCopyWriter()).offset))).buffer as Buffer;
+  return Buffer.concat([COPY_BINARY_HEADER, tuples, COPY_BINARY_TRAILER]);
+}
+
+describe('readBinaryCopyColumn', () => {
+  it('reads every value of a one-column stream, NULL and empty ones too', () => {
+    const values = [Buffer.from('first'), null, Buffer.alloc(0), Buffer.alloc(70_000, 7)];
+    expect(readBinaryCopyColumn(stream(values))).toEqual(values);
+    expect(readBinaryCopyColumn(stream([]))).toEqual([]);
+  });
+
+  it('skips a header extension', () => {
+    const withExtension = Buffer.concat([COPY_BINARY_HEADER.subarray(0, 15), Buffer.from([0, 0, 0, 3, 1, 2, 3])]);
+    const plain = stream([Buffer.from('x')]);
+    expect(readBinaryCopyColumn(Buffer.concat([withExtension, plain.subarray(19)]))).toEqual([Buffer.from('x')]);
+  });
+
+  it('refuses what is not a whole one-column stream', () => {
+    const whole = stream([Buffer.from('abc')]);
+    expect(() => readBinaryCopyColumn(Buffer.from('abc\tdef\n'))).toThrow('not a binary COPY stream');
+    expect(() => readBinaryCopyColumn(whole.subarray(0, whole.length - 2))).toThrow('ends inside a tuple');
+    expect(() => readBinaryCopyColumn(whole.subarray(0, whole.length - 4))).toThrow('ends inside a tuple');
+    const twoColumns = Buffer.from(whole);
+    twoColumns.writeInt16BE(2, 19);
+    expect(() => readBinaryCopyColumn(twoColumns)).toThrow('2 columns, not 1');
+  });
+});
