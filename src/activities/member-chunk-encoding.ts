@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import { AUDIENCE_SCHEMA, UNHASHED_KEYS } from '../matching/keys';
 import { buildMemberRows, type MemberRowsOptions } from '../matching/member-rows';
-import { encodeRow } from '../matching/row-codec';
+import { encodeRowInto } from '../matching/row-codec';
 import { BinaryCopyWriter } from '../db/binary-copy';
 import { FINGERPRINT_COLUMN } from '../db/source-query';
 import { parseCopyTextRows, type SourceColumn } from '../db/copy-text';
@@ -33,29 +33,32 @@ const KEY_BITS = new Map(AUDIENCE_SCHEMA.map((key, bit) => [key, 1 << bit]));
 const HASHED_SLOTS = AUDIENCE_SCHEMA.map((key) => !UNHASHED_KEYS.has(key));
 /** member_id, fingerprint, keys_mask, row_hashes, row_hash, row_data (see db/cycle-tables). */
 const STAGING_COLUMNS = 6;
-
-interface EncodedMember {
-  memberId: Buffer;
-  fingerprint: bigint;
-  keysMask: number;
-  rows: Buffer[];
-  /** Digests as one-byte strings: a Buffer per digest costs more to make than the digest itself. */
-  rowHashes: string[];
-}
+const DIGEST_BYTES = 32;
+/**
+ * COPY text becomes about 4.7 times as many bytes of tuples (rows are mostly digests): a little more room than
+ * that, so a chunk's buffer rarely grows.
+ */
+const TUPLE_BYTES_PER_SOURCE_BYTE = 5.5;
 
 export function encodeMembers(chunk: MemberChunk, options: MemberRowsOptions): EncodedChunk {
-  const records = 'records' in chunk ? chunk.records : parseCopyTextRows(chunk.copyText, chunk.columns);
-  return encodeMemberChunk(records, options);
+  if ('records' in chunk) return encodeMemberChunk(chunk.records, options);
+  const capacity = Math.ceil(chunk.copyText.byteLength * TUPLE_BYTES_PER_SOURCE_BYTE);
+  return encodeMemberChunk(parseCopyTextRows(chunk.copyText, chunk.columns), options, capacity);
 }
 
 /**
  * Normalizes, hashes and serializes one chunk of members: for each member a member tuple (id, fingerprint of its
- * source row, which keys it had, hashes of its rows) and a row tuple per row (hash, compact row). Pure CPU work on
- * plain values, so it runs unchanged on the activity's thread or on a worker thread.
+ * source row, which keys it had, hashes of its rows) and a row tuple per row (hash, compact row). Each member is
+ * written as soon as it is built, and a row's hash is taken from the bytes written, so nothing of a member
+ * outlives it. Pure CPU work on plain values, so it runs unchanged on the activity's thread or on a worker thread.
  */
-export function encodeMemberChunk(records: Record<string, unknown>[], options: MemberRowsOptions): EncodedChunk {
+export function encodeMemberChunk(
+  records: Record<string, unknown>[],
+  options: MemberRowsOptions,
+  capacity?: number,
+): EncodedChunk {
   const rowOptions: MemberRowsOptions = { ...options, digests: 'bytes' };
-  const members: EncodedMember[] = [];
+  const copy = new BinaryCopyWriter(capacity);
   const drops: Record<string, number> = {};
   let withoutUserId = 0;
   for (const record of records) {
@@ -71,40 +74,29 @@ export function encodeMemberChunk(records: Record<string, unknown>[], options: M
     }
     let keysMask = 0;
     for (const key of member.keysWithValue) keysMask |= KEY_BITS.get(key) as number;
-    const rows = member.rows.map((row) => encodeRow(row, HASHED_SLOTS));
-    const encoded: EncodedMember = {
-      memberId: Buffer.from(String(memberId), 'utf8'),
-      fingerprint: BigInt(String(record[FINGERPRINT_COLUMN])),
-      keysMask,
-      rows,
+
+    copy.tuple(STAGING_COLUMNS).utf8(String(memberId)).int8(BigInt(String(record[FINGERPRINT_COLUMN]))).int4(keysMask);
+    let listedHash = copy.byteaArray(member.rows.length, DIGEST_BYTES);
+    copy.null().null();
+    for (const row of member.rows) {
+      copy.tuple(STAGING_COLUMNS).null().null().null().null();
+      const rowHash = copy.field(DIGEST_BYTES);
+      let dataStart = 0;
+      let dataEnd = 0;
+      encodeRowInto(row, HASHED_SLOTS, (size) => {
+        dataStart = copy.field(size);
+        dataEnd = dataStart + size;
+        return { buffer: copy.target, offset: dataStart };
+      });
       // The row's identity is the hash of its content, so equal rows collapse to one.
-      rowHashes: rows.map((row) => hash('sha256', row, 'binary')),
-    };
-    members.push(encoded);
+      const digest = hash('sha256', copy.target.subarray(dataStart, dataEnd), 'binary');
+      copy.target.write(digest, rowHash, 'latin1');
+      copy.target.write(digest, listedHash, 'latin1');
+      listedHash += 4 + DIGEST_BYTES;
+    }
   }
-
-  const size = writeTuples(members, new BinaryCopyWriter()).offset;
-  const copy = writeTuples(members, new BinaryCopyWriter(Buffer.allocUnsafeSlow(size)));
-  // Sized exactly beforehand: anything short would send uninitialized memory to PostgreSQL.
-  if (copy.offset !== size) throw new Error(`staging tuples took ${copy.offset} bytes, not the ${size} computed`);
-  return { copyData: copy.buffer as Buffer, sourceRows: records.length, withoutUserId, drops };
-}
-
-function writeTuples(members: readonly EncodedMember[], copy: BinaryCopyWriter): BinaryCopyWriter {
-  for (const member of members) {
-    copy
-      .tuple(STAGING_COLUMNS)
-      .bytes(member.memberId)
-      .int8(member.fingerprint)
-      .int4(member.keysMask)
-      .latin1Array(member.rowHashes)
-      .null()
-      .null();
-    member.rows.forEach((row, i) => {
-      copy.tuple(STAGING_COLUMNS).null().null().null().null().latin1(member.rowHashes[i] as string).bytes(row);
-    });
-  }
-  return copy;
+  // A copy of exactly the tuples: a view would take its whole, larger buffer along when cloned off the thread.
+  return { copyData: Buffer.from(copy.tuples), sourceRows: records.length, withoutUserId, drops };
 }
 
 export function mergeCounts(into: Record<string, number>, from: Record<string, number>): void {

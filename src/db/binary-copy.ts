@@ -9,17 +9,29 @@ export const COPY_BINARY_TRAILER = Buffer.from([0xff, 0xff]);
 const BYTEA_OID = 17;
 
 /**
- * Writes tuples into `buffer`, or, given none, only counts their bytes: the same writes run twice, once to size a
- * chunk's buffer exactly and once to fill it, so the layout is stated in one place.
+ * Writes tuples into a buffer that grows as they come, so a chunk's tuples are written once, as they are made.
+ * `tuples` is what was written; every byte of it is written by the methods here or, for the room `field` and
+ * `byteaArray` leave, by their caller.
  */
 export class BinaryCopyWriter {
-  offset = 0;
+  private buffer: Buffer;
+  private offset = 0;
 
-  constructor(readonly buffer?: Buffer) {}
+  constructor(capacity = 64 * 1024) {
+    this.buffer = Buffer.allocUnsafeSlow(capacity);
+  }
+
+  get tuples(): Buffer {
+    return this.buffer.subarray(0, this.offset);
+  }
+
+  /** Where field bytes the caller writes go: read it after the last call that may have grown the buffer. */
+  get target(): Buffer {
+    return this.buffer;
+  }
 
   tuple(fieldCount: number): this {
-    if (this.buffer) this.buffer.writeInt16BE(fieldCount, this.offset);
-    this.offset += 2;
+    this.buffer.writeInt16BE(fieldCount, this.reserve(2));
     return this;
   }
 
@@ -33,41 +45,60 @@ export class BinaryCopyWriter {
 
   int8(value: bigint): this {
     this.int32(8);
-    if (this.buffer) this.buffer.writeBigInt64BE(value, this.offset);
-    this.offset += 8;
+    this.buffer.writeBigInt64BE(value, this.reserve(8));
     return this;
   }
 
-  /** A bytea, or a text field given as its UTF-8 bytes. */
+  /** A bytea. */
   bytes(value: Buffer): this {
     this.int32(value.length);
-    if (this.buffer) value.copy(this.buffer, this.offset);
-    this.offset += value.length;
+    value.copy(this.buffer, this.reserve(value.length));
     return this;
   }
 
-  /** A bytea given as a one-byte string (latin1), as digests come from sha256Bytes. */
-  latin1(value: string): this {
-    this.int32(value.length);
-    if (this.buffer) this.buffer.write(value, this.offset, 'latin1');
-    this.offset += value.length;
+  /** A text field. */
+  utf8(value: string): this {
+    const length = Buffer.byteLength(value, 'utf8');
+    this.int32(length);
+    this.buffer.write(value, this.reserve(length), 'utf8');
     return this;
   }
 
-  /** A bytea[] of one-byte strings (see latin1). */
-  latin1Array(elements: readonly string[]): this {
-    let elementBytes = 0;
-    for (const element of elements) elementBytes += 4 + element.length;
+  /** A field of `length` bytes that the caller writes at the offset returned. */
+  field(length: number): number {
+    return this.int32(length).reserve(length);
+  }
+
+  /**
+   * A bytea[] of `count` elements of `elementLength` bytes each, which the caller writes: the first at the offset
+   * returned, each next one 4 + elementLength bytes further.
+   */
+  byteaArray(count: number, elementLength: number): number {
     // array_send: dimensions, has-nulls flag, element type, then the length and lower bound of the one dimension.
-    if (elements.length === 0) return this.int32(12).int32(0).int32(0).int32(BYTEA_OID);
-    this.int32(20 + elementBytes).int32(1).int32(0).int32(BYTEA_OID).int32(elements.length).int32(1);
-    for (const element of elements) this.latin1(element);
-    return this;
+    if (count === 0) {
+      this.int32(12).int32(0).int32(0).int32(BYTEA_OID);
+      return this.offset;
+    }
+    this.int32(20 + count * (4 + elementLength)).int32(1).int32(0).int32(BYTEA_OID).int32(count).int32(1);
+    const first = this.offset + 4;
+    for (let i = 0; i < count; i++) this.field(elementLength);
+    return first;
+  }
+
+  /** Room for `length` more bytes, growing the buffer if needed; returns where they start. */
+  reserve(length: number): number {
+    const start = this.offset;
+    if (start + length > this.buffer.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.buffer.length, start + length));
+      this.buffer.copy(grown, 0, 0, start);
+      this.buffer = grown;
+    }
+    this.offset = start + length;
+    return start;
   }
 
   private int32(value: number): this {
-    if (this.buffer) this.buffer.writeInt32BE(value, this.offset);
-    this.offset += 4;
+    this.buffer.writeInt32BE(value, this.reserve(4));
     return this;
   }
 }

@@ -14,27 +14,44 @@ const TEXT = 2;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const MAX_TEXT_BYTES = 0xffff;
 
+/** Reused by every call (encoding is synchronous): a typed array per row is a measurable share of staging. */
+const scratchTags = new Uint8Array(32);
+
 /**
  * `hashedSlots[i]` true says that cell i is known to be '' or a SHA-256 digest as its 32 bytes in a one-byte
  * string, as buildMemberRows makes the hashed keys' cells when asked for `digests: 'bytes'`: they are copied as
  * they are, without checking or decoding hex for every cell of every row. Other cells are classified by what they
  * hold (a lowercase hex SHA-256 or text), so a row encodes to the same bytes whichever form its digests had.
  */
-/** Reused by every call (encodeRow is synchronous): a typed array per row is a measurable share of staging. */
-const scratchTags = new Uint8Array(32);
-
 export function encodeRow(row: readonly string[], hashedSlots: readonly boolean[] = []): Buffer {
-  // Each cell is classified once: the first pass sizes the buffer, the second fills it.
+  let encoded: Buffer | undefined;
+  encodeRowInto(row, hashedSlots, (size) => {
+    encoded = Buffer.allocUnsafe(size);
+    return { buffer: encoded, offset: 0 };
+  });
+  return encoded as Buffer;
+}
+
+/**
+ * encodeRow, written where `place` says: it is given the encoded size and returns the buffer, with room for that
+ * many bytes at the offset it returns too. Every one of those bytes is written.
+ */
+export function encodeRowInto(
+  row: readonly string[],
+  hashedSlots: readonly boolean[],
+  place: (size: number) => { buffer: Buffer; offset: number },
+): void {
+  // Each cell is classified once: the first pass sizes the row, the second writes it.
   const tags = row.length <= scratchTags.length ? scratchTags : new Uint8Array(row.length);
   let size = 0;
   row.forEach((cell, i) => {
     tags[i] = cell === '' ? EMPTY : hashedSlots[i] === true || SHA256_HEX.test(cell) ? SHA256 : TEXT;
     size += tags[i] === EMPTY ? 1 : tags[i] === SHA256 ? 33 : 3 + Buffer.byteLength(cell, 'utf8');
   });
-  const encoded = Buffer.allocUnsafe(size);
-  let offset = 0;
+  const { buffer: encoded, offset: start } = place(size);
+  let offset = start;
   row.forEach((cell, i) => {
-    encoded[offset++] = tags[i];
+    encoded[offset++] = tags[i] as number;
     if (tags[i] === SHA256) {
       // A vouched-for cell that is no digest would leave bytes of the row unwritten.
       let written = 0;
@@ -49,7 +66,7 @@ export function encodeRow(row: readonly string[], hashedSlots: readonly boolean[
       offset += encoded.write(cell, offset, 'utf8');
     }
   });
-  return encoded;
+  if (offset !== start + size) throw new Error(`a row took ${offset - start} bytes, not the ${size} computed`);
 }
 
 export function decodeRow(encoded: Buffer): string[] {
