@@ -31,7 +31,8 @@ export class BinaryCopyWriter {
   }
 
   tuple(fieldCount: number): this {
-    this.buffer.writeInt16BE(fieldCount, this.reserve(2));
+    const at = this.reserve(2);
+    this.buffer.writeInt16BE(fieldCount, at);
     return this;
   }
 
@@ -45,14 +46,16 @@ export class BinaryCopyWriter {
 
   int8(value: bigint): this {
     this.int32(8);
-    this.buffer.writeBigInt64BE(value, this.reserve(8));
+    const at = this.reserve(8);
+    this.buffer.writeBigInt64BE(value, at);
     return this;
   }
 
   /** A bytea. */
   bytes(value: Buffer): this {
     this.int32(value.length);
-    value.copy(this.buffer, this.reserve(value.length));
+    const at = this.reserve(value.length);
+    value.copy(this.buffer, at);
     return this;
   }
 
@@ -60,7 +63,8 @@ export class BinaryCopyWriter {
   utf8(value: string): this {
     const length = Buffer.byteLength(value, 'utf8');
     this.int32(length);
-    this.buffer.write(value, this.reserve(length), 'utf8');
+    const at = this.reserve(length);
+    this.buffer.write(value, at, 'utf8');
     return this;
   }
 
@@ -85,7 +89,10 @@ export class BinaryCopyWriter {
     return first;
   }
 
-  /** Room for `length` more bytes, growing the buffer if needed; returns where they start. */
+  /**
+   * Room for `length` more bytes, growing the buffer if needed; returns where they start. Call it before reading
+   * `buffer` for the write: growing replaces the buffer.
+   */
   reserve(length: number): number {
     const start = this.offset;
     if (start + length > this.buffer.length) {
@@ -98,7 +105,8 @@ export class BinaryCopyWriter {
   }
 
   private int32(value: number): this {
-    this.buffer.writeInt32BE(value, this.reserve(4));
+    const at = this.reserve(4);
+    this.buffer.writeInt32BE(value, at);
     return this;
   }
 }
