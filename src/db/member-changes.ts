@@ -125,10 +125,10 @@ async function lockForFirstLoad(client: ClientBase, audienceKey: string): Promis
 
 /**
  * An audience's first members: every row is stored with the count of members that want it and is pending
- * addition. The members and the rows go in at the same time, in two transactions on two connections, so that two
- * cores share the largest work a sync ever does (a million members and their rows: about 1 GB of table, index and
- * WAL). Each first removes what an interrupted load left (see FIRST_LOAD_POSSIBLE). Returns false, changing
- * nothing, for an audience that was loaded before.
+ * addition. The members, the rows and their pending additions go in at the same time, in three transactions on
+ * three connections, so that both cores share the largest work a sync ever does (a million members and their
+ * rows: about 1 GB of table, index and WAL). Each first removes what an interrupted load left (see
+ * FIRST_LOAD_POSSIBLE). Returns false, changing nothing, for an audience that was loaded before.
  */
 export async function loadFirstMembers(
   pool: Pool,
@@ -138,17 +138,23 @@ export async function loadFirstMembers(
 ): Promise<boolean> {
   const { rows } = await pool.query<{ possible: boolean }>(FIRST_LOAD_POSSIBLE, [audienceKey]);
   if (!rows[0]?.possible) return false;
-  // Both transactions end before a failure is reported, so a retry never meets one still writing.
-  const [members, counted] = await Promise.allSettled([
+  const pendingAdds = inTransaction(pool, (client) => replacePendingAdds(client, audienceKey, tables));
+  // All transactions end before a failure is reported, so a retry never meets one still writing.
+  const [members, pending, stored] = await Promise.allSettled([
     inTransaction(pool, (client) => replaceMembers(client, audienceKey, tables)),
-    inTransaction(pool, (client) => replaceRows(client, audienceKey, tables, ROWS_COUNTED_IN_STAGING)),
+    pendingAdds,
+    inTransaction(pool, async (client) => {
+      await replaceRows(client, audienceKey, tables, ROWS_COUNTED_IN_STAGING);
+      // The rows commit only once their pending additions have: a stored row without one would count as held
+      // by Meta, and never be uploaded.
+      await pendingAdds;
+    }),
   ]);
-  if (members.status === 'rejected') throw members.reason;
-  if (counted.status === 'rejected') throw counted.reason;
+  for (const outcome of [members, pending, stored]) if (outcome.status === 'rejected') throw outcome.reason;
   // A member's rows are distinct, so with one member per user_id a row's staged copies are the members wanting
   // it, counted in the sort that orders the rows anyway. A user_id listed twice had the rows of its dropped copy
   // counted too: then the rows are counted again, over the members kept.
-  if (members.value !== stagedMembers) {
+  if (members.status === 'fulfilled' && members.value !== stagedMembers) {
     await inTransaction(pool, (client) => replaceRows(client, audienceKey, tables, ROWS_COUNTED_OVER_MEMBERS));
   }
   return true;
@@ -197,14 +203,21 @@ async function replaceRows(
 ): Promise<void> {
   await lockForFirstLoad(client, audienceKey);
   await allowLargeSorts(client);
-  await client.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
   await client.query(`DELETE FROM ${SCHEMA}.audience_rows WHERE audience_key = $1`, [audienceKey]);
   await client.query(
-    `WITH stored AS (
-       INSERT INTO ${SCHEMA}.audience_rows (audience_key, row_hash, wanted, row_data) ${counted(tables)}
-       RETURNING row_hash)
-     INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash)
-     SELECT $1, 'add', row_hash FROM stored ORDER BY row_hash`,
+    `INSERT INTO ${SCHEMA}.audience_rows (audience_key, row_hash, wanted, row_data) ${counted(tables)}`,
+    [audienceKey],
+  );
+}
+
+/** Every staged row pending addition, in hash order: the primary key grows at its end. */
+async function replacePendingAdds(client: ClientBase, audienceKey: string, tables: CycleTables): Promise<void> {
+  await lockForFirstLoad(client, audienceKey);
+  await allowLargeSorts(client);
+  await client.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
+  await client.query(
+    `INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash)
+     SELECT DISTINCT $1, 'add', row_hash FROM ${tables.staging} WHERE row_hash IS NOT NULL ORDER BY 3`,
     [audienceKey],
   );
 }

@@ -38,6 +38,7 @@ const audienceKey = `member-changes-${randomUUID()}`;
 const firstLoadKey = `member-changes-first-${randomUUID()}`;
 const reloadKey = `member-changes-reload-${randomUUID()}`;
 const raceKey = `member-changes-race-${randomUUID()}`;
+const failedPendingKey = `member-changes-failed-pending-${randomUUID()}`;
 const BASIS = 'test';
 const EMAIL = AUDIENCE_SCHEMA.indexOf('EMAIL');
 
@@ -52,16 +53,16 @@ const fingerprint = (n: number) => String(n);
 
 beforeAll(async () => {
   await migrate(pool);
-  for (const key of [audienceKey, firstLoadKey, reloadKey, raceKey]) {
+  for (const key of [audienceKey, firstLoadKey, reloadKey, raceKey, failedPendingKey]) {
     await pool.query(`INSERT INTO ${SCHEMA}.audiences (audience_key, ad_account_id, name) VALUES ($1, 'act_1', $1)`, [key]);
   }
 });
 
 afterAll(async () => {
   for (const table of ['audience_members', 'audience_rows', 'pending_rows']) {
-    await pool.query(`DELETE FROM ${SCHEMA}.${table} WHERE audience_key = ANY ($1)`, [[audienceKey, firstLoadKey, reloadKey, raceKey]]);
+    await pool.query(`DELETE FROM ${SCHEMA}.${table} WHERE audience_key = ANY ($1)`, [[audienceKey, firstLoadKey, reloadKey, raceKey, failedPendingKey]]);
   }
-  await pool.query(`DELETE FROM ${SCHEMA}.audiences WHERE audience_key = ANY ($1)`, [[audienceKey, firstLoadKey, reloadKey, raceKey]]);
+  await pool.query(`DELETE FROM ${SCHEMA}.audiences WHERE audience_key = ANY ($1)`, [[audienceKey, firstLoadKey, reloadKey, raceKey, failedPendingKey]]);
   await pool.end();
 });
 
@@ -238,7 +239,7 @@ describe('applyMemberChanges', () => {
         stage(client, tables, [{ user_id: 'a', email: 'a@example.com', fingerprint: fingerprint(1) }]),
       );
       // The other attempt records its basis and holds the audience's record until it commits: this load's first
-      // look, without a lock, still finds the audience unloaded.
+      // look, without a lock, still finds the audience unloaded, and its three transactions wait for it.
       await other.query('BEGIN');
       await other.query(`UPDATE ${SCHEMA}.audiences SET fingerprint_basis = $2 WHERE audience_key = $1`, [raceKey, BASIS]);
       const loading = loadFirstMembers(pool, raceKey, tables, staged);
@@ -247,12 +248,51 @@ describe('applyMemberChanges', () => {
         const { rows } = await pool.query<{ waiting: number }>(
           `SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR SHARE OF a%'`,
         );
-        return rows[0]?.waiting === 2;
+        return rows[0]?.waiting === 3;
       });
       await other.query('COMMIT');
       await expect(loading).rejects.toThrow('was loaded by another attempt meanwhile');
       expect((await audienceMembership(pool, raceKey)).members).toBe(0);
       const stored = await pool.query(`SELECT 1 FROM ${SCHEMA}.audience_rows WHERE audience_key = $1`, [raceKey]);
+      expect(stored.rowCount).toBe(0);
+    } finally {
+      other.release();
+      await inTransaction(pool, (client) => dropCycleTables(client, tables));
+    }
+  });
+  it('stores no row of a first load whose pending additions failed', async () => {
+    const tables = cycleTables(randomUUID());
+    const other = await pool.connect();
+    try {
+      await inTransaction(pool, (client) => createCycleTables(client, tables));
+      const staged = await inTransaction(pool, (client) =>
+        stage(client, tables, [
+          { user_id: 'a', email: 'a@example.com', fingerprint: fingerprint(1) },
+          { user_id: 'b', email: 'b@example.com', fingerprint: fingerprint(2) },
+        ]),
+      );
+      // A pending row that another transaction holds makes the load's pending additions wait, to be cancelled.
+      await pool.query(`INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash) VALUES ($1, 'add', $2)`, [
+        failedPendingKey,
+        Buffer.alloc(32, 7),
+      ]);
+      await other.query('BEGIN');
+      await other.query(`SELECT 1 FROM ${SCHEMA}.pending_rows WHERE audience_key = $1 FOR UPDATE`, [failedPendingKey]);
+      const loading = loadFirstMembers(pool, failedPendingKey, tables, staged);
+      loading.catch(() => undefined);
+      let waiting: number | undefined;
+      await waitUntil(async () => {
+        const { rows } = await pool.query<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity
+            WHERE wait_event_type = 'Lock' AND query LIKE 'DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1'`,
+        );
+        waiting = rows[0]?.pid;
+        return waiting !== undefined;
+      });
+      await pool.query('SELECT pg_cancel_backend($1)', [waiting]);
+      await expect(loading).rejects.toThrow('canceling statement');
+      await other.query('ROLLBACK');
+      const stored = await pool.query(`SELECT 1 FROM ${SCHEMA}.audience_rows WHERE audience_key = $1`, [failedPendingKey]);
       expect(stored.rowCount).toBe(0);
     } finally {
       other.release();
