@@ -12,8 +12,18 @@ export function createPool(connectionString: string, options: { max?: number; ap
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'audience-sync',
   });
-  // An idle client losing its connection (server restart) must not crash the process; the next checkout reconnects.
+  return survivingLostConnections(pool);
+}
+
+/**
+ * A connection lost (a server restart, a reset) must not end the worker process. An idle client's error reaches
+ * the pool, and the next checkout reconnects. A checked-out client's fails what it is running (a query or a COPY
+ * stream, whose caller releases it as broken) and is also emitted on the client, where nothing else listens while
+ * a caller holds it.
+ */
+export function survivingLostConnections(pool: Pool): Pool {
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

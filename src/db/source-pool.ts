@@ -1,4 +1,5 @@
 import { Pool, type types } from 'pg';
+import { survivingLostConnections } from './pool';
 import { sourceTypeParser } from './source-types';
 
 /** A pool for audiences' source queries, reading their columns as sourceTypeParser says. */
@@ -10,6 +11,5 @@ export function createSourcePool(connectionString: string, max = 10): Pool {
     // Source queries are read in text format only.
     types: { getTypeParser: sourceTypeParser as typeof types.getTypeParser },
   });
-  pool.on('error', () => undefined);
-  return pool;
+  return survivingLostConnections(pool);
 }

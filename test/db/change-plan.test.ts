@@ -1,4 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { PoolClient } from 'pg';
 import { createPool, inTransaction, SCHEMA } from '../../src/db/pool';
 import { migrate } from '../../src/db/migrations';
 import { acknowledgeBatch, planBatches, plannedBatches, readBatchRows, type PlannedBatch } from '../../src/db/change-plan';
@@ -141,6 +143,30 @@ describe('planBatches, readBatchRows and acknowledgeBatch', () => {
       const read = await readBatchRows(pool, audienceKey, batch as PlannedBatch);
       const text = (buffers: Buffer[]) => buffers.map((row) => row.toString('hex')).sort();
       expect(text(read)).toEqual(text(rows));
+    } finally {
+      await pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
+      await pool.query(`DELETE FROM ${SCHEMA}.audience_rows WHERE audience_key = $1 AND row_hash = ANY ($2)`, [audienceKey, hashes]);
+    }
+  });
+  it('fails a batch read whose connection is lost, without ending the process, and the next read works', async () => {
+    const hashes = [hashOf(rowOf(90_000))];
+    await pool.query(
+      `INSERT INTO ${SCHEMA}.audience_rows (audience_key, row_hash, wanted, row_data) VALUES ($1, $2, 1, $3)`,
+      [audienceKey, hashes[0], rowOf(90_000)],
+    );
+    await pool.query(`INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash) VALUES ($1, 'add', $2)`, [
+      audienceKey,
+      hashes[0],
+    ]);
+    try {
+      const cycleId = await newCycle();
+      await inTransaction(pool, (client) => planBatches(client, audienceKey, cycleId, 10));
+      const [batch] = await plannedBatches(pool, cycleId);
+      pool.once('acquire', (client: PoolClient & { connection: { stream: Socket } }) => {
+        setImmediate(() => client.connection.stream.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })));
+      });
+      await expect(readBatchRows(pool, audienceKey, batch as PlannedBatch)).rejects.toThrow();
+      expect(await readBatchRows(pool, audienceKey, batch as PlannedBatch)).toEqual([rowOf(90_000)]);
     } finally {
       await pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
       await pool.query(`DELETE FROM ${SCHEMA}.audience_rows WHERE audience_key = $1 AND row_hash = ANY ($2)`, [audienceKey, hashes]);
