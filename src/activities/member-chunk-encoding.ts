@@ -39,10 +39,12 @@ const DIGEST_BYTES = 32;
  * that, so a chunk's buffer rarely grows.
  */
 const TUPLE_BYTES_PER_SOURCE_BYTE = 5.5;
+/** A chunk of a few rows wide with columns that are not match keys starts smaller, and grows if it must. */
+const MAX_FIRST_CAPACITY = 8 * 1024 * 1024;
 
 export function encodeMembers(chunk: MemberChunk, options: MemberRowsOptions): EncodedChunk {
   if ('records' in chunk) return encodeMemberChunk(chunk.records, options);
-  const capacity = Math.ceil(chunk.copyText.byteLength * TUPLE_BYTES_PER_SOURCE_BYTE);
+  const capacity = Math.min(Math.ceil(chunk.copyText.byteLength * TUPLE_BYTES_PER_SOURCE_BYTE), MAX_FIRST_CAPACITY);
   return encodeMemberChunk(parseCopyTextRows(chunk.copyText, chunk.columns), options, capacity);
 }
 

@@ -118,7 +118,11 @@ export class BinaryCopyWriter {
 export function readBinaryCopyColumn(data: Buffer): (Buffer | null)[] {
   const header = COPY_BINARY_HEADER.subarray(0, 11);
   if (data.length < 19 || !data.subarray(0, 11).equals(header)) throw new Error('not a binary COPY stream');
-  let offset = 19 + data.readInt32BE(15);
+  // Flags: bits 0-15 are critical ones (none defined yet), bit 16 says tuples carry OIDs; the rest may be ignored.
+  if ((data.readUInt32BE(11) & 0x1ffff) !== 0) throw new Error('binary COPY stream with OIDs or unknown critical flags');
+  const extension = data.readInt32BE(15);
+  if (extension < 0) throw new Error('binary COPY stream with a negative header extension');
+  let offset = 19 + extension;
   const values: (Buffer | null)[] = [];
   for (;;) {
     if (offset + 2 > data.length) throw new Error('binary COPY stream ends inside a tuple');
@@ -132,6 +136,7 @@ export function readBinaryCopyColumn(data: Buffer): (Buffer | null)[] {
       values.push(null);
       continue;
     }
+    if (length < 0) throw new Error(`binary COPY field of length ${length}`);
     if (offset + length > data.length) throw new Error('binary COPY stream ends inside a tuple');
     values.push(data.subarray(offset, offset + length));
     offset += length;

@@ -14,7 +14,8 @@ const NULL_FIELD = '\\N';
  * writes no other escapes: not the octal and hex forms COPY FROM also reads.
  */
 const ESCAPED_CONTROL: Readonly<Record<string, string>> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
-const ESCAPE = /\\(.)/gs;
+/** A backslash and what it escapes; at the end of a field, nothing, which COPY never writes. */
+const ESCAPE = /\\(.|$)/gs;
 
 /**
  * The rows in `data`, whole lines of COPY ... TO STDOUT in text format (UTF-8), as the driver would have given
@@ -51,5 +52,6 @@ export function parseCopyTextRows(data: Uint8Array, columns: readonly SourceColu
 }
 
 function unescapeOne(_escape: string, character: string): string {
+  if (character === '') throw new Error('a COPY field ends inside an escape');
   return ESCAPED_CONTROL[character] ?? character;
 }

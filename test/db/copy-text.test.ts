@@ -56,5 +56,9 @@ describe('parseCopyTextRows reads COPY text as the driver reads the same rows', 
     expect(() => parseCopyTextRows(Buffer.from('1\ta@example.com\n2\tb@exa'), columns)).toThrow('ends inside a row');
     expect(() => parseCopyTextRows(Buffer.from('1\n'), columns)).toThrow('1 of its 2 columns');
     expect(() => parseCopyTextRows(Buffer.from('1\ta\tb\n'), columns)).toThrow('more than its 2 columns');
+    // A lone backslash before a field's end: COPY always escapes a backslash, so the text is not COPY's.
+    expect(() => parseCopyTextRows(Buffer.from('1\\\ta\n'), columns)).toThrow('ends inside an escape');
+    expect(() => parseCopyTextRows(Buffer.from('1\ta\\\n'), columns)).toThrow('ends inside an escape');
+    expect(parseCopyTextRows(Buffer.from('1\ta\\\\\n'), columns)).toEqual([{ user_id: '1', email: 'a\\' }]);
   });
 });

@@ -33,5 +33,17 @@ describe('readBinaryCopyColumn', () => {
     const twoColumns = Buffer.from(whole);
     twoColumns.writeInt16BE(2, 19);
     expect(() => readBinaryCopyColumn(twoColumns)).toThrow('2 columns, not 1');
+    const negativeLength = Buffer.from(whole);
+    negativeLength.writeInt32BE(-6, 21);
+    expect(() => readBinaryCopyColumn(negativeLength)).toThrow('field of length -6');
+    const withOids = Buffer.from(whole);
+    withOids.writeUInt32BE(1 << 16, 11);
+    expect(() => readBinaryCopyColumn(withOids)).toThrow('OIDs or unknown critical flags');
+    const ignorableFlag = Buffer.from(whole);
+    ignorableFlag.writeUInt32BE(1 << 20, 11);
+    expect(readBinaryCopyColumn(ignorableFlag)).toEqual([Buffer.from('abc')]);
+    const negativeExtension = Buffer.from(whole);
+    negativeExtension.writeInt32BE(-19, 15);
+    expect(() => readBinaryCopyColumn(negativeExtension)).toThrow('negative header extension');
   });
 });
