@@ -6,7 +6,7 @@ import QueryStream from 'pg-query-stream';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { MemberRowsOptions } from '../matching/member-rows';
 import { MATCHING_VERSION } from '../matching/version';
-import { inTransaction } from '../db/pool';
+import { inTransaction, withClient } from '../db/pool';
 import { fingerprintCopySql, memberColumnsSql, memberRowsCopySql, memberRowsSql } from '../db/source-query';
 import {
   copyIntoFingerprintsSql,
@@ -116,13 +116,11 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
   });
 
   const started = Date.now();
-  const source = await deps.sourcePool.connect();
-  let sourceFailed = false;
   let scope: RebuildScope | undefined;
   let sourceRows = 0;
   let rebuiltMembers = 0;
   let passTwo: PassTwo = { sourceRows: 0, withoutUserId: 0, drops: {} };
-  try {
+  await withClient(deps.sourcePool, async (source) => {
     // One snapshot for both passes, read-only: the query can see what it is allowed to and change nothing.
     await fromSource(deps, source.query('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY'));
     await fromSource(deps, source.query(`SET LOCAL statement_timeout = '${deps.sourceStatementTimeout}'`));
@@ -152,12 +150,7 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
       log.info('staged changed members', { scope, rebuiltMembers, ms: Date.now() - started });
     }
     await fromSource(deps, source.query('COMMIT'));
-  } catch (error) {
-    sourceFailed = true;
-    throw error;
-  } finally {
-    source.release(sourceFailed);
-  }
+  });
 
   const firstLoad = scope === 'all' && (await loadFirstMembers(deps.pool, input.audienceKey, tables, rebuiltMembers));
   return inTransaction(deps.pool, async (client) => {
@@ -208,9 +201,7 @@ async function copyFingerprints(
   source: PoolClient,
   tables: CycleTables,
 ): Promise<void> {
-  const target = await deps.pool.connect();
-  let failed = false;
-  try {
+  await withClient(deps.pool, async (target) => {
     const out = source.query(copyTo(fingerprintCopySql(input.sourceSql)));
     const into = target.query(copyFrom(copyIntoFingerprintsSql(tables)));
     let sourceError: unknown;
@@ -220,12 +211,7 @@ async function copyFingerprints(
     } catch (error) {
       throw sourceError ? sourceQueryFailure(sourceError, deps.sourceStatementTimeout) : error;
     }
-  } catch (error) {
-    failed = true;
-    throw error;
-  } finally {
-    target.release(failed);
-  }
+  });
 }
 
 /**
@@ -242,9 +228,7 @@ async function stageMembers(
   const totals: PassTwo = { sourceRows: 0, withoutUserId: 0, drops: {} };
   const options: MemberRowsOptions = input.defaultCountry ? { defaultCountry: input.defaultCountry } : {};
   const context = Context.current();
-  const target = await deps.pool.connect();
-  let failed = false;
-  try {
+  return withClient(deps.pool, async (target) => {
     const copy = target.query(copyFrom(copyIntoStagingSql(tables)));
     const copyFailed = once(copy, 'error').then(([error]) => Promise.reject(error));
     copyFailed.catch(() => undefined);
@@ -275,13 +259,7 @@ async function stageMembers(
     copy.end(COPY_BINARY_TRAILER);
     await Promise.race([once(copy, 'finish'), copyFailed]);
     return totals;
-  } catch (error) {
-    failed = true;
-    throw error;
-  } finally {
-    // A connection left inside a COPY is closed rather than handed to the next caller.
-    target.release(failed);
-  }
+  });
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { ClientBase, Pool } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { readBinaryCopyColumn } from './binary-copy';
-import { SCHEMA, type Queryable } from './pool';
+import { SCHEMA, withClient, type Queryable } from './pool';
 
 export type Operation = 'add' | 'remove';
 
@@ -99,10 +99,7 @@ export async function plannedBatches(client: Queryable, cycleId: string): Promis
  * PostgreSQL to write and the driver to decode, row by row. COPY takes no parameters, so the values are literals.
  */
 export async function readBatchRows(pool: Pool, audienceKey: string, batch: PlannedBatch): Promise<Buffer[]> {
-  const client = await pool.connect();
-  let failed = false;
-  try {
-    const chunks: Buffer[] = [];
+  return withClient(pool, async (client) => {
     const literal = (text: string) => client.escapeLiteral(text);
     const hash = (bytes: Buffer) => `decode('${bytes.toString('hex')}', 'hex')`;
     const copy = client.query(
@@ -115,18 +112,13 @@ export async function readBatchRows(pool: Pool, audienceKey: string, batch: Plan
          TO STDOUT (FORMAT binary)`,
       ),
     );
+    const chunks: Buffer[] = [];
     for await (const chunk of copy as AsyncIterable<Buffer>) chunks.push(chunk);
     return readBinaryCopyColumn(Buffer.concat(chunks)).map((row) => {
       if (row === null) throw new Error('a pending row has no data');
       return row;
     });
-  } catch (error) {
-    failed = true;
-    throw error;
-  } finally {
-    // A connection left inside a COPY is closed rather than handed to the next caller.
-    client.release(failed);
-  }
+  });
 }
 
 /**

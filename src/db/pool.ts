@@ -1,4 +1,4 @@
-import { Pool, type ClientBase } from 'pg';
+import { Pool, type ClientBase, type PoolClient } from 'pg';
 
 /** Anything a single statement can run on: the pool, or a client inside a transaction. */
 export type Queryable = Pool | ClientBase;
@@ -27,8 +27,25 @@ export function survivingLostConnections(pool: Pool): Pool {
   return pool;
 }
 
+/**
+ * Runs `work` on a client of its own. A client whose work failed is closed rather than handed to the next caller:
+ * it may be left inside a COPY or a transaction.
+ */
+export async function withClient<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let failed = false;
+  try {
+    return await work(client);
+  } catch (error) {
+    failed = true;
+    throw error;
+  } finally {
+    client.release(failed);
+  }
+}
+
 /** Runs `work` in one transaction, rolling back on any error. */
-export async function inTransaction<T>(pool: Pool, work: (client: import('pg').PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');

@@ -126,6 +126,26 @@ async function settle(): Promise<void> {
 
 const hashOf = (email: string) => sha256Hex(email);
 
+/**
+ * A first load's members staged, and a second connection to get in its way; both are cleaned up after `race`,
+ * which should leave the second connection outside any transaction.
+ */
+async function raceFirstLoad(
+  members: SourceMember[],
+  race: (tables: CycleTables, staged: number, other: PoolClient) => Promise<void>,
+): Promise<void> {
+  const tables = cycleTables(randomUUID());
+  const other = await pool.connect();
+  try {
+    await inTransaction(pool, (client) => createCycleTables(client, tables));
+    const staged = await inTransaction(pool, (client) => stage(client, tables, members));
+    await race(tables, staged, other);
+  } finally {
+    other.release(true);
+    await inTransaction(pool, (client) => dropCycleTables(client, tables));
+  }
+}
+
 async function waitUntil(condition: () => Promise<boolean>): Promise<void> {
   for (let tries = 0; !(await condition()); tries++) {
     if (tries === 200) throw new Error('gave up waiting');
@@ -230,14 +250,9 @@ describe('applyMemberChanges', () => {
     await inTransaction(pool, (client) => dropCycleTables(client, tables));
     expect((await loaded()).map((row) => row.wanted)).toEqual([1, 2]);
   });
+
   it('does not load a first cycle that another attempt completes while this one waits for the audience', async () => {
-    const tables = cycleTables(randomUUID());
-    const other = await pool.connect();
-    try {
-      await inTransaction(pool, (client) => createCycleTables(client, tables));
-      const staged = await inTransaction(pool, (client) =>
-        stage(client, tables, [{ user_id: 'a', email: 'a@example.com', fingerprint: fingerprint(1) }]),
-      );
+    await raceFirstLoad([{ user_id: 'a', email: 'a@example.com', fingerprint: fingerprint(1) }], async (tables, staged, other) => {
       // The other attempt records its basis and holds the audience's record until it commits: this load's first
       // look, without a lock, still finds the audience unloaded, and its three transactions wait for it.
       await other.query('BEGIN');
@@ -255,22 +270,15 @@ describe('applyMemberChanges', () => {
       expect((await audienceMembership(pool, raceKey)).members).toBe(0);
       const stored = await pool.query(`SELECT 1 FROM ${SCHEMA}.audience_rows WHERE audience_key = $1`, [raceKey]);
       expect(stored.rowCount).toBe(0);
-    } finally {
-      other.release();
-      await inTransaction(pool, (client) => dropCycleTables(client, tables));
-    }
+    });
   });
+
   it('stores no row of a first load whose pending additions failed', async () => {
-    const tables = cycleTables(randomUUID());
-    const other = await pool.connect();
-    try {
-      await inTransaction(pool, (client) => createCycleTables(client, tables));
-      const staged = await inTransaction(pool, (client) =>
-        stage(client, tables, [
-          { user_id: 'a', email: 'a@example.com', fingerprint: fingerprint(1) },
-          { user_id: 'b', email: 'b@example.com', fingerprint: fingerprint(2) },
-        ]),
-      );
+    const members: SourceMember[] = [
+      { user_id: 'a', email: 'a@example.com', fingerprint: fingerprint(1) },
+      { user_id: 'b', email: 'b@example.com', fingerprint: fingerprint(2) },
+    ];
+    await raceFirstLoad(members, async (tables, staged, other) => {
       // A pending row that another transaction holds makes the load's pending additions wait, to be cancelled.
       await pool.query(`INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash) VALUES ($1, 'add', $2)`, [
         failedPendingKey,
@@ -294,9 +302,6 @@ describe('applyMemberChanges', () => {
       await other.query('ROLLBACK');
       const stored = await pool.query(`SELECT 1 FROM ${SCHEMA}.audience_rows WHERE audience_key = $1`, [failedPendingKey]);
       expect(stored.rowCount).toBe(0);
-    } finally {
-      other.release();
-      await inTransaction(pool, (client) => dropCycleTables(client, tables));
-    }
+    });
   });
 });
