@@ -29,7 +29,7 @@ import {
 import { planBatches } from '../db/change-plan';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from '../db/binary-copy';
 import { NEWLINE } from '../db/copy-text';
-import { finishCycle, openCycle, recordPlan } from '../db/sync-cycles';
+import { finishCycle, lastCountedMembership, openCycle, recordPlan } from '../db/sync-cycles';
 import type { ActivityDependencies } from './dependencies';
 import { decideCycle, type CycleDecision } from './cycle-decision';
 import { mergeCounts, type EncodedChunk, type MemberChunk } from './member-chunk-encoding';
@@ -157,7 +157,9 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
     if (firstLoad) await recordBasis(client, input.audienceKey, basis);
     else if (scope) await applyMemberChanges(client, input.audienceKey, tables, scope, basis);
     const plan = await planBatches(client, input.audienceKey, input.cycleId, deps.batchSize);
-    const { members, coverage } = await audienceMembership(client, input.audienceKey);
+    const { members, coverage } =
+      (scope === undefined ? await lastCountedMembership(client, input.audienceKey) : undefined) ??
+      (await audienceMembership(client, input.audienceKey));
     const { decision, message } = decideCycle({ ...plan, ...input, members });
     const drops = passTwo.withoutUserId
       ? { ...passTwo.drops, 'user_id:missing': passTwo.withoutUserId }

@@ -85,6 +85,24 @@ export async function recordPlan(client: ClientBase, cycleId: string, plan: Cycl
   );
 }
 
+/**
+ * The membership last counted for the audience, by the latest cycle that recorded a plan (this one too, when an
+ * earlier attempt of it did). The members table changes only in the transaction that records a plan, so a cycle
+ * in which no member changed finds the count here rather than counting a million members again.
+ */
+export async function lastCountedMembership(
+  client: Queryable,
+  audienceKey: string,
+): Promise<{ members: number; coverage: KeyCounts } | undefined> {
+  const { rows } = await client.query<{ members: number; coverage: KeyCounts }>(
+    `SELECT members, coverage FROM ${SCHEMA}.sync_cycles
+      WHERE audience_key = $1 AND members IS NOT NULL AND coverage IS NOT NULL
+      ORDER BY started_at DESC LIMIT 1`,
+    [audienceKey],
+  );
+  return rows[0] && { members: Number(rows[0].members), coverage: rows[0].coverage };
+}
+
 export async function finishCycle(
   client: Queryable,
   cycleId: string,
