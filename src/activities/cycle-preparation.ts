@@ -23,6 +23,7 @@ import {
   findChangedMembers,
   loadFirstMembers,
   membersReusable,
+  movedMembership,
   recordBasis,
   type RebuildScope,
 } from '../db/member-changes';
@@ -154,12 +155,19 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
 
   const firstLoad = scope === 'all' && (await loadFirstMembers(deps.pool, input.audienceKey, tables, rebuiltMembers));
   return inTransaction(deps.pool, async (client) => {
+    // Unless every member is rebuilt, the membership is the last one counted, moved by the members that changed
+    // (counted before and after they are rebuilt): a delta does not count a million members again.
+    const last = scope === 'all' ? undefined : await lastCountedMembership(client, input.audienceKey);
+    const before = scope === 'changed' && last ? await audienceMembership(client, input.audienceKey, tables) : undefined;
     if (firstLoad) await recordBasis(client, input.audienceKey, basis);
     else if (scope) await applyMemberChanges(client, input.audienceKey, tables, scope, basis);
     const plan = await planBatches(client, input.audienceKey, input.cycleId, deps.batchSize);
     const { members, coverage } =
-      (scope === undefined ? await lastCountedMembership(client, input.audienceKey) : undefined) ??
-      (await audienceMembership(client, input.audienceKey));
+      last === undefined
+        ? await audienceMembership(client, input.audienceKey)
+        : before === undefined
+          ? last
+          : movedMembership(last, before, await audienceMembership(client, input.audienceKey, tables));
     const { decision, message } = decideCycle({ ...plan, ...input, members });
     const drops = passTwo.withoutUserId
       ? { ...passTwo.drops, 'user_id:missing': passTwo.withoutUserId }

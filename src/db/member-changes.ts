@@ -304,11 +304,20 @@ export interface AudienceMembership {
   coverage: Record<string, number>;
 }
 
-export async function audienceMembership(client: Queryable, audienceKey: string): Promise<AudienceMembership> {
+/**
+ * The audience's membership, or with `changedIn` that of the members in that cycle's changed table only: counted
+ * before and after the cycle rebuilds them, it moves the last count (movedMembership) without counting everyone.
+ */
+export async function audienceMembership(
+  client: Queryable,
+  audienceKey: string,
+  changedIn?: CycleTables,
+): Promise<AudienceMembership> {
   const perKey = AUDIENCE_SCHEMA.map((_, bit) => `count(*) FILTER (WHERE keys_mask & ${1 << bit} <> 0) AS k${bit}`);
+  const changedOnly = changedIn ? `AND member_id IN (SELECT member_id FROM ${changedIn.changed})` : '';
   const { rows } = await client.query<Record<string, string>>(
     `SELECT count(*) FILTER (WHERE cardinality(row_hashes) > 0) AS members, ${perKey.join(', ')}
-       FROM ${SCHEMA}.audience_members WHERE audience_key = $1`,
+       FROM ${SCHEMA}.audience_members WHERE audience_key = $1 ${changedOnly}`,
     [audienceKey],
   );
   const coverage: Record<string, number> = {};
@@ -317,4 +326,18 @@ export async function audienceMembership(client: Queryable, audienceKey: string)
     if (count > 0) coverage[key] = count;
   });
   return { members: Number(rows[0].members), coverage };
+}
+
+/** `last`, with the changed members as they were (`before`) replaced by what they are now (`after`). */
+export function movedMembership(
+  last: AudienceMembership,
+  before: AudienceMembership,
+  after: AudienceMembership,
+): AudienceMembership {
+  const coverage: Record<string, number> = {};
+  for (const key of AUDIENCE_SCHEMA) {
+    const count = (last.coverage[key] ?? 0) - (before.coverage[key] ?? 0) + (after.coverage[key] ?? 0);
+    if (count > 0) coverage[key] = count;
+  }
+  return { members: last.members - before.members + after.members, coverage };
 }

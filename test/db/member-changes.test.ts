@@ -19,6 +19,7 @@ import {
   changedMemberIds,
   findChangedMembers,
   loadFirstMembers,
+  movedMembership,
   recordBasis,
 } from '../../src/db/member-changes';
 import { FINGERPRINT_COLUMN } from '../../src/db/source-query';
@@ -96,7 +97,12 @@ async function runCycle(source: SourceMember[], firstCycle: boolean, key = audie
       expect(await loadFirstMembers(pool, key, tables, staged)).toBe(true);
     } else {
       await client.query('BEGIN');
+      // The membership a delta reports is the last count moved by its changed members: always the full count.
+      const last = await audienceMembership(client, key);
+      const before = await audienceMembership(client, key, tables);
       await applyMemberChanges(client, key, tables, 'changed', BASIS);
+      const after = await audienceMembership(client, key, tables);
+      expect(movedMembership(last, before, after)).toEqual(await audienceMembership(client, key));
       await client.query('COMMIT');
     }
     await dropCycleTables(client, tables);
