@@ -90,10 +90,10 @@ export class BinaryCopyWriter {
   }
 
   /**
-   * Room for `length` more bytes, growing the buffer if needed; returns where they start. Call it before reading
+   * Room for `length` more bytes, growing the buffer if needed; returns where they start. Called before reading
    * `buffer` for the write: growing replaces the buffer.
    */
-  reserve(length: number): number {
+  private reserve(length: number): number {
     const start = this.offset;
     if (start + length > this.buffer.length) {
       const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.buffer.length, start + length));

@@ -1,4 +1,5 @@
 import type { ClientBase, Pool } from 'pg';
+import type { AudienceMembership } from './member-changes';
 import { SCHEMA, type Queryable } from './pool';
 
 /** How a cycle ended. `running` is a cycle in progress, or one a crash interrupted before the next cycle began. */
@@ -87,13 +88,14 @@ export async function recordPlan(client: ClientBase, cycleId: string, plan: Cycl
 
 /**
  * The membership last counted for the audience, by the latest cycle that recorded a plan (this one too, when an
- * earlier attempt of it did). The members table changes only in the transaction that records a plan, so a cycle
- * in which no member changed finds the count here rather than counting a million members again.
+ * earlier attempt of it did). Apart from a first load, which is counted in full, the members table changes only
+ * in the transaction that records a plan: a later cycle takes this count as it is when no member changed, or
+ * moves it by the members that did (movedMembership), rather than counting a million members again.
  */
 export async function lastCountedMembership(
   client: Queryable,
   audienceKey: string,
-): Promise<{ members: number; coverage: KeyCounts } | undefined> {
+): Promise<AudienceMembership | undefined> {
   const { rows } = await client.query<{ members: number; coverage: KeyCounts }>(
     `SELECT members, coverage FROM ${SCHEMA}.sync_cycles
       WHERE audience_key = $1 AND members IS NOT NULL AND coverage IS NOT NULL
