@@ -10,10 +10,10 @@ import { readEnvironment, type Environment } from '../src/config/environment';
 import { startEmulator, type CallLogEntry, type RunningEmulator } from '../src/emulator';
 import { startDevServer, type DevServer } from '../src/local/temporal-dev-server';
 import { freePort } from '../src/local/polling';
+import { processCpuSeconds } from './cpu-meter';
 
 const CLI = path.resolve(__dirname, '../src/client/cli.js');
 const PAGE_SIZE = 4096;
-const CLOCK_TICKS_PER_SECOND = 100;
 
 /**
  * What a benchmark runs against: its own Temporal dev server (in memory), its own Graph API emulator (own schema,
@@ -136,8 +136,7 @@ export class SampledWorker {
 
   /** CPU seconds (user + system) the process has used so far. */
   cpuSeconds(): number {
-    const fields = readFileSync(`/proc/${this.process.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+    return processCpuSeconds(this.process.pid as number);
   }
 
   async stop(): Promise<void> {

@@ -10,6 +10,7 @@ import { decodeRow } from '../src/matching/row-codec';
 import { DEFAULT_MAX_CYCLES_PER_RUN, workflowIdFor, type AudienceConfig } from '../src/workflows/audience-config';
 import { waitUntil } from '../src/local/polling';
 import { BenchStack, parsePositive, seconds } from './bench-stack';
+import { CpuMeter, totalCpuSeconds, type CpuSplit } from './cpu-meter';
 
 /**
  * `npm run bench`: the real worker and workflow against the emulator with Meta-like latency, at N and N/10
@@ -28,6 +29,8 @@ interface SizeResult {
   peakRssMbDelta: number;
   peakRssMbNoChange: number;
   eventsPerCycle: number;
+  /** Where the initial sync's CPU went: the worker, the emulator and PostgreSQL serving each. */
+  initialSyncCpuSeconds: CpuSplit;
 }
 
 const options = new Command()
@@ -83,12 +86,23 @@ async function runSize(stack: BenchStack, members: number): Promise<SizeResult> 
     worker.takePeakRssMb();
     say('initial sync …');
     let started = Date.now();
-    await stack.client.connectAudience(config);
-    const synced = await waitUntil(async () => {
-      const status = await stack.client.status(key);
-      return status.cyclesCompleted >= 1 && status.state !== 'syncing' && status;
-    }, 60 * 60 * 1000);
+    const cpu = await CpuMeter.start(stack.pool, {
+      worker: worker.process.pid as number,
+      temporal: stack.devServer.process.pid as number,
+    });
+    const synced = await (async () => {
+      await stack.client.connectAudience(config);
+      return waitUntil(async () => {
+        const status = await stack.client.status(key);
+        return status.cyclesCompleted >= 1 && status.state !== 'syncing' && status;
+      }, 60 * 60 * 1000);
+    })().catch(async (error: unknown) => {
+      // The sync's failure is what the run reports; the meter only has to stop querying.
+      await cpu.stop().catch(() => undefined);
+      throw error;
+    });
     const initialSyncSeconds = seconds(started);
+    const initialSyncCpuSeconds = await cpu.stop();
     const peakRssMbInitial = worker.takePeakRssMb();
     if (synced.state !== 'synced') throw new Error(`initial sync ended ${synced.state}: ${synced.summary}`);
     const cycle = synced.lastCycle;
@@ -128,6 +142,7 @@ async function runSize(stack: BenchStack, members: number): Promise<SizeResult> 
       peakRssMbDelta,
       peakRssMbNoChange,
       eventsPerCycle,
+      initialSyncCpuSeconds,
     };
   } finally {
     await worker.stop();
@@ -213,6 +228,7 @@ function report(tenth: SizeResult, full: SizeResult, hashFloorSeconds: number): 
     ['worker peak RSS, delta (MB)', String(tenth.peakRssMbDelta), String(full.peakRssMbDelta)],
     ['worker peak RSS, no change (MB)', String(tenth.peakRssMbNoChange), String(full.peakRssMbNoChange)],
     ['history events per cycle', String(tenth.eventsPerCycle), String(full.eventsPerCycle)],
+    ...cpuRows(tenth.initialSyncCpuSeconds, full.initialSyncCpuSeconds),
   ];
   const peakRssMb = Math.max(full.peakRssMbInitial, full.peakRssMbDelta, full.peakRssMbNoChange);
   const peakRssMbAtTenth = Math.max(tenth.peakRssMbInitial, tenth.peakRssMbDelta, tenth.peakRssMbNoChange);
@@ -235,9 +251,31 @@ function report(tenth: SizeResult, full: SizeResult, hashFloorSeconds: number): 
       peakRssMb,
       peakRssMbAtTenth,
       eventsPerCycle: Math.max(tenth.eventsPerCycle, full.eventsPerCycle),
+      initialSyncCpuSeconds: full.initialSyncCpuSeconds,
       atTenth: tenth,
     }),
   );
+}
+
+const CPU_LABELS: Record<keyof CpuSplit, string> = {
+  worker: 'worker',
+  temporal: 'Temporal dev server',
+  emulator: 'emulator (this process)',
+  postgresForWorker: 'PostgreSQL for the worker',
+  postgresForEmulator: 'PostgreSQL for the emulator',
+  postgresOther: 'PostgreSQL, other',
+};
+
+/** The initial sync's CPU seconds by spender, and their sum: on a shared machine, what bounds its time. */
+function cpuRows(tenth: CpuSplit, full: CpuSplit): [string, string, string][] {
+  return [
+    ...(Object.keys(CPU_LABELS) as (keyof CpuSplit)[]).map((spender): [string, string, string] => [
+      `initial sync CPU (s): ${CPU_LABELS[spender]}`,
+      String(tenth[spender]),
+      String(full[spender]),
+    ]),
+    ['initial sync CPU (s): all of these', String(totalCpuSeconds(tenth)), String(totalCpuSeconds(full))],
+  ];
 }
 
 main().catch((error: unknown) => {
