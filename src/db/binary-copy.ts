@@ -51,14 +51,6 @@ export class BinaryCopyWriter {
     return this;
   }
 
-  /** A bytea. */
-  bytes(value: Buffer): this {
-    this.int32(value.length);
-    const at = this.reserve(value.length);
-    value.copy(this.buffer, at);
-    return this;
-  }
-
   /** A text field. */
   utf8(value: string): this {
     const length = Buffer.byteLength(value, 'utf8');

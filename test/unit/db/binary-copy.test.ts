@@ -6,8 +6,12 @@ function stream(values: (Buffer | null)[]): Buffer {
   const copy = new BinaryCopyWriter(16);
   for (const value of values) {
     copy.tuple(1);
-    if (value === null) copy.null();
-    else copy.bytes(value);
+    if (value === null) {
+      copy.null();
+    } else {
+      const at = copy.field(value.length);
+      value.copy(copy.target, at);
+    }
   }
   return Buffer.concat([COPY_BINARY_HEADER, copy.tuples, COPY_BINARY_TRAILER]);
 }
