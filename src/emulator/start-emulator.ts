@@ -2,6 +2,7 @@ import formbody from '@fastify/formbody';
 import fastify, { type FastifyError, type FastifyRequest } from 'fastify';
 import type { CallLogEntry } from './call-log';
 import { Pool } from 'pg';
+import { survivingLostConnections } from '../db/pool';
 import { z } from 'zod';
 import { registerAdminRoutes } from './admin-routes';
 import { EmulatorContext } from './emulator-context';
@@ -61,14 +62,14 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
   const config = optionsSchema.parse(options);
   // An upload's rows are sorted by key before they are stored (see AudienceStore): 10,000 rows of JSON text need
   // more than PostgreSQL's default 4 MB to sort in memory rather than on disk.
-  const pool = new Pool({
-    connectionString: config.databaseUrl,
-    max: POOL_SIZE,
-    options: '-c work_mem=32MB',
-    application_name: 'graph-emulator',
-  });
-  // An idle client losing its connection must not crash the process; the next query reports the problem.
-  pool.on('error', () => undefined);
+  const pool = survivingLostConnections(
+    new Pool({
+      connectionString: config.databaseUrl,
+      max: POOL_SIZE,
+      options: '-c work_mem=32MB',
+      application_name: 'graph-emulator',
+    }),
+  );
   const app = fastify({
     bodyLimit: BODY_LIMIT_BYTES,
     logger: false,
