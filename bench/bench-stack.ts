@@ -11,8 +11,11 @@ import { startEmulator, type CallLogEntry, type RunningEmulator } from '../src/e
 import { startDevServer, type DevServer } from '../src/local/temporal-dev-server';
 import { freePort } from '../src/local/polling';
 import { processCpuSeconds } from './cpu-meter';
+import { ensureReaderRole } from '../src/local/source-reader-role';
 
 const CLI = path.resolve(__dirname, '../src/client/cli.js');
+/** The role the benchmark's audience queries run as, granted each table the benchmark seeds. */
+const READER_ROLE = 'audience_sync_bench_reader';
 const PAGE_SIZE = 4096;
 
 /**
@@ -28,6 +31,8 @@ export class BenchStack {
     readonly client: AudienceClient,
     private readonly emulatorSchema: string,
     private readonly workerLog: string | undefined,
+    /** Undefined when the caller set SOURCE_DATABASE_URL: then its role is used as it is. */
+    private readonly readerPassword: string | undefined,
   ) {}
 
   static async start(options: { latencyMs: number; uploadConcurrency?: number; workerLog?: string }): Promise<BenchStack> {
@@ -42,15 +47,27 @@ export class BenchStack {
       port: 0,
       latencyMs: options.latencyMs,
     });
+    const readerPassword = base.SOURCE_DATABASE_URL ? undefined : randomBytes(18).toString('base64url');
+    const sourceUrl =
+      readerPassword === undefined
+        ? base.SOURCE_DATABASE_URL
+        : await ensureReaderRole(pool, base.DATABASE_URL, READER_ROLE, readerPassword, { tables: [] });
     const environment: Environment = {
       ...base,
+      SOURCE_DATABASE_URL: sourceUrl,
       TEMPORAL_ADDRESS: devServer.address,
       FB_GRAPH_URL: emulator.url,
       FB_ACCESS_TOKEN: 'bench-token',
       ...(options.uploadConcurrency ? { UPLOAD_CONCURRENCY: options.uploadConcurrency } : {}),
     };
     const client = await AudienceClient.connect(environment);
-    return new BenchStack(environment, pool, devServer, emulator, client, emulatorSchema, options.workerLog);
+    return new BenchStack(environment, pool, devServer, emulator, client, emulatorSchema, options.workerLog, readerPassword);
+  }
+
+  /** Lets the benchmark's source role read a table it seeded. */
+  async grantSourceRead(table: string): Promise<void> {
+    if (this.readerPassword === undefined) return;
+    await ensureReaderRole(this.pool, this.environment.DATABASE_URL, READER_ROLE, this.readerPassword, { tables: [table] });
   }
 
   async startWorker(): Promise<SampledWorker> {

@@ -37,6 +37,7 @@ async function main(): Promise<void> {
     say(`seeding ${total.toLocaleString()} profiles in ${table} …`);
     await stack.pool.query(`DROP TABLE IF EXISTS ${table}`);
     await createProfilesTable(stack.pool, table);
+    await stack.grantSourceRead(table);
     await insertProfiles(stack.pool, table, 1, total);
     await stack.pool.query(`VACUUM ANALYZE ${table}`);
 

@@ -63,6 +63,7 @@ async function runSize(stack: BenchStack, members: number): Promise<SizeResult> 
   say(`\n== ${members.toLocaleString()} members: seeding ${table} …`);
   await stack.pool.query(`DROP TABLE IF EXISTS ${table}`);
   await createProfilesTable(stack.pool, table);
+  await stack.grantSourceRead(table);
   for (let first = 1; first <= members; first += 250_000) {
     await insertProfiles(stack.pool, table, first, Math.min(250_000, members - first + 1));
   }

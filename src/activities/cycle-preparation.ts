@@ -2,12 +2,18 @@ import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import { Context } from '@temporalio/activity';
 import type { PoolClient } from 'pg';
-import QueryStream from 'pg-query-stream';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { MemberRowsOptions } from '../matching/member-rows';
 import { MATCHING_VERSION } from '../matching/version';
 import { inTransaction, withClient } from '../db/pool';
-import { fingerprintCopySql, memberColumnsSql, memberRowsCopySql, memberRowsSql } from '../db/source-query';
+import { checkAudienceSql, type AudienceSql } from '../db/audience-sql';
+import { FINGERPRINT_COPY, MEMBER_COLUMNS, memberRowsCopy } from '../db/source-query';
+import {
+  beginSourceTransaction,
+  copyFromSource,
+  describeSourceColumns,
+  withSourceSession,
+} from '../db/source-session';
 import {
   copyIntoFingerprintsSql,
   copyIntoStagingSql,
@@ -35,7 +41,7 @@ import type { ActivityDependencies } from './dependencies';
 import { decideCycle, type CycleDecision } from './cycle-decision';
 import { mergeCounts, type EncodedChunk, type MemberChunk } from './member-chunk-encoding';
 import { CALLING_THREAD_ENCODER } from './member-encoder';
-import { missingUserIdFailure, sourceQueryFailure } from './source-query-failure';
+import { missingUserIdFailure, oversizedRowFailure, sourceQueryFailure } from './source-query-failure';
 
 export interface PrepareCycleInput {
   audienceKey: string;
@@ -64,12 +70,20 @@ export interface CyclePlan {
   /** Members with a usable value, by key, across the whole audience. */
   coverage: Record<string, number>;
   message?: string;
+  /** Set when the source role is privileged and SOURCE_ALLOW_PRIVILEGED_ROLE lets the cycle run anyway. */
+  sourceWarning?: string;
 }
 
-/** Source rows handed to the encoder at a time: big enough to amortize a thread hop, small enough to stream. */
-const CHUNK_SIZE = 2_000;
-/** The same for COPY text, in bytes: some 2,000 rows of a typical customer table. */
+/**
+ * COPY text handed to the encoder at a time: some 2,000 rows of a typical customer table, big enough to amortize a
+ * thread hop, small enough to stream.
+ */
 const CHUNK_BYTES = 512 * 1024;
+/**
+ * The longest source row a cycle takes: far beyond any member's match keys, and small enough that a row is held
+ * whole on the way to a hashing thread (whose heap is capped) without threatening the worker's memory.
+ */
+export const MAX_SOURCE_ROW_BYTES = 4 * 1024 * 1024;
 /**
  * Up to this many changed members are encoded on the activity's own thread, a chunk at a time: under a second of
  * work, where a hashing thread would cost its start-up and tens of MB on top of what the last upload left.
@@ -116,18 +130,21 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
     await createCycleTables(client, tables);
   });
 
+  // Anything but one read-only SELECT fails the cycle before a byte of it reaches a database.
+  const query = await fromSource(deps, checkAudienceSql(input.sourceSql));
+  const sourceWarning = await deps.sourceAccess.ensureFit();
+
   const started = Date.now();
   let scope: RebuildScope | undefined;
   let sourceRows = 0;
   let rebuiltMembers = 0;
   let passTwo: PassTwo = { sourceRows: 0, withoutUserId: 0, drops: {} };
-  await withClient(deps.sourcePool, async (source) => {
+  await withSourceSession(deps.sourcePool, async (source) => {
     // One snapshot for both passes, read-only: the query can see what it is allowed to and change nothing.
-    await fromSource(deps, source.query('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY'));
-    await fromSource(deps, source.query(`SET LOCAL statement_timeout = '${deps.sourceStatementTimeout}'`));
+    await fromSource(deps, beginSourceTransaction(source, 'REPEATABLE READ', deps.sourceLimits));
     let changedIds: string[] | undefined;
     if (await membersReusable(deps.pool, input.audienceKey, basis)) {
-      await copyFingerprints(deps, input, source, tables);
+      await copyFingerprints(deps, query, source, tables);
       const changes = await inTransaction(deps.pool, (client) =>
         findChangedMembers(client, input.audienceKey, tables),
       );
@@ -145,7 +162,7 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
       scope = 'all';
     }
     if (scope === 'all' || (changedIds && changedIds.length > 0)) {
-      passTwo = await stageMembers(deps, input, source, tables, changedIds);
+      passTwo = await stageMembers(deps, input, query, source, tables, changedIds);
       rebuiltMembers = passTwo.sourceRows - passTwo.withoutUserId;
       if (scope === 'all') sourceRows = passTwo.sourceRows;
       log.info('staged changed members', { scope, rebuiltMembers, ms: Date.now() - started });
@@ -184,6 +201,7 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
       drops,
       coverage,
       ...(message ? { message } : {}),
+      ...(sourceWarning ? { sourceWarning } : {}),
     };
     await recordPlan(client, input.cycleId, result);
     if (decision !== 'upload') {
@@ -200,26 +218,26 @@ async function fromSource<T>(deps: ActivityDependencies, step: Promise<T>): Prom
   try {
     return await step;
   } catch (error) {
-    throw sourceQueryFailure(error, deps.sourceStatementTimeout);
+    throw sourceQueryFailure(error, deps.sourceLimits);
   }
 }
 
 /** Pass 1: COPY from the source straight into our fingerprints table. */
 async function copyFingerprints(
   deps: ActivityDependencies,
-  input: PrepareCycleInput,
+  query: AudienceSql,
   source: PoolClient,
   tables: CycleTables,
 ): Promise<void> {
   await withClient(deps.pool, async (target) => {
-    const out = source.query(copyTo(fingerprintCopySql(input.sourceSql)));
+    const out = await fromSource(deps, copyFromSource(source, query, FINGERPRINT_COPY, deps.sourceLimits));
     const into = target.query(copyFrom(copyIntoFingerprintsSql(tables)));
     let sourceError: unknown;
     out.once('error', (error) => (sourceError = error));
     try {
       await pipeline(out, into);
     } catch (error) {
-      throw sourceError ? sourceQueryFailure(sourceError, deps.sourceStatementTimeout) : error;
+      throw sourceError ? sourceQueryFailure(sourceError, deps.sourceLimits) : error;
     }
   });
 }
@@ -231,6 +249,7 @@ async function copyFingerprints(
 async function stageMembers(
   deps: ActivityDependencies,
   input: PrepareCycleInput,
+  query: AudienceSql,
   source: PoolClient,
   tables: CycleTables,
   onlyMembers: string[] | undefined,
@@ -263,8 +282,7 @@ async function stageMembers(
       void work.then(() => inFlight.delete(work), () => undefined);
     };
 
-    const chunks = onlyMembers ? listedMembers(deps, input, source, onlyMembers) : allMembers(deps, input, source);
-    for await (const chunk of chunks) await dispatch(chunk);
+    for await (const chunk of memberRows(deps, query, source, onlyMembers)) await dispatch(chunk);
     await Promise.all(inFlight);
     copy.end(COPY_BINARY_TRAILER);
     await Promise.race([once(copy, 'finish'), copyFailed]);
@@ -273,58 +291,46 @@ async function stageMembers(
 }
 
 /**
- * Every member's source row, as COPY text cut at line ends: this thread only moves bytes, and the encoder threads
- * parse their own chunks, in parallel, with the driver's type parsers.
+ * The source rows of every member, or of the listed ones, as COPY text cut at line ends: this thread only moves
+ * bytes, and the encoder threads parse their own chunks, in parallel, with the driver's type parsers. A row is
+ * held whole until it is cut, so one longer than MAX_SOURCE_ROW_BYTES fails the cycle instead.
  */
-async function* allMembers(
+async function* memberRows(
   deps: ActivityDependencies,
-  input: PrepareCycleInput,
+  query: AudienceSql,
   source: PoolClient,
+  onlyMembers: string[] | undefined,
 ): AsyncGenerator<MemberChunk> {
-  const described = await fromSource(deps, source.query(memberColumnsSql(input.sourceSql)));
-  const columns = described.fields.map((field) => ({ name: field.name, typeOid: field.dataTypeID }));
+  const columns = await fromSource(deps, describeSourceColumns(source, query, MEMBER_COLUMNS, deps.sourceLimits));
   if (!columns.some((column) => column.name === 'user_id')) throw missingUserIdFailure();
-  const data = (source.query(copyTo(memberRowsCopySql(input.sourceSql))) as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-  let held: Buffer[] = [];
-  let heldBytes = 0;
-  for (;;) {
-    const next = await fromSource(deps, data.next());
-    if (next.done) break;
-    held.push(next.value);
-    heldBytes += next.value.length;
-    // Cut only where the newest piece ends a row, so a row longer than a chunk is joined once, not piece by piece.
-    if (heldBytes < CHUNK_BYTES || !next.value.includes(NEWLINE)) continue;
-    const text = Buffer.concat(held, heldBytes);
-    const end = text.lastIndexOf(NEWLINE) + 1;
-    held = [text.subarray(end)];
-    heldBytes = text.length - end;
-    yield { copyText: text.subarray(0, end), columns };
-  }
-  // COPY ends every row with a newline: anything left is a cut-off row, which the parser refuses.
-  if (heldBytes > 0) yield { copyText: Buffer.concat(held, heldBytes), columns };
-}
-
-/** The source rows of the listed members, read through a cursor (COPY takes no parameters). */
-async function* listedMembers(
-  deps: ActivityDependencies,
-  input: PrepareCycleInput,
-  source: PoolClient,
-  onlyMembers: string[],
-): AsyncGenerator<MemberChunk> {
-  const stream = source.query(
-    new QueryStream(memberRowsSql(input.sourceSql, true), [onlyMembers], { batchSize: CHUNK_SIZE }),
-  );
-  const records = (stream as AsyncIterable<Record<string, unknown>>)[Symbol.asyncIterator]();
-  let chunk: Record<string, unknown>[] = [];
-  for (;;) {
-    const next = await fromSource(deps, records.next());
-    if (next.done) break;
-    if (chunk.length === 0 && !('user_id' in next.value)) throw missingUserIdFailure();
-    chunk.push(next.value);
-    if (chunk.length === CHUNK_SIZE) {
-      yield { records: chunk };
-      chunk = [];
+  const stream = await fromSource(deps, copyFromSource(source, query, memberRowsCopy(onlyMembers), deps.sourceLimits));
+  const data = (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  try {
+    let held: Buffer[] = [];
+    let heldBytes = 0;
+    /** Bytes of the row that has not ended yet. */
+    let openRow = 0;
+    for (;;) {
+      const next = await fromSource(deps, data.next());
+      if (next.done) break;
+      const piece = next.value;
+      held.push(piece);
+      heldBytes += piece.length;
+      const lastNewline = piece.lastIndexOf(NEWLINE);
+      openRow = lastNewline < 0 ? openRow + piece.length : piece.length - lastNewline - 1;
+      if (openRow > MAX_SOURCE_ROW_BYTES) throw oversizedRowFailure(MAX_SOURCE_ROW_BYTES);
+      // Cut only where the newest piece ends a row, so a row longer than a chunk is joined once, not piece by piece.
+      if (heldBytes < CHUNK_BYTES || lastNewline < 0) continue;
+      const text = Buffer.concat(held, heldBytes);
+      const end = text.length - openRow;
+      held = [text.subarray(end)];
+      heldBytes = openRow;
+      yield { copyText: text.subarray(0, end), columns };
     }
+    // COPY ends every row with a newline: anything left is a cut-off row, which the parser refuses.
+    if (heldBytes > 0) yield { copyText: Buffer.concat(held, heldBytes), columns };
+  } finally {
+    // Stopped early (a failure here or in the encoder): the COPY is abandoned and its connection with it.
+    stream.destroy();
   }
-  if (chunk.length > 0) yield { records: chunk };
 }

@@ -1,6 +1,8 @@
 import type { Pool } from 'pg';
 import type { GraphClient } from '../facebook/graph-client';
 import type { MemberEncoder } from './member-encoder';
+import type { SourceAccess } from './source-access';
+import type { SourceLimits } from '../db/source-session';
 
 /** What the activities need from the outside world; the worker builds it once, tests build their own. */
 export interface ActivityDependencies {
@@ -8,12 +10,14 @@ export interface ActivityDependencies {
   pool: Pool;
   /** Where audiences' source queries run: SOURCE_DATABASE_URL, else the same database as `pool`. */
   sourcePool: Pool;
+  /** Whether the role of `sourcePool` may run audience queries. */
+  sourceAccess: SourceAccess;
   graph: GraphClient;
   encoder: MemberEncoder;
   /** Upload requests in flight at once for one audience. */
   uploadConcurrency: number;
-  /** PostgreSQL duration after which a source query is cancelled, e.g. `30min`. */
-  sourceStatementTimeout: string;
+  /** How long a source statement may run (SOURCE_STATEMENT_TIMEOUT). */
+  sourceLimits: SourceLimits;
   /** Rows per upload request; Meta accepts at most 10,000. */
   batchSize: number;
 }

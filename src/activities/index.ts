@@ -3,6 +3,7 @@ import { createLifecycleActivities } from './audience-lifecycle';
 import { createPreparationActivities } from './cycle-preparation';
 import { createUploadActivities } from './cycle-upload';
 import { createClosingActivities } from './cycle-closing';
+import { createSourceAccessActivities } from './source-access';
 
 export function createActivities(deps: ActivityDependencies) {
   return {
@@ -10,6 +11,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createPreparationActivities(deps),
     ...createUploadActivities(deps),
     ...createClosingActivities(deps),
+    ...createSourceAccessActivities(deps),
   };
 }
 

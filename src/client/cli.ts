@@ -15,7 +15,7 @@ import {
   type CustomerFileSource,
 } from '../workflows/audience-config';
 import { AudienceClient, UserFacingError } from './audience-client';
-import { checkSourceQuery } from './source-check';
+import { parseSourceQuery, tryQueryOnSource } from './source-check';
 import { formatCycle, formatHistory, formatList, formatStatus, printJson } from './output';
 import { collectFaultFlag, parseThrottleFlag } from '../emulator/command-line-flags';
 
@@ -90,7 +90,7 @@ program
       .choices(CUSTOMER_FILE_SOURCES)
       .default('USER_PROVIDED_ONLY'),
   )
-  .option('--no-check', 'do not check the query against the source database first')
+  .option('--no-check', 'do not try the query on the source database first (it is still parsed)')
   .option('--json', 'print JSON')
   .action(async (options) => {
     const sourceSql: string | undefined = options.queryFile
@@ -98,9 +98,8 @@ program
       : (options.query as string | undefined);
     if (!sourceSql?.trim()) throw new UserFacingError('Give the audience query with --query or --query-file.');
     const environment = readEnvironment();
-    if (options.check) {
-      await checkSourceQuery(environment.SOURCE_DATABASE_URL ?? environment.DATABASE_URL, sourceSql);
-    }
+    const query = await parseSourceQuery(sourceSql);
+    if (options.check) await tryQueryOnSource(environment, query);
     const config: AudienceConfig = {
       audienceKey: options.audience,
       name: String(options.name).trim(),

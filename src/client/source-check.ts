@@ -1,13 +1,31 @@
 import { Client } from 'pg';
-import { sourceQueryText } from '../db/source-query';
+import type { Environment } from '../config/environment';
+import { AudienceSqlRejected, checkAudienceSql, type AudienceSql } from '../db/audience-sql';
+import { FINGERPRINT_COLUMN, MEMBER_COLUMNS } from '../db/source-query';
+import { beginSourceTransaction, describeSourceColumns, sourceLimits } from '../db/source-session';
+import { inspectSourceRole, privilegedRoleSentence } from '../db/source-role';
 import { UserFacingError } from './audience-client';
 
+/** PostgreSQL's parser's verdict on the audience's SQL, which `connect` asks for before anything else. */
+export async function parseSourceQuery(sourceSql: string): Promise<AudienceSql> {
+  try {
+    return await checkAudienceSql(sourceSql);
+  } catch (error) {
+    if (error instanceof AudienceSqlRejected) throw new UserFacingError(error.message);
+    throw error;
+  }
+}
+
 /**
- * Plans the source query without reading a row (LIMIT 0, read-only) so that `connect` rejects a query that
- * cannot run or lacks a user_id column before any workflow exists.
+ * Plans the source query without reading a row (LIMIT 0, read-only, in the extended protocol) as the worker's
+ * source role would run it, so that `connect` rejects a query that cannot run or lacks a user_id column before any
+ * workflow exists. A role that may not run audience queries does not run this one either.
  */
-export async function checkSourceQuery(connectionString: string, sourceSql: string): Promise<string[]> {
-  const client = new Client({ connectionString, application_name: 'audience-sync connect' });
+export async function tryQueryOnSource(environment: Environment, query: AudienceSql): Promise<string[]> {
+  const client = new Client({
+    connectionString: environment.SOURCE_DATABASE_URL ?? environment.DATABASE_URL,
+    application_name: 'audience-sync connect',
+  });
   try {
     await client.connect();
   } catch (error) {
@@ -17,10 +35,13 @@ export async function checkSourceQuery(connectionString: string, sourceSql: stri
     );
   }
   try {
-    await client.query('BEGIN TRANSACTION READ ONLY');
-    await client.query(`SET LOCAL statement_timeout = '30s'`);
-    const result = await client.query(`${sourceQueryText(sourceSql)} LIMIT 0`);
-    const columns = result.fields.map((field) => field.name);
+    const role = await inspectSourceRole(client);
+    if (role.excess.length > 0 && !environment.SOURCE_ALLOW_PRIVILEGED_ROLE) {
+      throw new UserFacingError(`The query was not tried: ${privilegedRoleSentence(role)}`);
+    }
+    await beginSourceTransaction(client, 'READ COMMITTED', CHECK_LIMITS);
+    const described = await describeSourceColumns(client, query, MEMBER_COLUMNS, CHECK_LIMITS);
+    const columns = described.map((column) => column.name).filter((name) => name !== FINGERPRINT_COLUMN);
     if (!columns.includes('user_id')) {
       throw new UserFacingError(
         `The source query returns no user_id column (it returns: ${columns.join(', ') || 'nothing'}); ` +
@@ -35,3 +56,5 @@ export async function checkSourceQuery(connectionString: string, sourceSql: stri
     await client.end().catch(() => undefined);
   }
 }
+
+const CHECK_LIMITS = sourceLimits('30s');

@@ -24,6 +24,10 @@ const environmentSchema = z.object({
     .string()
     .regex(/^\d+(ms|s|min|h)?$/, 'must be a PostgreSQL duration such as 15min or 300s')
     .default('30min'),
+  SOURCE_ALLOW_PRIVILEGED_ROLE: z
+    .enum(['true', 'false'], { message: 'must be true or false' })
+    .default('false')
+    .transform((value) => value === 'true'),
   FB_GRAPH_URL: z.string().url().default('https://graph.facebook.com'),
   FB_API_VERSION: z
     .string()

@@ -1,47 +1,71 @@
 /**
- * The SQL audience-sync wraps around an audience's own query. Plain text and no driver: the hashing threads load
- * this module for the fingerprint column's name.
+ * The SQL audience-sync wraps around an audience's own query, as the text before and after it: the query becomes
+ * the subquery `s`. Plain text and no driver or parser (the hashing threads load this module for the fingerprint
+ * column's name); audience-sql's wrapAudienceSql joins the parts and checks the result. Everything named here is
+ * schema-qualified, so an audience's query that moves search_path cannot put another function or type in its place.
  */
-
-/** The audience's SELECT as a subquery. A trailing semicolon is common in pasted SQL and harmless, so it goes. */
-function asSubquery(sourceSql: string): string {
-  return `(${sourceSql.trim().replace(/;+\s*$/, '')}\n) AS s`;
-}
-
-/** The audience's query as written, for checking it without running it (`LIMIT 0`). */
-export function sourceQueryText(sourceSql: string): string {
-  return `SELECT * FROM ${asSubquery(sourceSql)}`;
-}
-
-/**
- * Pass 1: every member's id and a fingerprint of its whole source row, streamed as COPY text straight into our
- * database: no row is parsed in JavaScript, so a cycle in which little changed costs little.
- */
-export function fingerprintCopySql(sourceSql: string): string {
-  return `COPY (SELECT (s.user_id)::text, ${ROW_FINGERPRINT} FROM ${asSubquery(sourceSql)} WHERE s.user_id IS NOT NULL) TO STDOUT`;
+export interface WrappedStatement {
+  before: string;
+  /** The text after the audience's statement, as it is checked. */
+  after: string;
+  /**
+   * The text after it as it is sent, when that differs from `after` only in the content of a dollar-quoted
+   * constant (see dollarQuotedConstant), which cannot end early whatever it holds: the check parses the short
+   * form, so a long list of member ids is never held in the parser's memory.
+   */
+  sentAfter?: string;
 }
 
 /**
  * A 64-bit hash of the row's text: half the cost of md5 over a million rows, and a changed row keeps its old
  * fingerprint with a chance of 2^-64.
  */
-const ROW_FINGERPRINT = 'hashtextextended(s::text, 0)';
+const ROW_FINGERPRINT = 'pg_catalog.hashtextextended(s::pg_catalog.text, 0)';
 
 /** The column pass 2 adds to each source row: the same fingerprint as pass 1, from the same snapshot. */
 export const FINGERPRINT_COLUMN = '__audience_sync_fingerprint';
 
-/** Pass 2: the source rows of all members, or (with `$1`, an array of ids) of the members that changed. */
-export function memberRowsSql(sourceSql: string, onlyListedMembers: boolean): string {
-  const filter = onlyListedMembers ? ' WHERE (s.user_id)::text = ANY ($1::text[])' : '';
-  return `SELECT ${ROW_FINGERPRINT} AS ${FINGERPRINT_COLUMN}, s.* FROM ${asSubquery(sourceSql)}${filter}`;
-}
+/**
+ * Pass 1: every member's id and a fingerprint of its whole source row, streamed as COPY text straight into our
+ * database: no row is parsed in JavaScript, so a cycle in which little changed costs little.
+ */
+export const FINGERPRINT_COPY: WrappedStatement = {
+  before: `COPY (SELECT (s.user_id)::pg_catalog.text, ${ROW_FINGERPRINT} FROM (`,
+  after: ') AS s WHERE s.user_id IS NOT NULL) TO STDOUT',
+};
 
-/** Pass 2 over all members as COPY text, which names no columns: memberColumnsSql describes them. */
-export function memberRowsCopySql(sourceSql: string): string {
-  return `COPY (${memberRowsSql(sourceSql, false)}) TO STDOUT`;
-}
+const MEMBER_ROWS = `SELECT ${ROW_FINGERPRINT} AS ${FINGERPRINT_COLUMN}, s.* FROM (`;
 
 /** The columns of pass 2's rows, without reading any. */
-export function memberColumnsSql(sourceSql: string): string {
-  return `${memberRowsSql(sourceSql, false)} LIMIT 0`;
+export const MEMBER_COLUMNS: WrappedStatement = { before: MEMBER_ROWS, after: ') AS s LIMIT 0' };
+
+/**
+ * Pass 2 as COPY text: the source rows of every member or of the listed ones. COPY takes no parameters, so the
+ * ids are a constant in the statement.
+ */
+export function memberRowsCopy(onlyMembers?: readonly string[]): WrappedStatement {
+  const before = `COPY (${MEMBER_ROWS}`;
+  if (onlyMembers === undefined) return { before, after: ') AS s) TO STDOUT' };
+  const ids = (content: string) =>
+    `) AS s WHERE (s.user_id)::pg_catalog.text OPERATOR(pg_catalog.=) ANY (${content}::pg_catalog.text[])) TO STDOUT`;
+  const constant = dollarQuotedConstant(textArrayLiteral(onlyMembers));
+  return { before, after: ids(constant.empty), sentAfter: ids(constant.quoted) };
+}
+
+/** PostgreSQL's text form of a text[]: every element in double quotes, with `"` and `\` escaped by a backslash. */
+export function textArrayLiteral(values: readonly string[]): string {
+  return `{${values.map((value) => `"${value.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
+}
+
+/**
+ * A string constant in dollar quotes whose tag the content does not hold, so nothing in it can end it: unlike a
+ * quoted string, its reading depends on no setting (standard_conforming_strings, backslash_quote). `empty` is the
+ * same constant with no content, which the parser reads the same way.
+ */
+export function dollarQuotedConstant(content: string): { quoted: string; empty: string } {
+  let n = 0;
+  // The constant ends at the first place the tag occurs, which must be the tag after the content.
+  while (`${content}$c${n}$`.indexOf(`$c${n}$`) !== content.length) n++;
+  const tag = `$c${n}$`;
+  return { quoted: `${tag}${content}${tag}`, empty: `${tag}${tag}` };
 }

@@ -1,8 +1,10 @@
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ConfigurationError, readEnvironment, type Environment } from '../config/environment';
+import type { Pool } from 'pg';
 import { createPool } from '../db/pool';
 import { startEmulator, type RunningEmulator } from '../emulator';
 import { startAudienceWorker } from '../worker/audience-worker';
@@ -11,6 +13,7 @@ import { formatStatus } from '../client/output';
 import { DEFAULT_MAX_CYCLES_PER_RUN, workflowIdFor, type AudienceConfig } from '../workflows/audience-config';
 import { projectRoot } from './project-root';
 import { createProfilesTable, insertProfiles } from './synthetic-profiles';
+import { ensureReaderRole } from './source-reader-role';
 import { startDevServer, type DevServer } from './temporal-dev-server';
 
 const UI_PORT = 8233;
@@ -19,9 +22,12 @@ const DEMO_PROFILES = 5_000;
 const EMULATOR_TOKEN = 'local-emulator-token';
 
 const DEMO_AUDIENCE_KEY = 'demo-paying-users';
+const DEMO_TABLE = 'demo_profiles';
+/** The demo's source role: it can read the demo table and nothing else. */
+const READER_ROLE = 'audience_sync_reader';
 const DEMO_QUERY = `SELECT user_id, email, phone, first_name, last_name, gender, birthday,
        city, state, zip, country_code, traits
-  FROM demo_profiles
+  FROM ${DEMO_TABLE}
  WHERE plan IN ('pro', 'team')`;
 
 /**
@@ -69,7 +75,10 @@ async function main(): Promise<void> {
     });
     stoppers.push(() => devServer.stop());
 
-    let workerEnvironment: Environment = environment;
+    await createProfilesTable(pool, DEMO_TABLE);
+    await insertProfiles(pool, DEMO_TABLE, 1, DEMO_PROFILES);
+    const sourceUrl = environment.SOURCE_DATABASE_URL ?? (await demoReader(pool, environment.DATABASE_URL, dataDir));
+    let workerEnvironment: Environment = { ...environment, SOURCE_DATABASE_URL: sourceUrl };
     if (useEmulator) {
       const emulator: RunningEmulator = await startEmulator({
         databaseUrl: environment.DATABASE_URL,
@@ -77,7 +86,7 @@ async function main(): Promise<void> {
         port: EMULATOR_PORT,
       });
       stoppers.push(() => emulator.close());
-      workerEnvironment = { ...environment, FB_GRAPH_URL: emulator.url, FB_ACCESS_TOKEN: EMULATOR_TOKEN };
+      workerEnvironment = { ...workerEnvironment, FB_GRAPH_URL: emulator.url, FB_ACCESS_TOKEN: EMULATOR_TOKEN };
     }
 
     // The local stack owns Ctrl-C, so the worker drains before the server it talks to goes away.
@@ -87,9 +96,6 @@ async function main(): Promise<void> {
       worker.shutdown();
       await finished;
     });
-
-    await createProfilesTable(pool, 'demo_profiles');
-    await insertProfiles(pool, 'demo_profiles', 1, DEMO_PROFILES);
 
     const adAccountId = useEmulator ? 'act_1234567890' : process.env.DEMO_AD_ACCOUNT_ID;
     const client = await AudienceClient.connect(environment);
@@ -112,7 +118,7 @@ async function main(): Promise<void> {
       console.log('FB_ACCESS_TOKEN is set but DEMO_AD_ACCOUNT_ID is not: no demo audience is connected.');
     }
 
-    printWelcome(environment, useEmulator);
+    printWelcome(environment, useEmulator, environment.SOURCE_DATABASE_URL === undefined);
     if (adAccountId) void reportFirstCycle(client);
     await waitForCtrlC();
     console.log('\nStopping …');
@@ -121,13 +127,32 @@ async function main(): Promise<void> {
   }
 }
 
-function printWelcome(environment: Environment, useEmulator: boolean): void {
+/**
+ * The demo's source: a role that can read the demo table and nothing else, with a password kept in .data (the role
+ * needs one wherever PostgreSQL asks for passwords), and its URL written beside it for the CLI in other terminals.
+ */
+async function demoReader(pool: Pool, databaseUrl: string, dataDir: string): Promise<string> {
+  const passwordFile = path.join(dataDir, 'source-reader-password');
+  if (!existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
+  const url = await ensureReaderRole(pool, databaseUrl, READER_ROLE, readFileSync(passwordFile, 'utf8').trim(), {
+    tables: [DEMO_TABLE],
+  });
+  writeFileSync(path.join(dataDir, SOURCE_URL_FILE), `${url}\n`, { mode: 0o600 });
+  return url;
+}
+
+const SOURCE_URL_FILE = 'source-database-url';
+
+function printWelcome(environment: Environment, useEmulator: boolean, demoSource: boolean): void {
   const workflowUrl = `http://localhost:${UI_PORT}/namespaces/${environment.TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(workflowIdFor(DEMO_AUDIENCE_KEY))}`;
+  const connectHint = demoSource
+    ? `  export SOURCE_DATABASE_URL="$(cat .data/${SOURCE_URL_FILE})"   # before connect: the demo's read-only source role\n`
+    : '';
   console.log(`
 audience-sync is running.
   Temporal Web UI:   http://localhost:${UI_PORT}  (the demo workflow: ${workflowUrl})
   ${useEmulator ? `Graph emulator:    http://127.0.0.1:${EMULATOR_PORT}/_emulator/audiences` : `Graph API:         ${environment.FB_GRAPH_URL}`}
-  Demo data:         table demo_profiles in ${redactUrl(environment.DATABASE_URL)}
+  Demo data:         table ${DEMO_TABLE} in ${redactUrl(environment.DATABASE_URL)}${demoSource ? `, read as the role ${READER_ROLE}` : ''}
 
 Try, in another terminal:
   npx audience-sync list
@@ -136,9 +161,9 @@ Try, in another terminal:
   npx audience-sync sync-now ${DEMO_AUDIENCE_KEY} --wait
   npx audience-sync pause ${DEMO_AUDIENCE_KEY}   /   npx audience-sync resume ${DEMO_AUDIENCE_KEY}
   npx audience-sync rename ${DEMO_AUDIENCE_KEY} "Paying users"
-  psql ${redactUrl(environment.DATABASE_URL)} -c "UPDATE demo_profiles SET plan = 'free' WHERE user_id IN ('u1','u2','u3')"
+  psql ${redactUrl(environment.DATABASE_URL)} -c "UPDATE ${DEMO_TABLE} SET plan = 'free' WHERE user_id IN ('u1','u2','u3')"
                                                      # then sync-now again and watch the removes
-Ctrl-C stops everything; \`npm start\` again resumes where it left off.
+${connectHint}Ctrl-C stops everything; \`npm start\` again resumes where it left off.
 `);
 }
 

@@ -4,8 +4,10 @@ import { requireAccessToken } from '../config/environment';
 import { temporalConnectionOptions, unreachableTemporalMessage } from '../config/temporal-connection';
 import { createActivities } from '../activities';
 import { createMemberEncoder } from '../activities/member-encoder';
+import { createSourceAccess } from '../activities/source-access';
 import { createPool } from '../db/pool';
 import { createSourcePool } from '../db/source-pool';
+import { sourceLimits } from '../db/source-session';
 import { migrate } from '../db/migrations';
 import { GraphClient } from '../facebook/graph-client';
 import { MAX_ROWS_PER_USERS_REQUEST } from '../facebook/users-payload';
@@ -48,6 +50,7 @@ export async function startAudienceWorker(environment: Environment): Promise<Run
       activities: createActivities({
         pool,
         sourcePool,
+        sourceAccess: createSourceAccess(sourcePool, { allowPrivileged: environment.SOURCE_ALLOW_PRIVILEGED_ROLE }),
         encoder,
         graph: new GraphClient({
           baseUrl: environment.FB_GRAPH_URL,
@@ -55,7 +58,7 @@ export async function startAudienceWorker(environment: Environment): Promise<Run
           accessToken,
         }),
         uploadConcurrency: environment.UPLOAD_CONCURRENCY,
-        sourceStatementTimeout: environment.SOURCE_STATEMENT_TIMEOUT,
+        sourceLimits: sourceLimits(environment.SOURCE_STATEMENT_TIMEOUT),
         batchSize: MAX_ROWS_PER_USERS_REQUEST,
       }),
     });

@@ -35,6 +35,8 @@ export interface CycleSummary {
   invalidEntries: number;
   /** One sentence for an operator when the cycle did not sync. */
   message?: string;
+  /** Set when the cycle ran its source query as a privileged role because SOURCE_ALLOW_PRIVILEGED_ROLE allows it. */
+  sourceWarning?: string;
 }
 
 /** Why the audience is parked and what a person should do. */
@@ -43,6 +45,8 @@ export interface Attention {
   since: string;
   graphCode?: number;
   graphSubcode?: number;
+  /** The worker's source role rather than Meta: the parked audience checks the role instead of calling Meta. */
+  cause?: 'source_role';
 }
 
 export interface SyncRequest {

@@ -215,11 +215,14 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
     iterationsThisRun++;
     if (interrupted && !resumeRequested && s.syncRequest === undefined) return;
     if (!interrupted) {
-      const check = await metaCalls.checkAudienceAccess({
-        adAccountId: config.adAccountId,
-        fbAudienceId: s.fbAudienceId,
-        termsOnly: attention.graphSubcode !== undefined && TERMS_SUBCODES.includes(attention.graphSubcode),
-      });
+      const check =
+        attention.cause === 'source_role'
+          ? await bookkeeping.checkSourceAccess()
+          : await metaCalls.checkAudienceAccess({
+              adAccountId: config.adAccountId,
+              fbAudienceId: s.fbAudienceId,
+              termsOnly: attention.graphSubcode !== undefined && TERMS_SUBCODES.includes(attention.graphSubcode),
+            });
       if (check.status === 'needs_person') {
         s.attention = { ...attention, reason: check.reason };
         publish();
@@ -334,6 +337,7 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
         since: new Date().toISOString(),
         graphCode: details?.graphCode,
         graphSubcode: details?.graphSubcode,
+        ...(details?.cause ? { cause: details.cause } : {}),
       };
       s.state = 'needs_attention';
       return 'needs_attention';
@@ -422,6 +426,7 @@ function summarize(plan: CyclePlan, uploaded: UploadResult | undefined, startedA
     coverage: plan.coverage,
     invalidEntries: uploaded?.invalidEntries ?? 0,
     ...(message ? { message } : {}),
+    ...(plan.sourceWarning ? { sourceWarning: plan.sourceWarning } : {}),
   };
 }
 

@@ -23,4 +23,6 @@ export interface NeedsPersonDetails {
   reason: string;
   graphCode?: number;
   graphSubcode?: number;
+  /** What needs the person: Meta (the default) or the worker's source role, which the parked audience checks instead. */
+  cause?: 'source_role';
 }

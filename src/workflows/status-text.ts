@@ -21,7 +21,9 @@ export function describeStatus(config: AudienceConfig, s: CarriedState, state: S
     lastCycle: s.lastCycle ?? null,
     cyclesCompleted: s.cyclesCompleted,
     totals: s.totals,
-    summary: summarySentence(config.audienceKey, s, state, nextCycleAt),
+    summary: [summarySentence(config.audienceKey, s, state, nextCycleAt), s.lastCycle?.sourceWarning]
+      .filter(Boolean)
+      .join(' '),
   };
 }
 

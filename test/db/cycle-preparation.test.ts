@@ -1,63 +1,19 @@
-import { randomUUID } from 'node:crypto';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { createPool, inTransaction, SCHEMA } from '../../src/db/pool';
-import { createSourcePool } from '../../src/db/source-pool';
-import { migrate } from '../../src/db/migrations';
-import { cycleTables, dropCycleTables } from '../../src/db/cycle-tables';
-import { createPreparationActivities } from '../../src/activities/cycle-preparation';
+import { SCHEMA } from '../../src/db/pool';
 import { encodeMembers } from '../../src/activities/member-chunk-encoding';
-import { CALLING_THREAD_ENCODER, type MemberEncoder } from '../../src/activities/member-encoder';
-import type { GraphClient } from '../../src/facebook/graph-client';
+import type { MemberEncoder } from '../../src/activities/member-encoder';
+import { PreparationHarness, DATABASE_URL } from '../support/preparation-harness';
+import { testReaderUrl } from '../support/source-reader';
 
 /** prepareCycle's staging against the real database. */
-const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const pool = createPool(DATABASE_URL);
-const sourcePool = createSourcePool(DATABASE_URL, 2);
-const audienceKeys: string[] = [];
-const cycleIds: string[] = [];
+const harness = new PreparationHarness();
+let readerUrl: string;
 
-beforeAll(() => migrate(pool));
-
-afterAll(async () => {
-  for (const cycleId of cycleIds) await inTransaction(pool, (client) => dropCycleTables(client, cycleTables(cycleId)));
-  // What a cycle that wrongly went on would have applied, so a failing run leaves nothing behind either.
-  for (const table of ['pending_rows', 'audience_rows', 'audience_members', 'sync_cycles', 'audiences']) {
-    await pool.query(`DELETE FROM ${SCHEMA}.${table} WHERE audience_key = ANY ($1)`, [audienceKeys]);
-  }
-  await Promise.all([pool.end(), sourcePool.end()]);
+beforeAll(async () => {
+  await harness.start();
+  readerUrl = await testReaderUrl(harness.pool, DATABASE_URL, { tables: [] });
 });
 
-/** A first cycle of a new audience (it has a record, as a connected one does) whose members the SQL selects. */
-function prepareFirstCycle(encoder: MemberEncoder, sourceSql: string) {
-  const audienceKey = `cycle-preparation-${randomUUID()}`;
-  const cycleId = randomUUID();
-  audienceKeys.push(audienceKey);
-  cycleIds.push(cycleId);
-  const activities = createPreparationActivities({
-    pool,
-    sourcePool,
-    encoder,
-    graph: {} as GraphClient,
-    uploadConcurrency: 1,
-    sourceStatementTimeout: '1min',
-    batchSize: 10_000,
-  });
-  return {
-    audienceKey,
-    plan: pool
-      .query(`INSERT INTO ${SCHEMA}.audiences (audience_key, ad_account_id, name) VALUES ($1, 'act_1', $1)`, [audienceKey])
-      .then(() =>
-        new MockActivityEnvironment().run(activities.prepareCycle, {
-          audienceKey,
-          cycleId,
-          fbAudienceId: '1',
-          sourceSql,
-          minSize: 100,
-          allowMassRemoval: false,
-        }),
-      ),
-  };
-}
+afterAll(() => harness.stop());
 
 it('fails the cycle when a chunk of members could not be encoded, even while the next chunk is being read', async () => {
   let calls = 0;
@@ -72,27 +28,44 @@ it('fails the cycle when a chunk of members could not be encoded, even while the
     close: async () => undefined,
   };
   // Some 1.7 MB of source rows: several chunks of COPY text.
-  const { plan } = prepareFirstCycle(
-    encoder,
-    `SELECT g::text AS user_id, 'person' || g || '@example.com' AS email, repeat('x', 300) AS note
-       FROM generate_series(1, 5000) AS g`,
-  );
-  await expect(plan).rejects.toThrow('the hashing thread ended');
+  const { prepare } = harness.source({ url: readerUrl, encoder });
+  await expect(
+    prepare(
+      `SELECT g::text AS user_id, 'person' || g || '@example.com' AS email, repeat('x', 300) AS note
+         FROM generate_series(1, 5000) AS g`,
+    ),
+  ).rejects.toThrow('the hashing thread ended');
   expect(calls).toBeGreaterThanOrEqual(2);
 });
 
 it('stages every member when some source rows are longer than a chunk of COPY text', async () => {
   // Three rows of 1.2 MB (two of them adjacent) among short ones: each spans many pieces of the COPY stream.
-  const { audienceKey, plan } = prepareFirstCycle(
-    CALLING_THREAD_ENCODER,
+  const { prepare } = harness.source({ url: readerUrl });
+  const { audienceKey, plan } = await prepare(
     `SELECT g::text AS user_id, 'person' || g || '@example.com' AS email,
             CASE WHEN g IN (10, 1500, 1501) THEN repeat('x', 1200000) ELSE 'short' END AS note
        FROM generate_series(1, 3000) AS g`,
   );
-  await expect(plan).resolves.toMatchObject({ members: 3000, sourceRows: 3000, adds: 3000, removes: 0 });
-  const { rows } = await pool.query<{ members: string }>(
+  expect(plan).toMatchObject({ members: 3000, sourceRows: 3000, adds: 3000, removes: 0 });
+  const { rows } = await harness.pool.query<{ members: string }>(
     `SELECT count(*) AS members FROM ${SCHEMA}.audience_members WHERE audience_key = $1 AND cardinality(row_hashes) = 1`,
     [audienceKey],
   );
   expect(Number(rows[0]?.members)).toBe(3000);
+});
+
+it('rebuilds exactly the listed members of a later cycle, whatever their ids hold', async () => {
+  // Ids that the id list written into pass 2's COPY must carry through intact: quotes, backslashes, braces,
+  // commas, dollar quotes (the constant's own tag among them), spaces, NULL-like text and non-Latin letters.
+  const tricky = ['plain', "o'neil", 'back\\slash', 'q"uote', '{brace}', 'a,b', '$c0$', 'a$c0', ' spaced ', 'NULL', '東京', 'é'];
+  const ids = [...tricky, ...Array.from({ length: 100 }, (_, i) => `p${i}`)];
+  // The tricky members change their email in the second cycle: a tenth of the audience, so only they are read.
+  const source = (changed: string) =>
+    `SELECT t.id AS user_id, 'm' || t.ord || CASE WHEN t.ord <= ${tricky.length} THEN '${changed}' ELSE '' END || '@example.com' AS email
+       FROM jsonb_array_elements_text($j$${JSON.stringify(ids)}$j$::jsonb) WITH ORDINALITY AS t(id, ord)`;
+  const { prepare } = harness.source({ url: readerUrl });
+  const first = await prepare(source('a'));
+  expect(first.plan).toMatchObject({ members: ids.length, rebuiltMembers: ids.length });
+  const second = await prepare(source('b'), first.audienceKey);
+  expect(second.plan).toMatchObject({ members: ids.length, rebuiltMembers: tricky.length });
 });

@@ -3,6 +3,7 @@ import type { SyncNowResult } from '../../src/workflows/messages';
 import { TestStack, type WorkerProcess } from '../support/test-stack';
 import { asSortedJson, createMemberTable, expectedRows, member, writeMembers, type TestMember } from '../support/expected-rows';
 import { expectHistoriesFreeOfMemberData } from '../support/history-privacy';
+import { TEST_READER_ROLE } from '../support/source-reader';
 
 jest.setTimeout(300_000);
 
@@ -108,6 +109,8 @@ describe('guards against bad sources and bad data, end to end', () => {
     const members = Array.from({ length: 150 }, (_, i) => member(900_000 + i));
     const sequence = `guards_writes_${stack.suffix}`;
     await stack.pool.query(`CREATE SEQUENCE ${sequence}`);
+    // The source role may use it: what stops the write is the read-only transaction, not a missing grant.
+    await stack.pool.query(`GRANT USAGE ON SEQUENCE ${sequence} TO ${TEST_READER_ROLE}`);
     const { key, table } = await connected('writer', members, (t) =>
       `SELECT user_id, email, phone, traits FROM ${t} WHERE nextval('${sequence}') > 0`);
     const result = await syncNow(key);

@@ -6,6 +6,7 @@ import { Pool } from 'pg';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../src/emulator';
 import { startDevServer, type DevServer } from '../../src/local/temporal-dev-server';
 import { freePort, waitUntil } from '../../src/local/polling';
+import { testReaderUrl } from './source-reader';
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const CLI = path.resolve(__dirname, '../../dist/src/client/cli.js');
@@ -43,6 +44,11 @@ export class TestStack {
     options: { emulator?: Partial<EmulatorOptions>; dbFilename?: string; env?: NodeJS.ProcessEnv } = {},
   ): Promise<TestStack> {
     const suffix = randomBytes(4).toString('hex');
+    const admin = new Pool({ connectionString: TEST_DATABASE_URL, max: 1 });
+    // Every table the tests make in public is readable by the source role, which can read nothing of ours.
+    const sourceUrl = await testReaderUrl(admin, TEST_DATABASE_URL, { futureTablesInSchema: 'public' }).finally(() =>
+      admin.end(),
+    );
     const devServerOptions = { port: await freePort(), dbFilename: options.dbFilename };
     const devServer = await startDevServer(devServerOptions);
     const emulator = await startEmulator({
@@ -57,6 +63,7 @@ export class TestStack {
       TEMPORAL_ADDRESS: devServer.address,
       TEMPORAL_TASK_QUEUE: `e2e-${suffix}`,
       DATABASE_URL: TEST_DATABASE_URL,
+      SOURCE_DATABASE_URL: sourceUrl,
       FB_GRAPH_URL: emulator.url,
       FB_ACCESS_TOKEN: `e2e-token-${suffix}`,
       ...options.env,

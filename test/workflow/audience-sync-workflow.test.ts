@@ -37,6 +37,12 @@ class FakeMeta {
   /** Failures the next upload calls throw, in order. */
   uploadFailures: Error[] = [];
   accessAnswers: Awaited<ReturnType<AudienceSyncActivities['checkAudienceAccess']>>[] = [];
+  /** Failures the next preparations throw, in order. */
+  prepareFailures: Error[] = [];
+  sourceChecks = 0;
+  sourceAnswers: Awaited<ReturnType<AudienceSyncActivities['checkSourceAccess']>>[] = [];
+  /** What preparations report when the worker runs them as a privileged role it was allowed to use. */
+  sourceWarning: string | undefined;
 
   activities(): Partial<AudienceSyncActivities> {
     return {
@@ -52,8 +58,14 @@ class FakeMeta {
         this.accessChecks++;
         return this.accessAnswers.shift() ?? { status: 'ok' };
       },
+      checkSourceAccess: async () => {
+        this.sourceChecks++;
+        return this.sourceAnswers.shift() ?? { status: 'ok' };
+      },
       prepareCycle: async (input): Promise<CyclePlan> => {
         this.prepareCalls.push(input);
+        const failure = this.prepareFailures.shift();
+        if (failure) throw failure;
         const adds = Math.max(0, this.members - this.synced);
         const removes = Math.max(0, this.synced - this.members);
         const { decision, message } = decideCycle({
@@ -77,6 +89,7 @@ class FakeMeta {
           drops: {},
           coverage: { EMAIL: this.members },
           ...(message ? { message } : {}),
+          ...(this.sourceWarning ? { sourceWarning: this.sourceWarning } : {}),
         };
       },
       uploadCycle: async () => {
@@ -305,6 +318,38 @@ describe('audienceSyncWorkflow (time-skipping)', () => {
       await handle.executeUpdate(resumeUpdate);
       await waitFor(async () => (await handle.query(statusQuery)).state === 'synced');
       expect(meta.accessChecks).toBe(0);
+    });
+  });
+
+  it('parks while the source role is privileged, checks the role (not Meta) once per interval, and recovers', async () => {
+    const meta = new FakeMeta();
+    const reason = 'Audience queries run as the role postgres, which is a superuser: point SOURCE_DATABASE_URL at …';
+    meta.prepareFailures.push(
+      ApplicationFailure.nonRetryable(reason, FailureType.NeedsPerson, { reason, cause: 'source_role' }),
+    );
+    meta.sourceAnswers.push({ status: 'needs_person', reason });
+    await withWorkflow(meta, config(), async (handle) => {
+      await waitFor(async () => (await handle.query(statusQuery)).state === 'needs_attention');
+      expect((await handle.query(statusQuery)).summary).toMatch(/role postgres, which is a superuser/);
+      await advance(HOUR);
+      await waitFor(() => meta.sourceChecks === 1);
+      expect((await handle.query(statusQuery)).state).toBe('needs_attention');
+      await advance(HOUR);
+      await waitFor(async () => (await handle.query(statusQuery)).state === 'synced');
+      expect(meta.sourceChecks).toBe(2);
+      expect(meta.prepareCalls).toHaveLength(2);
+    });
+    expect(meta.accessChecks).toBe(0);
+  });
+
+  it('says in status that cycles run as a privileged role when the worker allows it', async () => {
+    const meta = new FakeMeta();
+    meta.sourceWarning = 'Runs privileged: audience queries run as the role postgres, which is a superuser.';
+    await withWorkflow(meta, config(), async (handle) => {
+      await waitFor(async () => (await handle.query(statusQuery)).state === 'synced');
+      const status = await handle.query(statusQuery);
+      expect(status.summary).toMatch(/^In sync with 500 members\..* Runs privileged: .*superuser\.$/);
+      expect(status.lastCycle?.sourceWarning).toBe(meta.sourceWarning);
     });
   });
 
