@@ -9,6 +9,7 @@ import { inTransaction, withClient } from '../db/pool';
 import { checkAudienceSql, type AudienceSql } from '../db/audience-sql';
 import { FINGERPRINT_COPY, MEMBER_COLUMNS, memberRowsCopy } from '../db/source-query';
 import {
+  assertSourceSettings,
   beginSourceTransaction,
   copyFromSource,
   describeSourceColumns,
@@ -26,6 +27,7 @@ import {
   applyMemberChanges,
   audienceMembership,
   changedMemberIds,
+  longestChangedMemberId,
   findChangedMembers,
   loadFirstMembers,
   membersReusable,
@@ -145,6 +147,8 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
     let changedIds: string[] | undefined;
     if (await membersReusable(deps.pool, input.audienceKey, basis)) {
       await copyFingerprints(deps, query, source, tables);
+      // The query may have switched the timeouts off for the session: they hold again while the source waits.
+      await fromSource(deps, assertSourceSettings(source, deps.sourceLimits));
       const changes = await inTransaction(deps.pool, (client) =>
         findChangedMembers(client, input.audienceKey, tables),
       );
@@ -155,7 +159,13 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
           scope = 'all';
         } else {
           scope = 'changed';
-          changedIds = await inTransaction(deps.pool, (client) => changedMemberIds(client, tables));
+          changedIds = await inTransaction(deps.pool, async (client) => {
+            // Ids come from the source: one longer than a row may be is not loaded, as pass 2 would not take it.
+            if ((await longestChangedMemberId(client, tables)) > MAX_SOURCE_ROW_BYTES) {
+              throw oversizedRowFailure(MAX_SOURCE_ROW_BYTES);
+            }
+            return changedMemberIds(client, tables);
+          });
         }
       }
     } else {
@@ -167,7 +177,8 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
       if (scope === 'all') sourceRows = passTwo.sourceRows;
       log.info('staged changed members', { scope, rebuiltMembers, ms: Date.now() - started });
     }
-    await fromSource(deps, source.query('COMMIT'));
+    // Nothing read needs keeping, and what a SELECT managed to do anyway (a large object, a NOTIFY) is undone.
+    await fromSource(deps, source.query('ROLLBACK'));
   });
 
   const firstLoad = scope === 'all' && (await loadFirstMembers(deps.pool, input.audienceKey, tables, rebuiltMembers));

@@ -22,7 +22,8 @@ export class UnexpectedSourceResponse extends Error {
  * `COPY … TO STDOUT` sent in the extended query protocol, in which PostgreSQL itself refuses a second statement,
  * read as a stream of COPY's bytes. pg-copy-streams sends the simple protocol, which runs every statement in the
  * text. Like it, this reads COPY's data off the socket without the driver's parser, so a row streams through in
- * pieces however long it is (the reader bounds what it holds) and no object is made per row; every other message
+ * pieces however long it is (the reader bounds what it holds), and what a socket read brings goes on as one
+ * buffer rather than as the driver's message objects, one a row; every other message
  * goes back to the driver, which calls the handlers below: the end of the COPY, an error, or anything a COPY does
  * not send (rows, another COPY, an empty query), which fails the stream rather than the process.
  */
@@ -37,6 +38,9 @@ export class CopyOutStream extends Readable implements Submittable {
   private remaining = 0;
   private attached = false;
   private paused = false;
+  /** CopyOutResponse and CopyDone seen: the statement was a COPY TO and sent all of its data. */
+  private copyStarted = false;
+  private copyDone = false;
 
   constructor(private readonly text: string) {
     super({ highWaterMark: 256 * 1024 });
@@ -66,6 +70,8 @@ export class CopyOutStream extends Readable implements Submittable {
   }
 
   private readonly onData = (chunk: Buffer): void => {
+    // COPY sends a message a row: the data of one socket read goes on in one piece, not a piece a row.
+    const data: Buffer[] = [];
     let offset = 0;
     while (offset < chunk.length) {
       if (this.remaining === 0) {
@@ -73,24 +79,35 @@ export class CopyOutStream extends Readable implements Submittable {
         chunk.copy(this.header, this.headerBytes, offset, offset + n);
         this.headerBytes += n;
         offset += n;
-        if (this.headerBytes < HEADER_BYTES) return;
+        if (this.headerBytes < HEADER_BYTES) break;
         this.headerBytes = 0;
         this.code = this.header[0];
-        if (!COPY_FLOW.has(this.code)) return this.detach(Buffer.concat([this.header, chunk.subarray(offset)]));
+        if (!COPY_FLOW.has(this.code)) {
+          this.forward(data);
+          return this.detach(Buffer.concat([this.header, chunk.subarray(offset)]));
+        }
+        if (this.code === CopyOutResponse) this.copyStarted = true;
+        if (this.code === CopyDone) this.copyDone = true;
         this.remaining = this.header.readUInt32BE(1) - 4;
         if (this.remaining < 0) return this.fail(new UnexpectedSourceResponse('the database sent a malformed message'));
         continue;
       }
       const n = Math.min(this.remaining, chunk.length - offset);
-      if (this.code === CopyData && !this.push(chunk.subarray(offset, offset + n)) && !this.paused) {
-        // Back-pressure: the socket is read again when the reader wants more.
-        this.paused = true;
-        this.connection?.stream.pause();
-      }
+      if (this.code === CopyData) data.push(chunk.subarray(offset, offset + n));
       this.remaining -= n;
       offset += n;
     }
+    this.forward(data);
   };
+
+  private forward(data: Buffer[]): void {
+    if (data.length === 0) return;
+    if (!this.push(data.length === 1 ? data[0] : Buffer.concat(data)) && !this.paused && this.attached) {
+      // Back-pressure: the socket is read again when the reader wants more.
+      this.paused = true;
+      this.connection?.stream.pause();
+    }
+  }
 
   /** Gives the socket, and what of it was read past COPY's data, back to the driver. */
   private detach(rest: Buffer): void {
@@ -128,7 +145,9 @@ export class CopyOutStream extends Readable implements Submittable {
   }
 
   handleReadyForQuery(): void {
-    if (this.rowCount === undefined) return this.fail(new UnexpectedSourceResponse('the statement ended without a COPY'));
+    if (!this.copyStarted || !this.copyDone || this.rowCount === undefined) {
+      return this.fail(new UnexpectedSourceResponse('the statement ended without a whole COPY'));
+    }
     this.push(null);
   }
 

@@ -1,15 +1,19 @@
-import { Pool, type types } from 'pg';
+import { Pool } from 'pg';
 import { survivingLostConnections } from './pool';
-import { sourceTypeParser } from './source-types';
 
-/** A pool for audiences' source queries, reading their columns as sourceTypeParser says. */
+/**
+ * A pool for audiences' source queries. Their rows arrive as COPY text, which the hashing threads parse
+ * (db/copy-text), never through the driver's row parsers.
+ */
 export function createSourcePool(connectionString: string, max = 10): Pool {
   const pool = new Pool({
     connectionString,
     max,
     application_name: 'audience-sync source',
-    // Source queries are read in text format only.
-    types: { getTypeParser: sourceTypeParser as typeof types.getTypeParser },
+    // A source that falls silent (a host gone, a network cut) is found dead within minutes, not at the
+    // preparation's two-hour timeout: PostgreSQL's own timeouts cannot end a session it no longer hears from.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 60_000,
   });
   return survivingLostConnections(pool);
 }

@@ -18,9 +18,9 @@ export interface WrappedStatement {
 
 /**
  * A 64-bit hash of the row's text: half the cost of md5 over a million rows, and a changed row keeps its old
- * fingerprint with a chance of 2^-64.
+ * fingerprint with a chance of 2^-64. `(s.*)` is the whole row even where the audience's query has a column `s`.
  */
-const ROW_FINGERPRINT = 'pg_catalog.hashtextextended(s::pg_catalog.text, 0)';
+const ROW_FINGERPRINT = 'pg_catalog.hashtextextended((s.*)::pg_catalog.text, 0)';
 
 /** The column pass 2 adds to each source row: the same fingerprint as pass 1, from the same snapshot. */
 export const FINGERPRINT_COLUMN = '__audience_sync_fingerprint';
@@ -60,12 +60,15 @@ export function textArrayLiteral(values: readonly string[]): string {
 /**
  * A string constant in dollar quotes whose tag the content does not hold, so nothing in it can end it: unlike a
  * quoted string, its reading depends on no setting (standard_conforming_strings, backslash_quote). `empty` is the
- * same constant with no content, which the parser reads the same way.
+ * same constant with no content, which the parser reads the same way. The content (member ids, which the source
+ * wrote) is read once, whatever it holds.
  */
 export function dollarQuotedConstant(content: string): { quoted: string; empty: string } {
+  // A tag `$cN$` could end the constant early only where the content holds `$cN` (at its very end, the tag's own
+  // `$` completes it): any number not found after a `$c` is safe.
+  const used = new Set(Array.from(content.matchAll(/\$c(\d+)/g), (match) => match[1]));
   let n = 0;
-  // The constant ends at the first place the tag occurs, which must be the tag after the content.
-  while (`${content}$c${n}$`.indexOf(`$c${n}$`) !== content.length) n++;
+  while (used.has(String(n))) n++;
   const tag = `$c${n}$`;
   return { quoted: `${tag}${content}${tag}`, empty: `${tag}${tag}` };
 }

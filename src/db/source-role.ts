@@ -17,6 +17,15 @@ const SERVER_ROLES: Record<string, string> = {
   pg_signal_backend: "end other roles' sessions",
 };
 
+/** Functions that reach the server's files, revoked from PUBLIC by default: a grant of one is as good as a role. */
+const SERVER_FUNCTIONS: Record<string, string> = {
+  'pg_catalog.pg_read_file(text)': 'read files on the database server',
+  'pg_catalog.pg_read_binary_file(text)': 'read files on the database server',
+  'pg_catalog.pg_ls_dir(text)': 'list files on the database server',
+  'pg_catalog.lo_import(text)': 'read files on the database server',
+  'pg_catalog.lo_export(oid,text)': 'write files on the database server',
+};
+
 const PRIVATE_SCHEMAS: Record<string, string> = {
   [SCHEMA]: "audience-sync's own tables",
   [EMULATOR_SCHEMA]: "the Graph API emulator's tables",
@@ -24,42 +33,62 @@ const PRIVATE_SCHEMAS: Record<string, string> = {
 
 /** The role source queries run as, and what it can do that an audience's query must not. */
 export interface SourceRole {
+  /** The login role, and the role it acts as when that differs (`?options=-c role=…`, ALTER ROLE … SET role). */
   name: string;
   /** Ends of a sentence ("is a superuser", "can run programs on the database server (pg_execute_server_program)"); empty when the role is fit. */
   excess: string[];
 }
 
 /**
- * Finds what the connected role can do beyond reading: be or become a superuser, act on the server's files,
- * programs or other sessions through a built-in role, or read our state or the emulator's. Memberships count
- * whether or not they are inherited, since an audience's query can SET ROLE through set_config.
+ * Finds what the connection's roles can do beyond reading: be or become a superuser, create replication slots,
+ * act on the server's files, programs or other sessions through a built-in role or a function grant, or read our
+ * state or the emulator's. Every role the login role (session_user) or the current role is a member of counts,
+ * inherited or not: an audience's query can SET ROLE to any of them through set_config.
  */
 export async function inspectSourceRole(db: Queryable): Promise<SourceRole> {
-  const { rows } = await db.query<{ name: string; superusers: string[]; server_roles: string[]; schemas: string[] }>(
+  const { rows } = await db.query<{
+    session_role: string;
+    current_role: string;
+    superusers: string[];
+    replicators: string[];
+    server_roles: string[];
+    functions: string[];
+    schemas: string[];
+  }>(
     `WITH reachable AS (
-       SELECT r.oid, r.rolname, r.rolsuper FROM pg_catalog.pg_roles r
-        WHERE pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER'))
-     SELECT current_user::text AS name,
+       SELECT r.oid, r.rolname, r.rolsuper, r.rolreplication FROM pg_catalog.pg_roles r
+        WHERE pg_catalog.pg_has_role(session_user, r.oid, 'MEMBER') OR pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER'))
+     SELECT session_user::text AS session_role, current_user::text AS current_role,
             ARRAY(SELECT rolname::text FROM reachable WHERE rolsuper ORDER BY rolname) AS superusers,
+            ARRAY(SELECT rolname::text FROM reachable WHERE rolreplication ORDER BY rolname) AS replicators,
             ARRAY(SELECT rolname::text FROM reachable WHERE rolname = ANY ($1::text[]) ORDER BY rolname) AS server_roles,
+            ARRAY(SELECT f.signature FROM unnest($2::text[]) AS f(signature)
+                   WHERE pg_catalog.to_regprocedure(f.signature) IS NOT NULL
+                     AND EXISTS (SELECT 1 FROM reachable m
+                                  WHERE pg_catalog.has_function_privilege(m.oid, pg_catalog.to_regprocedure(f.signature), 'EXECUTE'))
+                   ORDER BY f.signature) AS functions,
             ARRAY(SELECT n.nspname::text FROM pg_catalog.pg_namespace n
-                   WHERE n.nspname = ANY ($2::text[])
+                   WHERE n.nspname = ANY ($3::text[])
                      AND EXISTS (SELECT 1 FROM reachable m, pg_catalog.pg_class c
                                   WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
                                     AND pg_catalog.has_schema_privilege(m.oid, n.oid, 'USAGE')
                                     AND pg_catalog.has_any_column_privilege(m.oid, c.oid, 'SELECT'))
                    ORDER BY n.nspname) AS schemas`,
-    [Object.keys(SERVER_ROLES), Object.keys(PRIVATE_SCHEMAS)],
+    [Object.keys(SERVER_ROLES), Object.keys(SERVER_FUNCTIONS), Object.keys(PRIVATE_SCHEMAS)],
   );
   const found = rows[0];
-  // A superuser can do all of it; saying so is enough.
-  if (found.superusers.includes(found.name)) return { name: found.name, excess: ['is a superuser'] };
+  const self = [found.session_role, found.current_role];
+  const name = found.session_role === found.current_role ? found.session_role : `${found.session_role} (acting as ${found.current_role})`;
+  // A superuser can do all of the rest; saying so is enough.
+  if (found.superusers.some((role) => self.includes(role))) return { name, excess: ['is a superuser'] };
+  if (found.superusers.length > 0) return { name, excess: found.superusers.map((role) => `can become the superuser ${role}`) };
   const excess = [
-    ...found.superusers.map((role) => `can become the superuser ${role}`),
+    ...found.replicators.map((role) => `can create replication slots, which hold the server's WAL (REPLICATION of ${role})`),
     ...found.server_roles.map((role) => `can ${SERVER_ROLES[role]} (${role})`),
+    ...found.functions.map((signature) => `can ${SERVER_FUNCTIONS[signature]} (EXECUTE on ${signature.replace(/^pg_catalog\.|\(.*$/g, '')})`),
     ...found.schemas.map((schema) => `can read ${PRIVATE_SCHEMAS[schema]} (schema ${schema})`),
   ];
-  return { name: found.name, excess };
+  return { name, excess };
 }
 
 /** One sentence naming the role, what it can do that it must not, and where the fix is. */

@@ -47,7 +47,7 @@ export async function beginSourceTransaction(
   limits: SourceLimits,
 ): Promise<void> {
   await client.query(`BEGIN TRANSACTION ISOLATION LEVEL ${isolation} READ ONLY`);
-  await assertSettings(client, limits);
+  await assertSourceSettings(client, limits);
 }
 
 /**
@@ -61,7 +61,7 @@ export async function describeSourceColumns(
   limits: SourceLimits,
 ): Promise<SourceColumn[]> {
   const text = wrapAudienceSql(query, wrapper);
-  await assertSettings(client, limits);
+  await assertSourceSettings(client, limits);
   const extended: QueryConfig & { queryMode: 'extended' } = { text, queryMode: 'extended' };
   const result = await client.query(extended);
   return result.fields.map((field) => ({ name: field.name, typeOid: field.dataTypeID }));
@@ -75,11 +75,12 @@ export async function copyFromSource(
   limits: SourceLimits,
 ): Promise<CopyOutStream> {
   const text = wrapAudienceSql(query, wrapper);
-  await assertSettings(client, limits);
+  await assertSourceSettings(client, limits);
   return client.query(new CopyOutStream(text));
 }
 
-async function assertSettings(client: ClientBase, limits: SourceLimits): Promise<void> {
+/** Sets the transaction's settings again: before each statement, and wherever the source waits on us. */
+export async function assertSourceSettings(client: ClientBase, limits: SourceLimits): Promise<void> {
   // set_config(…, true) is SET LOCAL with the values as parameters: nothing of them is read as SQL.
   await client.query(
     `SELECT pg_catalog.set_config('client_encoding', 'UTF8', true),

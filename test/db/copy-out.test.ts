@@ -136,9 +136,13 @@ describe('CopyOutStream and describeSourceColumns against a source that breaks t
     await expect(read(client.query(new CopyOutStream('COPY (SELECT 1) TO STDOUT')))).rejects.toThrow(/after the COPY ended/);
   });
 
-  it('fails when the statement ends without a COPY', async () => {
-    server.script.push(Buffer.concat([parseComplete(), bindComplete(), commandComplete('SELECT 0'), readyForQuery()]));
-    await expect(read(client.query(new CopyOutStream('COPY (SELECT 1) TO STDOUT')))).rejects.toThrow(/without a COPY/);
+  it.each([
+    ['no COPY at all', [commandComplete('SELECT 0')]],
+    ['a COPY count with no COPY', [commandComplete('COPY 7')]],
+    ['a COPY whose data never ended', [copyOutResponse(), copyData('1\n'), commandComplete('COPY 1')]],
+  ])('fails when the statement ends with %s', async (_case, messages) => {
+    server.script.push(Buffer.concat([parseComplete(), bindComplete(), ...messages, readyForQuery()]));
+    await expect(read(client.query(new CopyOutStream('COPY (SELECT 1) TO STDOUT')))).rejects.toThrow(/without a whole COPY/);
   });
 
   it('fails when the connection is cut in the middle of a row', async () => {

@@ -1,14 +1,19 @@
 import { Readable } from 'node:stream';
+import { Pool, type types } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { createSourcePool } from '../../src/db/source-pool';
 import { parseCopyTextRows } from '../../src/db/copy-text';
+import { sourceTypeParser } from '../../src/db/source-types';
 
 /**
- * A full rebuild reads the source as COPY text and parses it on the hashing threads; a partial one reads it
- * through the driver. Both must give every member exactly the same values, so each case here is read both ways
+ * A cycle reads the source as COPY text and parses it on the hashing threads, with the driver's column parsers.
+ * The values must be exactly those the driver itself reads from the same rows, so each case here is read both ways
  * from the real database and compared.
  */
-const sourcePool = createSourcePool(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres', 1);
+const sourcePool = new Pool({
+  connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  max: 1,
+  types: { getTypeParser: sourceTypeParser as typeof types.getTypeParser },
+});
 
 afterAll(() => sourcePool.end());
 

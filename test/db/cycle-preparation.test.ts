@@ -69,3 +69,14 @@ it('rebuilds exactly the listed members of a later cycle, whatever their ids hol
   const second = await prepare(source('b'), first.audienceKey);
   expect(second.plan).toMatchObject({ members: ids.length, rebuiltMembers: tricky.length });
 });
+
+it('sees a change in any column, even when the audience has a column named s', async () => {
+  const source = (changed: number) =>
+    `SELECT 'u' || g AS user_id, 'm' || g || CASE WHEN g = ${changed} THEN '.new' ELSE '' END || '@example.com' AS email,
+            'same' AS s
+       FROM generate_series(1, 50) AS g`;
+  const { prepare } = harness.source({ url: readerUrl });
+  const first = await prepare(source(0));
+  const second = await prepare(source(7), first.audienceKey);
+  expect(second.plan).toMatchObject({ members: 50, rebuiltMembers: 1 });
+});

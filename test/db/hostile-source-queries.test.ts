@@ -26,13 +26,17 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  expect(existsSync(MARKER_FILE)).toBe(false);
-  const { rows } = await harness.pool.query(`SELECT to_regclass($1) AS marker, (SELECT count(*)::int FROM ${CANARY}) AS canaries`, [
-    MARKER_TABLE,
-  ]);
-  expect(rows[0]).toEqual({ marker: null, canaries: 150 });
-  await harness.pool.query(`DROP TABLE ${CANARY}`);
-  await harness.stop();
+  try {
+    expect(existsSync(MARKER_FILE)).toBe(false);
+    const { rows } = await harness.pool.query(
+      `SELECT to_regclass($1) AS marker, (SELECT count(*)::int FROM ${CANARY}) AS canaries`,
+      [MARKER_TABLE],
+    );
+    expect(rows[0]).toEqual({ marker: null, canaries: 150 });
+  } finally {
+    await harness.pool.query(`DROP TABLE IF EXISTS ${CANARY}, ${MARKER_TABLE}`);
+    await harness.stop();
+  }
 });
 
 describe("refused by PostgreSQL's parser before any database sees it, even where the source role is a superuser", () => {
@@ -95,6 +99,39 @@ describe('run as a read-only role, the database refuses what the role may not do
     expect(failure.message).toMatch(/^The source query was cancelled after the statement timeout of 1s/);
     const next = await prepare(CANARY_QUERY);
     expect(next.plan).toMatchObject({ decision: 'upload', members: 150 });
+  });
+
+  it('what a SELECT may still do leaves nothing behind: large objects and notifications go with the transaction', async () => {
+    const channel = `hostile_${suffix}`;
+    const listener = await harness.pool.connect();
+    const heard: string[] = [];
+    listener.on('notification', (notification) => heard.push(notification.channel));
+    try {
+      await listener.query(`LISTEN ${channel}`);
+      const objects = async () =>
+        Number((await harness.pool.query('SELECT count(*) AS n FROM pg_largeobject_metadata')).rows[0].n);
+      const before = await objects();
+      const { plan } = await harness.source({ url: readerUrl }).prepare(
+        `SELECT user_id, email, lo_from_bytea(0, '\\x00')::text AS large_object, pg_notify('${channel}', user_id) AS notified
+           FROM ${CANARY}`,
+      );
+      expect(plan).toMatchObject({ decision: 'upload', members: 150 });
+      await listener.query('SELECT 1');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(heard).toEqual([]);
+      expect(await objects()).toBe(before);
+    } finally {
+      listener.release();
+    }
+  });
+
+  it('a member id longer than a row may be fails a later cycle before the ids are loaded', async () => {
+    const { prepare } = harness.source({ url: readerUrl });
+    const first = await prepare(CANARY_QUERY);
+    const failure = await failureOf(
+      prepare(`${CANARY_QUERY} UNION ALL SELECT repeat('i', 5 * 1024 * 1024), 'long@example.com'`, first.audienceKey),
+    );
+    expect(failure.message).toMatch(/^A row of the source query is longer than 4 MB/);
   });
 
   it('a runs-privileged cycle says so', async () => {

@@ -29,9 +29,13 @@ const MEMBERS = `SELECT 'u' || g AS user_id, 'm' || g || '@example.com' AS email
 beforeAll(() => harness.start());
 
 afterAll(async () => {
-  expect(existsSync(MARKER_FILE)).toBe(false);
-  expect((await harness.pool.query('SELECT to_regclass($1) AS t', [MARKER_TABLE])).rows).toEqual([{ t: null }]);
-  await harness.stop();
+  try {
+    expect(existsSync(MARKER_FILE)).toBe(false);
+    expect((await harness.pool.query('SELECT to_regclass($1) AS t', [MARKER_TABLE])).rows).toEqual([{ t: null }]);
+  } finally {
+    await harness.pool.query(`DROP TABLE IF EXISTS ${MARKER_TABLE}`);
+    await harness.stop();
+  }
 });
 
 it('a first cycle: the column lookup carries a breakout, and the server refuses the second statement', async () => {

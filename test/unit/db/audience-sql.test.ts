@@ -82,6 +82,20 @@ describe('checkAudienceSql refuses anything else with one sentence naming what i
     await expect(rejected).rejects.toThrow(message);
   });
 
+  it.each([
+    ['a NUL, which would end the text the parser reads', 'SELECT 1 AS user_id\0; DROP TABLE users'],
+    ['half of a surrogate pair', 'SELECT 1 AS user_id, \'\uD800\' AS x'],
+    ['a lone low surrogate', 'SELECT \'\uDC00\' AS user_id'],
+  ])('%s', async (_case, sql) => {
+    await expect(checkAudienceSql(sql)).rejects.toThrow(
+      'The audience query must be one SELECT statement; it holds a character that is not text (a NUL, or half of a surrogate pair).',
+    );
+  });
+
+  it('takes a whole surrogate pair as the character it is', async () => {
+    expect((await checkAudienceSql("SELECT '😀' AS user_id")).statement).toBe("SELECT '😀' AS user_id");
+  });
+
   it('never quotes the SQL it refuses', async () => {
     await expect(checkAudienceSql("SELECT 'secret@example.com' AS user_id; SELECT 2")).rejects.toThrow(
       /^The audience query must be one SELECT statement; it holds 2 statements \(SELECT, SELECT\)\.$/,
@@ -124,6 +138,11 @@ describe('dollarQuotedConstant', () => {
     // The first occurrence of the closing tag is the one after the content.
     const tag = constant.empty.slice(0, constant.empty.length / 2);
     expect(constant.quoted.indexOf(tag, tag.length)).toBe(tag.length + content.length);
+  });
+
+  it('finds a free tag in content that holds many', () => {
+    const content = Array.from({ length: 1000 }, (_, n) => `$c${n}$`).join('');
+    expect(dollarQuotedConstant(content).empty).toBe('$c1000$$c1000$');
   });
 
   it('a content ending with a tag prefix does not end the constant early', () => {
