@@ -4,14 +4,15 @@ import { CopyOutStream } from './copy-out';
 import type { SourceColumn } from './copy-text';
 import type { WrappedStatement } from './source-query';
 
-/**
+/*
  * How an audience's SQL is run: in a read-only transaction, only inside statements of ours that wrapAudienceSql
  * checked, each in the extended query protocol (in which PostgreSQL refuses a second statement), right after the
- * settings below are asserted again.
- * The audience's SELECT can call set_config, so a setting it changed must not reach the next statement: not the
- * timeouts, and not the two settings that decide how the next statement's text is read, which the parser check
- * assumed (client_encoding UTF8, standard_conforming_strings on).
+ * transaction's settings are asserted again. The audience's SELECT can call set_config, so a setting it changed
+ * must not reach the next statement: not the timeouts, and not the two settings that decide how the next
+ * statement's text is read, which the parser check assumed (client_encoding UTF8, standard_conforming_strings on).
  */
+
+/** The timeouts of a source transaction. */
 export interface SourceLimits {
   /** PostgreSQL duration after which one statement is cancelled (SOURCE_STATEMENT_TIMEOUT). */
   statementTimeout: string;
@@ -24,6 +25,7 @@ export interface SourceLimits {
   idleInTransactionTimeout: string;
 }
 
+/** SOURCE_STATEMENT_TIMEOUT's, with a lock timeout of a minute and an idle timeout of ten. */
 export function sourceLimits(statementTimeout: string): SourceLimits {
   return { statementTimeout, lockTimeout: '1min', idleInTransactionTimeout: '10min' };
 }
