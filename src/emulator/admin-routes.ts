@@ -19,6 +19,7 @@ const settingsBodySchema = z
     latencyMs: z.number().int().min(0),
     throttle: z.object({ maxCallsPerWindow: z.number().int().positive(), windowMs: z.number().int().positive() }).strict().nullable(),
     minAudienceRows: z.number().int().min(0),
+    replaceWindowMs: z.number().int().positive(),
   })
   .partial()
   .strict();
@@ -43,7 +44,7 @@ export function registerAdminRoutes(app: FastifyInstance, context: EmulatorConte
 
   app.get('/_emulator/audiences/:id/rows', async (request, reply) => {
     const { id } = parse(audienceIdSchema, request.params);
-    const audience = await context.store.findAudience(id);
+    const audience = await context.audience(id);
     if (!audience) return notFound(reply, `No audience with id ${id}`);
     // Streamed: a benchmark audience holds millions of rows, more than fits in one string.
     return reply.type('application/json').send(Readable.from(rowsDocument(context.store, id, audience.uploadSchema ?? [])));
@@ -103,6 +104,7 @@ export function registerAdminRoutes(app: FastifyInstance, context: EmulatorConte
       latencyMs: changes.latencyMs ?? context.settings.latencyMs,
       throttle: changes.throttle === undefined ? context.settings.throttle : (changes.throttle ?? undefined),
       minAudienceRows: changes.minAudienceRows ?? context.settings.minAudienceRows,
+      replaceWindowMs: changes.replaceWindowMs ?? context.settings.replaceWindowMs,
     };
     return settingsView(context);
   });

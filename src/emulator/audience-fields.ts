@@ -20,10 +20,12 @@ const AUDIENCE_FIELDS: Readonly<Record<string, (audience: AudienceRecord) => unk
   customer_file_source: (audience) => audience.customerFileSource,
   approximate_count_lower_bound: (audience) => audience.rowCount,
   approximate_count_upper_bound: (audience) => audience.rowCount,
-  operation_status: (audience) =>
-    audience.uploadSchema === null
+  operation_status: (audience) => {
+    if (audience.replace) return { code: 414, description: 'Replace in progress.' };
+    return audience.uploadSchema === null
       ? { code: 410, description: 'No upload: this audience has not received any data yet.' }
-      : { code: 200, description: 'Normal' },
+      : { code: 200, description: 'Normal' };
+  },
   delivery_status: (audience) =>
     audience.rowCount < DELIVERABLE_AUDIENCE_SIZE
       ? { code: 300, description: 'This audience is too small to be used.' }

@@ -17,6 +17,13 @@ export interface AudienceRecord {
   updatedAt: Date;
   contentUpdatedAt: Date | null;
   deletedAt: Date | null;
+  /** The replace session in progress, if one is (operation_status 414, /users refused). */
+  replace: OpenReplace | null;
+}
+
+export interface OpenReplace {
+  sessionId: string;
+  startedAt: Date;
 }
 
 export interface NewAudience {
@@ -36,6 +43,27 @@ export interface SessionTotals {
   numInvalidEntries: number;
 }
 
+/** What became of a usersreplace batch (reference §4). */
+export type ReplaceOutcome =
+  | { kind: 'accepted'; totals: SessionTotals; replaced: boolean }
+  /** Another replace session of the audience is open (1870145). */
+  | { kind: 'busy' }
+  /** A batch other than 1 for a session that never started (1870147). */
+  | { kind: 'not_started' }
+  /** The session ended with its last batch (1870159). */
+  | { kind: 'finished' }
+  /** The session outran its window: the audience holds what it received (1870158). */
+  | { kind: 'timed_out' };
+
+export interface ReplaceBatch {
+  sessionId: number;
+  batchSeq: number;
+  lastBatch: boolean;
+  rows: readonly (readonly unknown[])[];
+  received: number;
+  invalid: number;
+}
+
 interface AudienceRow {
   id: string;
   ad_account_id: string;
@@ -49,6 +77,8 @@ interface AudienceRow {
   updated_at: Date;
   content_updated_at: Date | null;
   deleted_at: Date | null;
+  replace_session_id: string | null;
+  replace_started_at: Date | null;
 }
 
 /** Rows are read back in pages of this size so a million-row audience is never held in memory at once. */
@@ -59,6 +89,11 @@ const ROW_PAGE_SIZE = 10_000;
  * row (json, unlike jsonb, keeps its input text), without a text[] literal to escape and parse for every row.
  */
 const ROWS_OF_JSON_PARAMETER = `(SELECT element::text AS row_json FROM json_array_elements($2::json) AS element) AS uploaded`;
+
+/** Audiences with the replace session each has open, if any. */
+const AUDIENCES_WITH_REPLACE = (s: string) => `${s}.audiences a
+  LEFT JOIN ${s}.replace_sessions r ON r.audience_id = a.id AND r.finished_at IS NULL`;
+const AUDIENCE_COLUMNS = 'a.*, r.session_id AS replace_session_id, r.started_at AS replace_started_at';
 
 /**
  * Audiences, their rows and upload sessions in PostgreSQL. Every membership change is one set-based statement
@@ -79,7 +114,7 @@ export class AudienceStore {
   async createAudience(audience: NewAudience): Promise<AudienceRecord> {
     const { rows } = await this.pool.query<AudienceRow>(
       `INSERT INTO ${this.s}.audiences (ad_account_id, name, description, subtype, customer_file_source)
-       VALUES ($1, $2, $3, $4, $5) RETURNING *`,
+       VALUES ($1, $2, $3, $4, $5) RETURNING *, NULL AS replace_session_id, NULL AS replace_started_at`,
       [audience.adAccountId, audience.name, audience.description, audience.subtype, audience.customerFileSource],
     );
     return toRecord(rows[0] as AudienceRow);
@@ -88,16 +123,19 @@ export class AudienceStore {
   /** Deleted audiences too: callers decide how a deleted audience answers. */
   async findAudience(id: string): Promise<AudienceRecord | undefined> {
     if (!isBigintId(id)) return undefined;
-    const { rows } = await this.pool.query<AudienceRow>(`SELECT * FROM ${this.s}.audiences WHERE id = $1`, [id]);
+    const { rows } = await this.pool.query<AudienceRow>(
+      `SELECT ${AUDIENCE_COLUMNS} FROM ${AUDIENCES_WITH_REPLACE(this.s)} WHERE a.id = $1`,
+      [id],
+    );
     return rows[0] && toRecord(rows[0]);
   }
 
   /** One page of an account's live audiences in id order, starting after `afterId`. */
   async listAccountAudiences(adAccountId: string, afterId: string | undefined, limit: number): Promise<AudienceRecord[]> {
     const { rows } = await this.pool.query<AudienceRow>(
-      `SELECT * FROM ${this.s}.audiences
-       WHERE ad_account_id = $1 AND deleted_at IS NULL AND id > COALESCE($2::bigint, 0)
-       ORDER BY id LIMIT $3`,
+      `SELECT ${AUDIENCE_COLUMNS} FROM ${AUDIENCES_WITH_REPLACE(this.s)}
+       WHERE a.ad_account_id = $1 AND a.deleted_at IS NULL AND a.id > COALESCE($2::bigint, 0)
+       ORDER BY a.id LIMIT $3`,
       [adAccountId, afterId ?? null, limit],
     );
     return rows.map(toRecord);
@@ -112,7 +150,9 @@ export class AudienceStore {
   }
 
   async listAllAudiences(): Promise<AudienceRecord[]> {
-    const { rows } = await this.pool.query<AudienceRow>(`SELECT * FROM ${this.s}.audiences ORDER BY id`);
+    const { rows } = await this.pool.query<AudienceRow>(
+      `SELECT ${AUDIENCE_COLUMNS} FROM ${AUDIENCES_WITH_REPLACE(this.s)} ORDER BY a.id`,
+    );
     return rows.map(toRecord);
   }
 
@@ -134,6 +174,8 @@ export class AudienceStore {
       );
       await client.query(`DELETE FROM ${this.s}.audience_rows WHERE audience_id = $1`, [id]);
       await client.query(`DELETE FROM ${this.s}.upload_sessions WHERE audience_id = $1`, [id]);
+      await client.query(`DELETE FROM ${this.s}.replace_sessions WHERE audience_id = $1`, [id]);
+      await client.query(`DELETE FROM ${this.s}.replace_rows WHERE audience_id = $1`, [id]);
       return { commit: true, result: undefined };
     });
   }
@@ -221,6 +263,106 @@ export class AudienceStore {
   }
 
   /**
+   * One batch of a usersreplace session, under a lock on the audience so its batches apply one at a time. Batch 1
+   * opens the session (or starts the same session over); the batch with the last-batch flag makes the rows the
+   * session received the audience's rows, at once. A session older than `windowMs` takes no more batches: it ends
+   * with what it received, as Meta's does after 90 minutes.
+   */
+  async replaceBatch(audienceId: string, batch: ReplaceBatch, windowMs: number): Promise<ReplaceOutcome> {
+    return this.inTransaction<ReplaceOutcome>(async (client) => {
+      await client.query(`SELECT 1 FROM ${this.s}.audiences WHERE id = $1 FOR UPDATE`, [audienceId]);
+      const { rows } = await client.query<{ session_id: string; finished: boolean; outcome: string | null; expired: boolean }>(
+        `SELECT session_id, finished_at IS NOT NULL AS finished, outcome, started_at < now() - make_interval(secs => $3 / 1000.0) AS expired
+           FROM ${this.s}.replace_sessions
+          WHERE audience_id = $1 AND (session_id = $2 OR finished_at IS NULL)`,
+        [audienceId, batch.sessionId, windowMs],
+      );
+      const session = rows.find((row) => row.session_id === String(batch.sessionId));
+      const other = rows.find((row) => row.session_id !== String(batch.sessionId));
+      if (session?.finished) return { commit: true, result: { kind: session.outcome === 'timed_out' ? 'timed_out' : 'finished' } };
+      if (session?.expired) {
+        await this.finishReplace(client, audienceId, 'timed_out');
+        return { commit: true, result: { kind: 'timed_out' } };
+      }
+      if (other?.expired) await this.finishReplace(client, audienceId, 'timed_out');
+      if (batch.batchSeq === 1) {
+        if (other && !other.expired) return { commit: true, result: { kind: 'busy' } };
+        // Batch 1 again starts the session over: what it received before is dropped.
+        await client.query(`DELETE FROM ${this.s}.replace_rows WHERE audience_id = $1`, [audienceId]);
+        await client.query(
+          `INSERT INTO ${this.s}.replace_sessions (audience_id, session_id) VALUES ($1, $2)
+           ON CONFLICT (audience_id, session_id) DO UPDATE SET started_at = now(), num_received = 0, num_invalid_entries = 0`,
+          [audienceId, batch.sessionId],
+        );
+      } else if (!session) {
+        return { commit: true, result: { kind: 'not_started' } };
+      }
+      await client.query(
+        `INSERT INTO ${this.s}.replace_rows (audience_id, row_key, row_json)
+         SELECT $1, md5(row_json)::uuid, row_json FROM ${ROWS_OF_JSON_PARAMETER} ORDER BY 2
+         ON CONFLICT DO NOTHING`,
+        [audienceId, JSON.stringify(batch.rows)],
+      );
+      const counted = await client.query<{ num_received: string; num_invalid_entries: string }>(
+        `UPDATE ${this.s}.replace_sessions
+            SET num_received = num_received + $3, num_invalid_entries = num_invalid_entries + $4
+          WHERE audience_id = $1 AND session_id = $2
+          RETURNING num_received, num_invalid_entries`,
+        [audienceId, batch.sessionId, batch.received, batch.invalid],
+      );
+      if (batch.lastBatch) await this.finishReplace(client, audienceId, 'replaced');
+      const totals = counted.rows[0];
+      return {
+        commit: true,
+        result: {
+          kind: 'accepted',
+          replaced: batch.lastBatch,
+          totals: { numReceived: Number(totals?.num_received ?? 0), numInvalidEntries: Number(totals?.num_invalid_entries ?? 0) },
+        },
+      };
+    });
+  }
+
+  /**
+   * Ends the audience's open replace session if it has outrun `windowMs`, leaving the audience with what the
+   * session received. Returns whether it did.
+   */
+  async settleExpiredReplace(audienceId: string, windowMs: number): Promise<boolean> {
+    return this.inTransaction<boolean>(async (client) => {
+      const { rowCount } = await client.query(
+        `SELECT 1 FROM ${this.s}.replace_sessions
+          WHERE audience_id = $1 AND finished_at IS NULL AND started_at < now() - make_interval(secs => $2 / 1000.0)
+          FOR UPDATE`,
+        [audienceId, windowMs],
+      );
+      if (!rowCount) return { commit: false, result: false };
+      await this.finishReplace(client, audienceId, 'timed_out');
+      return { commit: true, result: true };
+    });
+  }
+
+  /** The open replace session's rows become the audience's rows, and the session ends. */
+  private async finishReplace(client: PoolClient, audienceId: string, outcome: 'replaced' | 'timed_out'): Promise<void> {
+    await client.query(`DELETE FROM ${this.s}.audience_rows WHERE audience_id = $1`, [audienceId]);
+    await client.query(
+      `INSERT INTO ${this.s}.audience_rows (audience_id, row_key, row_json)
+       SELECT audience_id, row_key, row_json FROM ${this.s}.replace_rows WHERE audience_id = $1 ORDER BY row_key`,
+      [audienceId],
+    );
+    await client.query(`DELETE FROM ${this.s}.replace_rows WHERE audience_id = $1`, [audienceId]);
+    await client.query(
+      `UPDATE ${this.s}.audiences
+          SET row_count = (SELECT count(*) FROM ${this.s}.audience_rows WHERE audience_id = $1), content_updated_at = now()
+        WHERE id = $1`,
+      [audienceId],
+    );
+    await client.query(
+      `UPDATE ${this.s}.replace_sessions SET finished_at = now(), outcome = $2 WHERE audience_id = $1 AND finished_at IS NULL`,
+      [audienceId, outcome],
+    );
+  }
+
+  /**
    * The audience's rows as JSON texts, in pages, ordered by row key: deterministic and independent of upload order.
    * One streamed query rather than keyset pages: rows sit in the heap in upload order, so walking the key index
    * costs a random read per row, while a scan and sort reads the table once.
@@ -287,5 +429,9 @@ function toRecord(row: AudienceRow): AudienceRecord {
     updatedAt: row.updated_at,
     contentUpdatedAt: row.content_updated_at,
     deletedAt: row.deleted_at,
+    replace:
+      row.replace_session_id === null || row.replace_started_at === null
+        ? null
+        : { sessionId: String(row.replace_session_id), startedAt: row.replace_started_at },
   };
 }

@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import { AccessRegistry } from './access-registry';
 import { AccountThrottle, type ThrottleSettings } from './account-throttle';
-import { AudienceStore } from './audience-store';
+import { AudienceStore, type AudienceRecord } from './audience-store';
 import { CallLog } from './call-log';
 import { FaultBook } from './fault-rules';
 import { wipeStore } from './store-schema';
@@ -11,6 +11,7 @@ export interface EmulatorSettings {
   latencyMs: number;
   throttle: ThrottleSettings | undefined;
   minAudienceRows: number;
+  replaceWindowMs: number;
 }
 
 /** Everything the Graph and admin routes share. */
@@ -34,6 +35,17 @@ export class EmulatorContext {
     this.access = new AccessRegistry(pool, schema, requiredToken);
     this.faults = new FaultBook(random);
     this.settings = { ...startupSettings };
+  }
+
+  /**
+   * The audience as it stands now: a replace session that outran its window has ended (the audience holds what it
+   * received), as Meta's does whether or not anyone calls.
+   */
+  async audience(id: string): Promise<AudienceRecord | undefined> {
+    const audience = await this.store.findAudience(id);
+    if (!audience?.replace || Date.now() - audience.replace.startedAt.getTime() < this.settings.replaceWindowMs) return audience;
+    await this.store.settleExpiredReplace(audience.id, this.settings.replaceWindowMs);
+    return this.store.findAudience(id);
   }
 
   /** Aborted when the emulator closes, so injected delays do not hold the server open. */

@@ -58,6 +58,31 @@ const META_ERROR_TEXTS: Readonly<Record<string, MetaErrorText>> = {
   '2500': { message: 'Unknown path components' },
   '2635': { message: '(#2635) You are calling a deprecated version of the Ads API. Please update to the latest version.' },
   '2650': { message: '(#2650) Failed to update the custom audience' },
+  '2650/1870144': {
+    message: '(#2650) Audience Too Large to Replace',
+    userMsg: 'This audience holds 100 million people or more: update it with additions and removals instead.',
+  },
+  '2650/1870145': {
+    message: '(#2650) Audience Is Being Updated',
+    userMsg: 'This audience is being updated. Wait until its status is Normal, then try again.',
+  },
+  '2650/1870147': {
+    message: '(#2650) First Batch Not Detected',
+    userMsg: 'A replace session starts with batch_seq 1; no batch 1 was received for this session.',
+  },
+  '2650/1870148': {
+    message: '(#2650) Replace Failed',
+    userMsg: 'Something went wrong while replacing the audience, which may be partly updated. Check its size and try again.',
+  },
+  '2650/1870158': {
+    message: '(#2650) Replace Session Timed Out',
+    userMsg:
+      'The replace session passed its 90 minutes: the audience now holds the people uploaded in it. Add the rest with an upload to /users.',
+  },
+  '2650/1870159': {
+    message: '(#2650) Replace Session Already Finished',
+    userMsg: 'This replace session has ended (its last batch was received). Add more people with an upload to /users.',
+  },
   '80003': { message: `(#80003) ${RATE_LIMIT_TEXT}`, isTransient: true },
   '80004': { message: `(#80004) ${RATE_LIMIT_TEXT}`, isTransient: true },
 };

@@ -25,7 +25,7 @@ import {
   objectNotFound,
   unknownPath,
 } from './graph-error-response';
-import { changeAudienceUsers } from './users-endpoint';
+import { changeAudienceUsers, replaceAudienceUsers } from './users-endpoint';
 
 /** What a path addresses: an ad account, or an object id (which may not exist). */
 type GraphNode =
@@ -138,7 +138,7 @@ async function resolveNode(context: EmulatorContext, segments: string[], path: s
   if (nodeSegment === undefined || rest.length > 0) throw unknownPath(path);
   const adAccount = AD_ACCOUNT_NODE.exec(nodeSegment);
   if (adAccount) return { kind: 'ad_account', adAccountId: adAccount[1] as string, edge };
-  return { kind: 'object', objectId: nodeSegment, audience: await context.store.findAudience(nodeSegment), edge };
+  return { kind: 'object', objectId: nodeSegment, audience: await context.audience(nodeSegment), edge };
 }
 
 function answerCall(context: EmulatorContext, node: GraphNode, call: GraphCall): Promise<GraphAnswer> | GraphAnswer {
@@ -167,12 +167,14 @@ function answerCall(context: EmulatorContext, node: GraphNode, call: GraphCall):
     case 'POST users':
     case 'DELETE users':
       return changeAudienceUsers(context, audience, call);
+    case 'POST usersreplace':
+      return replaceAudienceUsers(context, audience, call);
     default:
       throw unsupported(node.edge, call);
   }
 }
 
-const KNOWN_EDGES = new Set([undefined, 'customaudiences', 'users']);
+const KNOWN_EDGES = new Set([undefined, 'customaudiences', 'users', 'usersreplace']);
 
 function unsupported(edge: string | undefined, call: GraphCall): GraphErrorResponse {
   return KNOWN_EDGES.has(edge) ? invalidParameter(`Unsupported ${call.method.toLowerCase()} request.`) : unknownPath(call.path);

@@ -28,6 +28,8 @@ export interface EmulatorOptions {
   throttle?: { maxCallsPerWindow: number; windowMs: number };
   /** Removals leaving fewer rows answer 200/1870047; 0 turns the check off. */
   minAudienceRows?: number;
+  /** How long a usersreplace session takes batches after its first; Meta's is 90 minutes. */
+  replaceWindowMs?: number;
   /** When set, only this token is valid; otherwise any token that is not revoked is. */
   requiredToken?: string;
 }
@@ -43,6 +45,8 @@ export const DEFAULT_EMULATOR_PORT = 4010;
 /** A 10,000-row multi-key payload is up to ~10 MB of JSON; twice that leaves room. */
 const BODY_LIMIT_BYTES = 20 * 1024 * 1024;
 const POOL_SIZE = 10;
+/** Meta closes a replace session 90 minutes after its first batch (reference §4). */
+const REPLACE_WINDOW_MS = 90 * 60 * 1000;
 
 const optionsSchema = z.object({
   databaseUrl: z.string().min(1),
@@ -54,6 +58,7 @@ const optionsSchema = z.object({
   faultSeed: z.number().int().optional(),
   throttle: z.object({ maxCallsPerWindow: z.number().int().positive(), windowMs: z.number().int().positive() }).optional(),
   minAudienceRows: z.number().int().min(0).default(0),
+  replaceWindowMs: z.number().int().positive().default(REPLACE_WINDOW_MS),
   requiredToken: z.string().min(1).optional(),
 });
 
@@ -82,7 +87,12 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
   const context = new EmulatorContext(
     pool,
     config.schema,
-    { latencyMs: config.latencyMs, throttle: config.throttle, minAudienceRows: config.minAudienceRows },
+    {
+      latencyMs: config.latencyMs,
+      throttle: config.throttle,
+      minAudienceRows: config.minAudienceRows,
+      replaceWindowMs: config.replaceWindowMs,
+    },
     config.requiredToken,
     config.faultSeed === undefined ? Math.random : seededRandom(config.faultSeed),
   );

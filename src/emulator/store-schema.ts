@@ -16,7 +16,9 @@ export function quotedSchemaName(schema: string): string {
  * semantics (adding a held row or removing a missing one changes nothing) with set-based SQL.
  * Audience ids come from a sequence that a reset does not rewind, so an id is never reused.
  * The rows table is UNLOGGED: it survives a clean restart of PostgreSQL but not a crash of it, and writing a
- * million uploaded rows without WAL keeps Meta's side from weighing on benchmarks that share the machine.
+ * million uploaded rows without WAL keeps Meta's side from weighing on benchmarks that share the machine. A
+ * replace session's rows wait in replace_rows until the session ends, when they become the audience's rows; at
+ * most one replace session of an audience is open.
  */
 export async function createStoreSchema(pool: Pool, schema: string): Promise<void> {
   const s = quotedSchemaName(schema);
@@ -59,6 +61,23 @@ export async function createStoreSchema(pool: Pool, schema: string): Promise<voi
         started_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (audience_id, session_id)
       );
+      CREATE TABLE IF NOT EXISTS ${s}.replace_sessions (
+        audience_id bigint NOT NULL,
+        session_id bigint NOT NULL,
+        started_at timestamptz NOT NULL DEFAULT now(),
+        num_received bigint NOT NULL DEFAULT 0,
+        num_invalid_entries bigint NOT NULL DEFAULT 0,
+        finished_at timestamptz,
+        outcome text CHECK (outcome IN ('replaced', 'timed_out')),
+        PRIMARY KEY (audience_id, session_id)
+      );
+      CREATE UNIQUE INDEX IF NOT EXISTS one_open_replace ON ${s}.replace_sessions (audience_id) WHERE finished_at IS NULL;
+      CREATE UNLOGGED TABLE IF NOT EXISTS ${s}.replace_rows (
+        audience_id bigint NOT NULL,
+        row_key uuid NOT NULL,
+        row_json text NOT NULL,
+        PRIMARY KEY (audience_id, row_key)
+      );
       CREATE TABLE IF NOT EXISTS ${s}.revoked_tokens (
         token_sha256 text PRIMARY KEY
       );
@@ -79,6 +98,7 @@ export async function createStoreSchema(pool: Pool, schema: string): Promise<voi
 export async function wipeStore(pool: Pool, schema: string): Promise<void> {
   const s = quotedSchemaName(schema);
   await pool.query(
-    `TRUNCATE ${s}.audiences, ${s}.audience_rows, ${s}.upload_sessions, ${s}.revoked_tokens, ${s}.ad_account_terms`,
+    `TRUNCATE ${s}.audiences, ${s}.audience_rows, ${s}.upload_sessions, ${s}.replace_sessions, ${s}.replace_rows,
+       ${s}.revoked_tokens, ${s}.ad_account_terms`,
   );
 }

@@ -39,7 +39,12 @@ describe('state in PostgreSQL', () => {
     expect(await kit.admin('GET', '/_emulator/audiences')).toEqual([]);
     expect(await kit.admin('GET', '/_emulator/faults')).toEqual([]);
     expect(await kit.admin('GET', '/_emulator/calls')).toEqual([]);
-    expect(await kit.admin('GET', '/_emulator/settings')).toEqual({ latencyMs: 0, throttle: null, minAudienceRows: 0 });
+    expect(await kit.admin('GET', '/_emulator/settings')).toEqual({
+      latencyMs: 0,
+      throttle: null,
+      minAudienceRows: 0,
+      replaceWindowMs: 90 * 60 * 1000,
+    });
     await expect(kit.client.getCustomAudience(id, ['id'])).rejects.toMatchObject({ kind: 'audience_gone' });
   });
 });
