@@ -43,6 +43,7 @@ import type { ActivityDependencies } from './dependencies';
 import { decideCycle, type CycleDecision } from './cycle-decision';
 import { mergeCounts, type EncodedChunk, type MemberChunk } from './member-chunk-encoding';
 import { CALLING_THREAD_ENCODER } from './member-encoder';
+import { ensureSourceFit } from './source-access';
 import { missingUserIdFailure, oversizedRowFailure, sourceQueryFailure } from './source-query-failure';
 
 export interface PrepareCycleInput {
@@ -134,7 +135,7 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
 
   // Anything but one read-only SELECT fails the cycle before a byte of it reaches a database.
   const query = await fromSource(deps, checkAudienceSql(input.sourceSql));
-  const sourceWarning = await deps.sourceAccess.ensureFit();
+  const sourceWarning = await ensureSourceFit(deps.sourceAccess);
 
   const started = Date.now();
   let scope: RebuildScope | undefined;
@@ -143,7 +144,7 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
   let passTwo: PassTwo = { sourceRows: 0, withoutUserId: 0, drops: {} };
   await withSourceSession(deps.sourcePool, async (source) => {
     // One snapshot for both passes, read-only: the query can see what it is allowed to and change nothing.
-    await fromSource(deps, beginSourceTransaction(source, 'REPEATABLE READ', deps.sourceLimits));
+    await fromSource(deps, beginSourceTransaction(source, 'REPEATABLE READ'));
     let changedIds: string[] | undefined;
     if (await membersReusable(deps.pool, input.audienceKey, basis)) {
       await copyFingerprints(deps, query, source, tables);

@@ -4,13 +4,15 @@ import { inspectSourceRole, privilegedRoleSentence, privilegedRoleWarning, type 
 import { FailureType, type NeedsPersonDetails } from '../workflows/failure-types';
 import type { ActivityDependencies } from './dependencies';
 
+/**
+ * Whether audience queries may run as the source role: yes, with a warning for `status` when the role is
+ * privileged but SOURCE_ALLOW_PRIVILEGED_ROLE lets it run; or no, with the sentence that says what is wrong.
+ */
+export type SourceVerdict = { fit: true; warning?: string } | { fit: false; reason: string };
+
 /** Whether audience queries may run on the worker's source connection, checked before they are sent. */
 export interface SourceAccess {
-  /**
-   * Resolves when the source role is fit to run audience queries, with a warning for `status` when it is not but
-   * SOURCE_ALLOW_PRIVILEGED_ROLE lets it run; otherwise throws a NeedsPerson failure that names what is wrong.
-   */
-  ensureFit(): Promise<string | undefined>;
+  assess(): Promise<SourceVerdict>;
 }
 
 /** A fit role is checked again after this long: the first cycle of every audience meets a check at most this old. */
@@ -35,15 +37,21 @@ export function createSourceAccess(sourcePool: Pool, options: { allowPrivileged:
     return checking;
   };
   return {
-    async ensureFit() {
+    async assess() {
       const role = await inspect();
-      if (role.excess.length === 0) return undefined;
-      if (options.allowPrivileged) return privilegedRoleWarning(role);
-      const reason = privilegedRoleSentence(role);
-      const details: NeedsPersonDetails = { reason, cause: 'source_role' };
-      throw ApplicationFailure.nonRetryable(reason, FailureType.NeedsPerson, details);
+      if (role.excess.length === 0) return { fit: true };
+      if (options.allowPrivileged) return { fit: true, warning: privilegedRoleWarning(role) };
+      return { fit: false, reason: privilegedRoleSentence(role) };
     },
   };
+}
+
+/** The warning for `status`, if any; a role that is not fit fails the cycle as needing a person. */
+export async function ensureSourceFit(access: SourceAccess): Promise<string | undefined> {
+  const verdict = await access.assess();
+  if (verdict.fit) return verdict.warning;
+  const details: NeedsPersonDetails = { reason: verdict.reason, cause: 'source_role' };
+  throw ApplicationFailure.nonRetryable(verdict.reason, FailureType.NeedsPerson, details);
 }
 
 export type SourceAccessCheck = { status: 'ok' } | { status: 'needs_person'; reason: string };
@@ -52,15 +60,8 @@ export function createSourceAccessActivities(deps: ActivityDependencies) {
   return {
     /** The parked audience's check, once per interval, while the source role is unfit. */
     async checkSourceAccess(): Promise<SourceAccessCheck> {
-      try {
-        await deps.sourceAccess.ensureFit();
-        return { status: 'ok' };
-      } catch (error) {
-        if (error instanceof ApplicationFailure && error.type === FailureType.NeedsPerson) {
-          return { status: 'needs_person', reason: error.message };
-        }
-        throw error;
-      }
+      const verdict = await deps.sourceAccess.assess();
+      return verdict.fit ? { status: 'ok' } : { status: 'needs_person', reason: verdict.reason };
     },
   };
 }

@@ -39,7 +39,7 @@ export async function tryQueryOnSource(environment: Environment, query: Audience
     if (role.excess.length > 0 && !environment.SOURCE_ALLOW_PRIVILEGED_ROLE) {
       throw new UserFacingError(`The query was not tried: ${privilegedRoleSentence(role)}`);
     }
-    await beginSourceTransaction(client, 'READ COMMITTED', CHECK_LIMITS);
+    await beginSourceTransaction(client, 'READ COMMITTED');
     const described = await describeSourceColumns(client, query, MEMBER_COLUMNS, CHECK_LIMITS);
     const columns = described.map((column) => column.name).filter((name) => name !== FINGERPRINT_COLUMN);
     if (!columns.includes('user_id')) {

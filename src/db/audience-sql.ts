@@ -99,7 +99,7 @@ export async function checkAudienceSql(sql: string): Promise<AudienceSql> {
 export function wrapAudienceSql(query: AudienceSql, wrapper: WrappedStatement): string {
   const checked = `${wrapper.before}${query.statement}\n${wrapper.after}`;
   const expected = treeWithoutPositions(onlyStatement(`${wrapper.before}${PLACEHOLDER}\n${wrapper.after}`));
-  const placeholderTree = treeWithoutPositions(onlyStatement(PLACEHOLDER));
+  placeholderTree ??= treeWithoutPositions(onlyStatement(PLACEHOLDER));
   const found = treeWithoutPositions(onlyStatement(checked));
   if (expected.split(placeholderTree).length !== 2 || found !== expected.replace(placeholderTree, () => query.tree)) {
     throw new AudienceSqlRejected(
@@ -111,6 +111,7 @@ export function wrapAudienceSql(query: AudienceSql, wrapper: WrappedStatement): 
 
 /** A statement no audience writes, whose parse tree marks where the audience's goes in a wrapper's. */
 const PLACEHOLDER = 'SELECT 1 AS audience_sync_placeholder';
+let placeholderTree: string | undefined;
 
 function parse(sql: string, describe: (message: string) => string): ParsedStatement[] {
   if (!sql.trim()) return [];

@@ -62,7 +62,6 @@ export async function findChangedMembers(
   };
 }
 
-/** The changed members that are still in the source: the ones pass 2 reads again. */
 /** The length in bytes of the longest id among the changed members still in the source (0 when there are none). */
 export async function longestChangedMemberId(client: ClientBase, tables: CycleTables): Promise<number> {
   const { rows } = await client.query<{ longest: number }>(
@@ -71,6 +70,7 @@ export async function longestChangedMemberId(client: ClientBase, tables: CycleTa
   return rows[0].longest;
 }
 
+/** The changed members that are still in the source: the ones pass 2 reads again. */
 export async function changedMemberIds(client: ClientBase, tables: CycleTables): Promise<string[]> {
   const { rows } = await client.query<{ member_id: string }>(
     `SELECT member_id FROM ${tables.changed} WHERE in_source`,

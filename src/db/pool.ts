@@ -29,9 +29,13 @@ export function survivingLostConnections(pool: Pool): Pool {
 
 /**
  * Runs `work` on a client of its own. A client whose work failed is closed rather than handed to the next caller:
- * it may be left inside a COPY or a transaction.
+ * it may be left inside a COPY or a transaction; with `discard`, the client is closed whatever happened.
  */
-export async function withClient<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+export async function withClient<T>(
+  pool: Pool,
+  work: (client: PoolClient) => Promise<T>,
+  options: { discard?: boolean } = {},
+): Promise<T> {
   const client = await pool.connect();
   let failed = false;
   try {
@@ -40,7 +44,7 @@ export async function withClient<T>(pool: Pool, work: (client: PoolClient) => Pr
     failed = true;
     throw error;
   } finally {
-    client.release(failed);
+    client.release(failed || options.discard === true);
   }
 }
 

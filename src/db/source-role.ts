@@ -1,10 +1,9 @@
+import { DEFAULT_EMULATOR_SCHEMA } from '../emulator/store-schema';
 import { SCHEMA, type Queryable } from './pool';
 
 /** The README section that shows how to create a role audiences may run as. */
-export const SECURITY_SECTION = 'the README\'s "Security" section';
+const SECURITY_SECTION = 'the README\'s "Security" section';
 
-/** The schema the Graph API emulator keeps its state in unless told otherwise. */
-const EMULATOR_SCHEMA = 'graph_emulator';
 
 /**
  * Built-in roles whose members can reach past the database: the server's files and programs, or other sessions.
@@ -28,7 +27,8 @@ const SERVER_FUNCTIONS: Record<string, string> = {
 
 const PRIVATE_SCHEMAS: Record<string, string> = {
   [SCHEMA]: "audience-sync's own tables",
-  [EMULATOR_SCHEMA]: "the Graph API emulator's tables",
+  // The schema the Graph API emulator keeps its state in unless told otherwise.
+  [DEFAULT_EMULATOR_SCHEMA]: "the Graph API emulator's tables",
 };
 
 /** The role source queries run as, and what it can do that an audience's query must not. */

@@ -2,6 +2,7 @@ import type { ClientBase, Pool, PoolClient, QueryConfig } from 'pg';
 import { wrapAudienceSql, type AudienceSql } from './audience-sql';
 import { CopyOutStream } from './copy-out';
 import type { SourceColumn } from './copy-text';
+import { withClient } from './pool';
 import type { WrappedStatement } from './source-query';
 
 /*
@@ -34,22 +35,13 @@ export function sourceLimits(statementTimeout: string): SourceLimits {
  * Runs `work` on a source connection that is closed afterwards rather than reused: an audience's query can change
  * its session (set_config(…, false), advisory locks), and nothing of that may reach the next audience's.
  */
-export async function withSourceSession<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    return await work(client);
-  } finally {
-    client.release(true);
-  }
+export function withSourceSession<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  return withClient(pool, work, { discard: true });
 }
 
-export async function beginSourceTransaction(
-  client: ClientBase,
-  isolation: 'REPEATABLE READ' | 'READ COMMITTED',
-  limits: SourceLimits,
-): Promise<void> {
+/** Read-only from the start; the settings come with each statement (assertSourceSettings). */
+export async function beginSourceTransaction(client: ClientBase, isolation: 'REPEATABLE READ' | 'READ COMMITTED'): Promise<void> {
   await client.query(`BEGIN TRANSACTION ISOLATION LEVEL ${isolation} READ ONLY`);
-  await assertSourceSettings(client, limits);
 }
 
 /**

@@ -10,7 +10,7 @@ import { faultRuleSchema, type FaultRule } from './fault-rules';
 import { GraphErrorResponse, invalidParameter } from './graph-error-response';
 import { registerGraphRoutes } from './graph-routes';
 import { seededRandom } from './seeded-random';
-import { createStoreSchema } from './store-schema';
+import { createStoreSchema, DEFAULT_EMULATOR_SCHEMA } from './store-schema';
 
 export interface EmulatorOptions {
   databaseUrl: string;
@@ -40,7 +40,7 @@ export interface RunningEmulator {
   close(): Promise<void>;
 }
 
-export const DEFAULT_EMULATOR_SCHEMA = 'graph_emulator';
+export { DEFAULT_EMULATOR_SCHEMA };
 export const DEFAULT_EMULATOR_PORT = 4010;
 /** A 10,000-row multi-key payload is up to ~10 MB of JSON; twice that leaves room. */
 const BODY_LIMIT_BYTES = 20 * 1024 * 1024;

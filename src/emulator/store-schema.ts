@@ -2,6 +2,8 @@ import type { Pool } from 'pg';
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
+export const DEFAULT_EMULATOR_SCHEMA = 'graph_emulator';
+
 /** The schema name goes into SQL text, so only plain lowercase identifiers are accepted. */
 export function quotedSchemaName(schema: string): string {
   if (!SCHEMA_NAME.test(schema)) {

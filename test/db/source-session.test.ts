@@ -36,7 +36,7 @@ async function rows(client: ClientBase, sql: string): Promise<string> {
 
 it('asserts its settings again before each statement, whatever the audience query set', async () => {
   await withSourceSession(sourcePool, async (client) => {
-    await beginSourceTransaction(client, 'REPEATABLE READ', limits);
+    await beginSourceTransaction(client, 'REPEATABLE READ');
     expect(await rows(client, SETTINGS)).toBe(ASSERTED);
     // An audience query can change settings for the rest of the session from inside a SELECT.
     await rows(
@@ -69,7 +69,7 @@ it('gives up waiting for a lock after the lock timeout, with a sentence that say
   try {
     await holder.query('BEGIN; LOCK TABLE source_session_locked IN ACCESS EXCLUSIVE MODE');
     const failure = await withSourceSession(sourcePool, async (client) => {
-      await beginSourceTransaction(client, 'REPEATABLE READ', limits);
+      await beginSourceTransaction(client, 'REPEATABLE READ');
       return rows(client, 'SELECT * FROM source_session_locked');
     }).then(
       () => undefined,
