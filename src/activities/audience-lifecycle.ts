@@ -1,4 +1,4 @@
-import { saveAudience, readAudience } from '../db/audiences';
+import { markReplaceDue, saveAudience, readAudience } from '../db/audiences';
 import { forgetSyncedRows } from '../db/change-plan';
 import { inTransaction, SCHEMA } from '../db/pool';
 import type { CustomerFileSource } from '../workflows/audience-config';
@@ -33,6 +33,14 @@ export type AccessCheck =
  * idempotent: a retry after a crash between Meta's answer and our own write finds the audience instead of
  * creating a second one.
  */
+/** operation_status of an audience that has not received any upload (reference §2.4). */
+const NO_UPLOAD_YET = 410;
+
+function operationStatusOf(audience: Record<string, unknown>): number | undefined {
+  const status = audience.operation_status as { code?: unknown } | undefined;
+  return status?.code === undefined ? undefined : Number(status.code);
+}
+
 export function audienceTag(audienceKey: string): string {
   return `[audience-sync:${audienceKey}]`;
 }
@@ -44,7 +52,7 @@ export function createLifecycleActivities(deps: ActivityDependencies) {
     async ensureCustomAudience(input: EnsureAudienceInput): Promise<{ fbAudienceId: string; created: boolean }> {
       const tag = audienceTag(input.audienceKey);
       const existing = await callMeta(pool, input.adAccountId, () =>
-        graph.listCustomAudiences(input.adAccountId, ['id', 'description']),
+        graph.listCustomAudiences(input.adAccountId, ['id', 'description', 'operation_status']),
       );
       const found = existing.find(
         (audience) => String(audience.description ?? '').includes(tag) && audience.id !== input.goneFbAudienceId,
@@ -73,6 +81,11 @@ export function createLifecycleActivities(deps: ActivityDependencies) {
           name: input.name,
           fbAudienceId,
         });
+        // An audience found from an earlier connection may hold rows our tables know nothing of (they were wiped
+        // meanwhile): its first cycle replaces them. One that never received an upload holds nothing.
+        if (found && known?.fbAudienceId !== fbAudienceId && operationStatusOf(found) !== NO_UPLOAD_YET) {
+          await markReplaceDue(client, input.audienceKey, 'found_without_records');
+        }
       });
       return { fbAudienceId, created: !found };
     },

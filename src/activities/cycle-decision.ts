@@ -12,6 +12,10 @@ export interface DecisionFacts {
   syncedBefore: number;
   minSize: number;
   allowMassRemoval: boolean;
+  /** The cycle replaces the whole membership: `adds` are the rows it sends, and Meta's rows are not known. */
+  replacing: boolean;
+  /** Members the last cycle counted, which a replace is weighed against. */
+  membersBefore?: number;
 }
 
 /**
@@ -20,14 +24,28 @@ export interface DecisionFacts {
  * below the minimum; the operator should be asked about the removal, not told the audience is small.
  */
 export function decideCycle(facts: DecisionFacts): { decision: CycleDecision; message?: string } {
+  const confirm = `check the source query, and if the removal is intended run: audience-sync sync-now ${facts.audienceKey} --allow-mass-removal`;
   const massRemoval = facts.removes > MASS_REMOVAL_FLOOR && facts.removes * 2 > facts.syncedBefore;
   if (massRemoval && !facts.allowMassRemoval) {
     return {
       decision: 'needs_confirmation',
       message:
         `This cycle would remove ${facts.removes} of the ${facts.syncedBefore} rows in the audience, so nothing was ` +
-        `uploaded; check the source query, and if the removal is intended run: ` +
-        `audience-sync sync-now ${facts.audienceKey} --allow-mass-removal`,
+        `uploaded; ${confirm}`,
+    };
+  }
+  // A replace removes whatever Meta holds beyond the current members: weighed against the members last counted,
+  // since which rows Meta holds is what a replace does not know.
+  const shrinks =
+    facts.membersBefore !== undefined &&
+    facts.membersBefore - facts.members > MASS_REMOVAL_FLOOR &&
+    facts.members * 2 < facts.membersBefore;
+  if (facts.replacing && shrinks && !facts.allowMassRemoval) {
+    return {
+      decision: 'needs_confirmation',
+      message:
+        `This replace would leave ${facts.members} of the ${facts.membersBefore} members the audience had, so nothing ` +
+        `was uploaded; ${confirm}`,
     };
   }
   if (facts.members < facts.minSize) {
@@ -37,6 +55,10 @@ export function decideCycle(facts: DecisionFacts): { decision: CycleDecision; me
         `The source has ${facts.members} members with a usable identifier, fewer than the minimum of ` +
         `${facts.minSize}, so nothing was uploaded.`,
     };
+  }
+  if (facts.replacing && facts.adds === 0) {
+    // usersreplace needs at least one row; an audience with a minimum of 0 and no members keeps what Meta holds.
+    return { decision: 'below_minimum', message: 'The source has no rows to replace the audience with, so nothing was uploaded.' };
   }
   if (facts.adds === 0 && facts.removes === 0) return { decision: 'unchanged' };
   return { decision: 'upload' };

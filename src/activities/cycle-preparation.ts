@@ -35,7 +35,9 @@ import {
   recordBasis,
   type RebuildScope,
 } from '../db/member-changes';
-import { planBatches } from '../db/change-plan';
+import { planBatches, planReplaceBatches } from '../db/change-plan';
+import { advanceGeneration, claimAudienceForCycle } from '../db/audiences';
+import { replacePendingMessage, type ReplaceReason } from '../workflows/replace-reason';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from '../db/binary-copy';
 import { NEWLINE } from '../db/copy-text';
 import { finishCycle, lastCountedMembership, openCycle, recordPlan } from '../db/sync-cycles';
@@ -44,16 +46,25 @@ import { decideCycle, type CycleDecision } from './cycle-decision';
 import { mergeCounts, type EncodedChunk, type MemberChunk } from './member-chunk-encoding';
 import { CALLING_THREAD_ENCODER } from './member-encoder';
 import { ensureSourceFit } from './source-access';
+import { failingOnBrokenInvariants } from './invariant-failure';
 import { missingUserIdFailure, oversizedRowFailure, sourceQueryFailure } from './source-query-failure';
 
 export interface PrepareCycleInput {
   audienceKey: string;
+  adAccountId: string;
+  name: string;
   cycleId: string;
   fbAudienceId: string;
   sourceSql: string;
   minSize: number;
   defaultCountry?: string;
   allowMassRemoval: boolean;
+  /** The generation of our tables the workflow last saw planned (0 for none): an older one means they were lost. */
+  expectedGeneration: number;
+  /** The operator asked this cycle to replace the audience's membership at Meta. */
+  replaceRequested: boolean;
+  /** Members counted by the last cycle: a replace that would leave far fewer asks for confirmation first. */
+  membersBefore?: number;
 }
 
 /** A cycle's plan: counts only, so it can cross into workflow history. */
@@ -75,6 +86,10 @@ export interface CyclePlan {
   message?: string;
   /** Set when the source role is privileged and SOURCE_ALLOW_PRIVILEGED_ROLE lets the cycle run anyway. */
   sourceWarning?: string;
+  /** Why the cycle replaces the audience's membership at Meta (its `adds` are then every row it sends). */
+  replace?: ReplaceReason;
+  /** Our tables' generation after this plan, for the workflow to expect next time. */
+  generation: number;
 }
 
 /**
@@ -115,7 +130,7 @@ export function createPreparationActivities(deps: ActivityDependencies) {
       // Single statements over a large audience run longer than the heartbeat timeout; the worker is still alive.
       const ticker = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
       try {
-        return await prepare(deps, input);
+        return await failingOnBrokenInvariants(() => prepare(deps, input));
       } finally {
         clearInterval(ticker);
       }
@@ -127,11 +142,17 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
   const log = Context.current().log;
   const tables = cycleTables(input.cycleId);
   const basis = `${MATCHING_VERSION}:${input.defaultCountry ?? ''}`;
-  await inTransaction(deps.pool, async (client) => {
+  const replace = await inTransaction(deps.pool, async (client) => {
+    const owed = await claimAudienceForCycle(client, {
+      ...input,
+      ...(input.replaceRequested ? { replace: 'requested' as const } : {}),
+    });
     const abandoned = await openCycle(client, input);
     for (const cycleId of abandoned) await dropCycleTables(client, cycleTables(cycleId));
     await createCycleTables(client, tables);
+    return owed;
   });
+  if (replace) log.info('the cycle replaces the audience at Meta', { reason: replace });
 
   // Anything but one read-only SELECT fails the cycle before a byte of it reaches a database.
   const query = await fromSource(deps, checkAudienceSql(input.sourceSql));
@@ -190,14 +211,20 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
     const before = scope === 'changed' && last ? await audienceMembership(client, input.audienceKey, tables) : undefined;
     if (firstLoad) await recordBasis(client, input.audienceKey, basis);
     else if (scope) await applyMemberChanges(client, input.audienceKey, tables, scope, basis);
-    const plan = await planBatches(client, input.audienceKey, input.cycleId, deps.batchSize);
+    const plan = replace
+      ? { adds: await planReplaceBatches(client, input.audienceKey, input.cycleId, deps.batchSize), removes: 0, syncedBefore: 0 }
+      : await planBatches(client, input.audienceKey, input.cycleId, deps.batchSize);
+    const generation = await advanceGeneration(client, input.audienceKey);
     const { members, coverage } =
       last === undefined
         ? await audienceMembership(client, input.audienceKey)
         : before === undefined
           ? last
           : movedMembership(last, before, await audienceMembership(client, input.audienceKey, tables));
-    const { decision, message } = decideCycle({ ...plan, ...input, members });
+    const decided = decideCycle({ ...plan, ...input, members, replacing: replace !== undefined });
+    const { decision } = decided;
+    const message =
+      replace && decision !== 'upload' ? [decided.message, replacePendingMessage(replace)].filter(Boolean).join(' ') : decided.message;
     const drops = passTwo.withoutUserId
       ? { ...passTwo.drops, 'user_id:missing': passTwo.withoutUserId }
       : passTwo.drops;
@@ -214,13 +241,15 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
       coverage,
       ...(message ? { message } : {}),
       ...(sourceWarning ? { sourceWarning } : {}),
+      ...(replace ? { replace } : {}),
+      generation,
     };
     await recordPlan(client, input.cycleId, result);
     if (decision !== 'upload') {
       await finishCycle(client, input.cycleId, decision, message ?? null);
       await dropCycleTables(client, tables);
     }
-    log.info('planned the cycle', { decision, adds: plan.adds, removes: plan.removes, ms: Date.now() - started });
+    log.info('planned the cycle', { decision, adds: plan.adds, removes: plan.removes, replace, ms: Date.now() - started });
     return result;
   });
 }

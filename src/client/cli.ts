@@ -177,10 +177,15 @@ program
   .description('Run a cycle now instead of at the next interval.')
   .option('--wait', 'return when the cycle has finished and print its counts')
   .option('--allow-mass-removal', 'let this cycle remove more than half of the audience')
+  .option('--replace', "replace the audience's whole membership at Meta with the current members (usersreplace)")
   .option('--json', 'print JSON')
   .action(async (key: string, options) => {
     const result = await withClient((client) =>
-      client.syncNow(key, { wait: !!options.wait, allowMassRemoval: !!options.allowMassRemoval }),
+      client.syncNow(key, {
+        wait: !!options.wait,
+        allowMassRemoval: !!options.allowMassRemoval,
+        replace: !!options.replace,
+      }),
     );
     if (options.json) printJson(result);
     else if (result.cycle) console.log(`${key}: ${formatCycle(result.cycle)}`);
@@ -189,7 +194,7 @@ program
     if (result.cycle && !SUCCESSFUL_OUTCOMES.has(result.cycle.outcome)) process.exitCode = 1;
   });
 
-const SUCCESSFUL_OUTCOMES = new Set(['synced', 'unchanged', 'below_minimum']);
+const SUCCESSFUL_OUTCOMES = new Set(['synced', 'replaced', 'unchanged', 'below_minimum']);
 
 program
   .command('disconnect <key>')

@@ -16,7 +16,8 @@ export function formatStatus(status: AudienceStatus): string {
     `  members:         ${status.memberCount ?? 'not read yet'} (minimum ${status.minSize})`,
     `  next cycle:      ${status.paused ? 'none while paused' : (status.nextCycleAt ?? 'now')}`,
     `  cycles:          ${status.cyclesCompleted} (rows added ${status.totals.added}, removed ${status.totals.removed}` +
-      `${status.totals.recreated ? `, audience recreated ${status.totals.recreated}×` : ''})`,
+      `${status.totals.recreated ? `, audience recreated ${status.totals.recreated}×` : ''}` +
+      `${status.totals.replaces ? `, replaced ${status.totals.replaces}×` : ''})`,
   ];
   if (status.lastCycle) lines.push(`  last cycle:      ${formatCycle(status.lastCycle)}`, ...formatMatchKeys(status.lastCycle));
   return lines.join('\n');
@@ -25,7 +26,8 @@ export function formatStatus(status: AudienceStatus): string {
 export function formatCycle(cycle: CycleSummary): string {
   return (
     `${cycle.outcome} at ${cycle.finishedAt}: ${cycle.members} members, ${cycle.adds} to add / ${cycle.removes} to remove, ` +
-    `added ${cycle.added}, removed ${cycle.removed}, ${cycle.dropped} values dropped` +
+    `added ${cycle.added}, removed ${cycle.removed}${cycle.replaced ? `, replaced with ${cycle.replaced}` : ''}, ` +
+    `${cycle.dropped} values dropped` +
     `${cycle.invalidEntries ? `, ${cycle.invalidEntries} rows Meta found invalid` : ''}` +
     `${cycle.message ? `\n                   ${cycle.message}` : ''}`
   );
@@ -67,10 +69,11 @@ export function formatHistory(cycles: CycleRecord[]): string {
     String(cycle.removes ?? ''),
     String(cycle.added),
     String(cycle.removed),
+    cycle.replaced ? String(cycle.replaced) : '',
     String(cycle.dropped ?? ''),
     cycle.message ?? '',
   ]);
-  return table(['STARTED', 'TOOK', 'OUTCOME', 'MEMBERS', 'ADDS', 'REMOVES', 'ADDED', 'REMOVED', 'DROPPED', 'MESSAGE'], rows);
+  return table(['STARTED', 'TOOK', 'OUTCOME', 'MEMBERS', 'ADDS', 'REMOVES', 'ADDED', 'REMOVED', 'REPLACED', 'DROPPED', 'MESSAGE'], rows);
 }
 
 function table(header: string[], rows: string[][]): string {

@@ -1,4 +1,7 @@
+import type { ClientBase } from 'pg';
+import { isReplaceReason, type ReplaceReason } from '../workflows/replace-reason';
 import { SCHEMA, type Queryable } from './pool';
+import { StateInvariantError } from './state-invariant';
 
 export interface AudienceRecord {
   audienceKey: string;
@@ -28,4 +31,74 @@ export async function readAudience(pool: Queryable, audienceKey: string): Promis
     name: row.name,
     fbAudienceId: row.fb_audience_id,
   }))[0];
+}
+
+export interface CycleClaim {
+  audienceKey: string;
+  adAccountId: string;
+  name: string;
+  fbAudienceId: string;
+  /** The generation the workflow last saw planned; 0 when it has seen none. */
+  expectedGeneration: number;
+  /** The workflow asks this cycle to replace. */
+  replace?: ReplaceReason;
+}
+
+/**
+ * Opens the audience's record for a cycle (locking it until the caller's transaction ends) and returns why the
+ * cycle must replace, if it must. When the record is missing, describes another Custom Audience, or is older
+ * than the workflow last saw, what our tables say Meta holds cannot be trusted: the audience's members, rows and
+ * pending changes are forgotten (the cycle loads them afresh) and a replace is owed until one ends.
+ */
+export async function claimAudienceForCycle(client: ClientBase, claim: CycleClaim): Promise<ReplaceReason | undefined> {
+  const { rows } = await client.query<{ fb_audience_id: string | null; generation: string; replace_due: string | null }>(
+    `SELECT fb_audience_id, generation, replace_due FROM ${SCHEMA}.audiences WHERE audience_key = $1 FOR UPDATE`,
+    [claim.audienceKey],
+  );
+  const record = rows[0];
+  const lost: ReplaceReason | undefined = !record
+    ? 'records_missing'
+    : record.fb_audience_id !== claim.fbAudienceId
+      ? 'records_of_other_audience'
+      : Number(record.generation) < claim.expectedGeneration
+        ? 'records_older'
+        : undefined;
+  if (lost) {
+    for (const table of ['audience_members', 'audience_rows', 'pending_rows']) {
+      await client.query(`DELETE FROM ${SCHEMA}.${table} WHERE audience_key = $1`, [claim.audienceKey]);
+    }
+    // The generation goes on from the workflow's, so the next cycle's claim does not take it for lost again.
+    await client.query(
+      `INSERT INTO ${SCHEMA}.audiences (audience_key, ad_account_id, name, fb_audience_id, generation, replace_due)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (audience_key) DO UPDATE
+         SET ad_account_id = excluded.ad_account_id, name = excluded.name, fb_audience_id = excluded.fb_audience_id,
+             fingerprint_basis = NULL, generation = greatest(${SCHEMA}.audiences.generation, excluded.generation),
+             replace_due = excluded.replace_due, updated_at = now()`,
+      [claim.audienceKey, claim.adAccountId, claim.name, claim.fbAudienceId, claim.expectedGeneration, lost],
+    );
+    return lost;
+  }
+  const due = isReplaceReason(record.replace_due) ? record.replace_due : undefined;
+  if (due || !claim.replace) return due;
+  await markReplaceDue(client, claim.audienceKey, claim.replace);
+  return claim.replace;
+}
+
+/** Owes the audience a replace, unless one is owed already (whose reason is the one to report). */
+export async function markReplaceDue(client: Queryable, audienceKey: string, reason: ReplaceReason): Promise<void> {
+  await client.query(
+    `UPDATE ${SCHEMA}.audiences SET replace_due = coalesce(replace_due, $2) WHERE audience_key = $1`,
+    [audienceKey, reason],
+  );
+}
+
+/** Counts a committed plan; the workflow keeps the number to recognise our tables later. */
+export async function advanceGeneration(client: Queryable, audienceKey: string): Promise<number> {
+  const { rows } = await client.query<{ generation: string }>(
+    `UPDATE ${SCHEMA}.audiences SET generation = generation + 1 WHERE audience_key = $1 RETURNING generation`,
+    [audienceKey],
+  );
+  if (!rows[0]) throw new StateInvariantError(`audience ${audienceKey} lost its record while the cycle planned`);
+  return Number(rows[0].generation);
 }

@@ -2,8 +2,9 @@ import type { ClientBase, Pool } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { readBinaryCopyColumn } from './binary-copy';
 import { SCHEMA, withClient, type Queryable } from './pool';
+import { StateInvariantError } from './state-invariant';
 
-export type Operation = 'add' | 'remove';
+export type Operation = 'add' | 'remove' | 'replace';
 
 export interface ChangePlan {
   adds: number;
@@ -36,19 +37,12 @@ export async function planBatches(
   cycleId: string,
   batchSize: number,
 ): Promise<ChangePlan> {
-  // The primary key's order numbers the rows: no sort, and each batch is one stretch of the index. Only each
-  // batch's first and last rows go on to the grouping, which takes the bounds from them (PostgreSQL has no
-  // min/max over bytea) and the row count from their numbers.
-  await client.query(
-    `INSERT INTO ${SCHEMA}.cycle_batches (cycle_id, operation, batch_no, first_hash, last_hash, row_count)
-     SELECT $2, operation, rn / $3, (array_agg(row_hash ORDER BY rn))[1], (array_agg(row_hash ORDER BY rn DESC))[1],
-            max(rn) - min(rn) + 1
-       FROM (SELECT operation, row_hash, row_number() OVER w - 1 AS rn, lead(row_hash) OVER w IS NULL AS last_row
-               FROM ${SCHEMA}.pending_rows WHERE audience_key = $1
-             WINDOW w AS (PARTITION BY operation ORDER BY row_hash)) AS numbered
-      WHERE rn % $3 = 0 OR rn % $3 = $3 - 1 OR last_row
-      GROUP BY operation, rn / $3`,
-    [audienceKey, cycleId, batchSize],
+  await numberIntoBatches(
+    client,
+    `SELECT operation, row_hash FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`,
+    audienceKey,
+    cycleId,
+    batchSize,
   );
   const planned = await client.query<{ adds: string; removes: string }>(
     `SELECT coalesce(sum(row_count) FILTER (WHERE operation = 'add'), 0) AS adds,
@@ -68,6 +62,53 @@ export async function planBatches(
     [audienceKey, cap],
   );
   return { adds, removes, syncedBefore: Number(stored.rows[0].rows) - adds };
+}
+
+/**
+ * Plans a replace: every row a member wants, pending or held, cut into batches in hash order. Wanted rows do not
+ * change until the replace has ended, so a batch sent again in a new session holds the same rows. Returns the rows.
+ */
+export async function planReplaceBatches(
+  client: ClientBase,
+  audienceKey: string,
+  cycleId: string,
+  batchSize: number,
+): Promise<number> {
+  await numberIntoBatches(client, REPLACE_ROWS, audienceKey, cycleId, batchSize);
+  const { rows } = await client.query<{ rows: string }>(
+    `SELECT coalesce(sum(row_count), 0) AS rows FROM ${SCHEMA}.cycle_batches WHERE cycle_id = $1 AND operation = 'replace'`,
+    [cycleId],
+  );
+  return Number(rows[0].rows);
+}
+
+/** The rows a replace sends, as (operation, row_hash), for the audience $1. */
+const REPLACE_ROWS = `SELECT 'replace'::text AS operation, row_hash FROM ${SCHEMA}.audience_rows WHERE audience_key = $1 AND wanted > 0`;
+
+/**
+ * Records `rows` (operation, row_hash of audience $1) as the cycle's batches. The primary key's order numbers the
+ * rows: no sort, and each batch is one stretch of the index. Only each batch's first and last rows go on to the
+ * grouping, which takes the bounds from them (PostgreSQL has no min/max over bytea) and the row count from their
+ * numbers.
+ */
+async function numberIntoBatches(
+  client: ClientBase,
+  rows: string,
+  audienceKey: string,
+  cycleId: string,
+  batchSize: number,
+): Promise<void> {
+  await client.query(
+    `INSERT INTO ${SCHEMA}.cycle_batches (cycle_id, operation, batch_no, first_hash, last_hash, row_count)
+     SELECT $2, operation, rn / $3, (array_agg(row_hash ORDER BY rn))[1], (array_agg(row_hash ORDER BY rn DESC))[1],
+            max(rn) - min(rn) + 1
+       FROM (SELECT operation, row_hash, row_number() OVER w - 1 AS rn, lead(row_hash) OVER w IS NULL AS last_row
+               FROM (${rows}) AS planned
+             WINDOW w AS (PARTITION BY operation ORDER BY row_hash)) AS numbered
+      WHERE rn % $3 = 0 OR rn % $3 = $3 - 1 OR last_row
+      GROUP BY operation, rn / $3`,
+    [audienceKey, cycleId, batchSize],
+  );
 }
 
 export async function plannedBatches(client: Queryable, cycleId: string): Promise<PlannedBatch[]> {
@@ -94,7 +135,8 @@ export async function plannedBatches(client: Queryable, cycleId: string): Promis
 }
 
 /**
- * The compact rows of a batch (see src/matching/row-codec.ts), exactly as built, and for removals as uploaded.
+ * The compact rows of a batch (see src/matching/row-codec.ts), exactly as built, and for removals as uploaded; a
+ * replace batch's are the wanted rows in its range.
  * They come as binary COPY, views into one buffer: a query result would carry the batch's megabytes as hex, for
  * PostgreSQL to write and the driver to decode, row by row. COPY takes no parameters, so the values are literals.
  */
@@ -102,20 +144,21 @@ export async function readBatchRows(pool: Pool, audienceKey: string, batch: Plan
   return withClient(pool, async (client) => {
     const literal = (text: string) => client.escapeLiteral(text);
     const hash = (bytes: Buffer) => `decode('${bytes.toString('hex')}', 'hex')`;
-    const copy = client.query(
-      copyTo(
-        `COPY (SELECT a.row_data
-                 FROM ${SCHEMA}.pending_rows p
-                 JOIN ${SCHEMA}.audience_rows a ON a.audience_key = p.audience_key AND a.row_hash = p.row_hash
-                WHERE p.audience_key = ${literal(audienceKey)} AND p.operation = ${literal(batch.operation)}
-                  AND p.row_hash BETWEEN ${hash(batch.firstHash)} AND ${hash(batch.lastHash)})
-         TO STDOUT (FORMAT binary)`,
-      ),
-    );
+    const range = `BETWEEN ${hash(batch.firstHash)} AND ${hash(batch.lastHash)}`;
+    const rows =
+      batch.operation === 'replace'
+        ? `SELECT row_data FROM ${SCHEMA}.audience_rows
+            WHERE audience_key = ${literal(audienceKey)} AND wanted > 0 AND row_hash ${range}`
+        : `SELECT a.row_data
+             FROM ${SCHEMA}.pending_rows p
+             JOIN ${SCHEMA}.audience_rows a ON a.audience_key = p.audience_key AND a.row_hash = p.row_hash
+            WHERE p.audience_key = ${literal(audienceKey)} AND p.operation = ${literal(batch.operation)}
+              AND p.row_hash ${range}`;
+    const copy = client.query(copyTo(`COPY (${rows}) TO STDOUT (FORMAT binary)`));
     const chunks: Buffer[] = [];
     for await (const chunk of copy as AsyncIterable<Buffer>) chunks.push(chunk);
     return readBinaryCopyColumn(Buffer.concat(chunks)).map((row) => {
-      if (row === null) throw new Error('a pending row has no data');
+      if (row === null) throw new StateInvariantError(`a row of audience ${audienceKey} has no data`);
       return row;
     });
   });

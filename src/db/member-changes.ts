@@ -2,6 +2,7 @@ import type { ClientBase, Pool } from 'pg';
 import { AUDIENCE_SCHEMA } from '../matching/keys';
 import { inTransaction, SCHEMA, type Queryable } from './pool';
 import type { CycleTables } from './cycle-tables';
+import { StateInvariantError } from './state-invariant';
 
 /**
  * Which members a cycle rebuilds: `all` (first cycle, or the normalization changed) replaces every member;
@@ -106,7 +107,9 @@ export async function recordBasis(client: Queryable, audienceKey: string, basis:
     audienceKey,
     basis,
   ]);
-  if (recorded.rowCount !== 1) throw new Error(`audience ${audienceKey} has no record to note its members' basis in`);
+  if (recorded.rowCount !== 1) {
+    throw new StateInvariantError(`audience ${audienceKey} has no record to note its members' basis in`);
+  }
 }
 
 /**

@@ -97,6 +97,24 @@ const MIGRATIONS: readonly string[] = [
   // (strcoll for every comparison, no abbreviated sort keys) made sorting them 1.7 times and loading them 1.4 times
   // as slow.
   `ALTER TABLE ${SCHEMA}.audience_members ALTER COLUMN member_id TYPE text COLLATE "C"`,
+  // Replacing the whole audience at Meta (usersreplace), and telling when our records of an audience were lost.
+  `
+  -- Counts the plans committed for the audience. The workflow remembers the last one it saw: a smaller number
+  -- here (a restored backup) or no record at all (a wiped schema) means Meta may hold rows we no longer know of.
+  ALTER TABLE ${SCHEMA}.audiences ADD COLUMN generation bigint NOT NULL DEFAULT 0;
+  -- Why the audience's next cycle that uploads must replace its membership at Meta; cleared when a replace ends.
+  ALTER TABLE ${SCHEMA}.audiences ADD COLUMN replace_due text;
+
+  ALTER TABLE ${SCHEMA}.sync_cycles ADD COLUMN replace_reason text;
+  ALTER TABLE ${SCHEMA}.sync_cycles ADD COLUMN replaced integer NOT NULL DEFAULT 0;
+  -- The usersreplace session in use and when its first batch was sent: Meta closes a session 90 minutes later.
+  ALTER TABLE ${SCHEMA}.sync_cycles ADD COLUMN replace_session_id bigint;
+  ALTER TABLE ${SCHEMA}.sync_cycles ADD COLUMN replace_session_started_at timestamptz;
+
+  -- A replace cycle's batches cut every wanted row (not the pending ones) into ranges of row hashes.
+  ALTER TABLE ${SCHEMA}.cycle_batches DROP CONSTRAINT cycle_batches_operation_check,
+    ADD CONSTRAINT cycle_batches_operation_check CHECK (operation IN ('add', 'remove', 'replace'));
+  `,
 ];
 
 /**

@@ -1,4 +1,5 @@
 import type { ClientBase, Pool } from 'pg';
+import { isReplaceReason, type ReplaceReason } from '../workflows/replace-reason';
 import type { AudienceMembership } from './member-changes';
 import { SCHEMA, type Queryable } from './pool';
 
@@ -6,6 +7,7 @@ import { SCHEMA, type Queryable } from './pool';
 export type CycleOutcome =
   | 'running'
   | 'synced'
+  | 'replaced'
   | 'unchanged'
   | 'below_minimum'
   | 'needs_confirmation'
@@ -27,6 +29,8 @@ export interface CyclePlanRecord {
   dropped: number;
   drops: KeyCounts;
   coverage: KeyCounts;
+  /** Set when the cycle replaces the audience's whole membership at Meta. */
+  replace?: ReplaceReason;
 }
 
 export interface CycleRecord extends Partial<CyclePlanRecord> {
@@ -38,6 +42,9 @@ export interface CycleRecord extends Partial<CyclePlanRecord> {
   outcome: CycleOutcome;
   added: number;
   removed: number;
+  /** Rows a replace put at Meta. */
+  replaced: number;
+  replaceReason?: ReplaceReason;
   invalidEntries: number;
   message: string | null;
 }
@@ -70,7 +77,7 @@ export async function recordPlan(client: ClientBase, cycleId: string, plan: Cycl
   await client.query(
     `UPDATE ${SCHEMA}.sync_cycles
         SET members = $2, source_rows = $3, rebuilt_members = $4, adds = $5, removes = $6,
-            dropped = $7, drops = $8, coverage = $9
+            dropped = $7, drops = $8, coverage = $9, replace_reason = $10
       WHERE cycle_id = $1`,
     [
       cycleId,
@@ -82,6 +89,7 @@ export async function recordPlan(client: ClientBase, cycleId: string, plan: Cycl
       plan.dropped,
       JSON.stringify(plan.drops),
       JSON.stringify(plan.coverage),
+      plan.replace ?? null,
     ],
   );
 }
@@ -148,6 +156,8 @@ function toCycleRecord(row: Record<string, unknown>): CycleRecord {
     removes: count(row.removes),
     added: Number(row.added),
     removed: Number(row.removed),
+    replaced: Number(row.replaced),
+    ...(isReplaceReason(row.replace_reason) ? { replaceReason: row.replace_reason } : {}),
     invalidEntries: Number(row.invalid_entries),
     dropped: count(row.dropped),
     drops: (row.drops as KeyCounts | null) ?? undefined,

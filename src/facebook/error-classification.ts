@@ -29,6 +29,10 @@ export type GraphErrorName =
   | 'audience_not_found'
   | 'audience_size_too_low'
   | 'audience_update_failed'
+  | 'replace_not_started'
+  | 'replace_session_ended'
+  | 'replace_failed'
+  | 'replace_too_large'
   | 'invalid_parameter';
 
 export interface GraphErrorFacts {
@@ -190,6 +194,32 @@ const RULES: readonly ClassificationRule[] = [
     kind: 'retryable',
     name: 'audience_update_in_progress',
     reason: 'The audience is being updated by another operation; retry once it is back to normal.',
+  },
+  {
+    matches: codeAndSubcodeIn(2650, 1870147),
+    kind: 'invalid_request',
+    name: 'replace_not_started',
+    reason: 'Meta did not see the first batch of the replace session; the replace must start again at batch 1.',
+  },
+  {
+    matches: codeAndSubcodeIn(2650, 1870158, 1870159),
+    kind: 'invalid_request',
+    name: 'replace_session_ended',
+    reason:
+      'The replace session had ended (its 90 minutes ran out, or its last batch was sent); the audience holds what the ' +
+      'session received, and the rest must be added.',
+  },
+  {
+    matches: codeAndSubcodeIn(2650, 1870148),
+    kind: 'retryable',
+    name: 'replace_failed',
+    reason: 'The replace failed at Meta and the audience may be partly updated; it must be replaced again.',
+  },
+  {
+    matches: codeAndSubcodeIn(2650, 1870144),
+    kind: 'invalid_request',
+    name: 'replace_too_large',
+    reason: 'Meta does not replace an audience of 100 million people or more; add and remove instead.',
   },
   {
     // 368 is a temporary policy block: Meta says wait and retry, and alert if it repeats (the retry policy's limit).

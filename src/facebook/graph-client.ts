@@ -7,6 +7,7 @@ import {
   errorEnvelopeSchema,
   graphObjectSchema,
   listPageSchema,
+  operationStatusSchema,
   successSchema,
   termsOfServiceSchema,
   usersResponseSchema,
@@ -156,6 +157,23 @@ export class GraphClient {
     return this.sendUsers('DELETE', audienceId, batch, session);
   }
 
+  /**
+   * One batch of a usersreplace session (reference §4): batch 1 starts the session, the batch with `lastBatch`
+   * swaps the audience's membership for everything the session received.
+   */
+  async replaceUsers(audienceId: string, batch: UsersBatch, session: UploadSession): Promise<UsersResponse> {
+    return this.sendUsers('POST', audienceId, batch, session, '/usersreplace');
+  }
+
+  /** The audience's `operation_status` code (reference §2.4): 414 while a replace runs. */
+  async getOperationStatus(audienceId: string): Promise<number> {
+    const audience = await this.request(
+      { method: 'GET', path: `/${objectId(audienceId)}`, params: { fields: 'operation_status' } },
+      operationStatusSchema,
+    );
+    return audience.operation_status?.code ?? 0;
+  }
+
   /** Whether the business accepted the Custom Audience Terms for this ad account (reference §1). */
   async getAdAccountTermsAccepted(adAccountId: string): Promise<boolean> {
     const account = await this.request(
@@ -175,19 +193,20 @@ export class GraphClient {
     audienceId: string,
     batch: UsersBatch,
     session: UploadSession | undefined,
+    edge: '/users' | '/usersreplace' = '/users',
   ): Promise<UsersResponse> {
     const answer = await this.bodyBuffers.lend((allocate) =>
       this.request(
         {
           method,
-          path: `/${objectId(audienceId)}/users`,
+          path: `/${objectId(audienceId)}${edge}`,
           jsonBody: buildUsersRequestBody(batch, session, this.accessToken, allocate),
         },
         usersResponseSchema,
       ),
     );
     return {
-      audienceId: answer.audience_id,
+      audienceId: answer.audience_id ?? audienceId,
       sessionId: answer.session_id,
       numReceived: answer.num_received,
       numInvalidEntries: answer.num_invalid_entries,

@@ -38,8 +38,9 @@ const invalidEntrySamplesSchema = z
   .union([graphObjectSchema, z.array(z.unknown())])
   .transform((samples): Record<string, unknown> => (Array.isArray(samples) ? { ...samples } : samples));
 
+/** usersreplace answers with the same fields, except that Meta's guide names `account_id` where /users has `audience_id`. */
 export const usersResponseSchema = z.object({
-  audience_id: numericId,
+  audience_id: numericId.optional(),
   session_id: z.union([z.string(), z.number()]),
   num_received: z.coerce.number(),
   num_invalid_entries: z.coerce.number(),
@@ -48,4 +49,8 @@ export const usersResponseSchema = z.object({
 
 export const termsOfServiceSchema = z.object({
   tos_accepted: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const operationStatusSchema = z.object({
+  operation_status: z.object({ code: z.coerce.number() }).partial().optional(),
 });

@@ -27,6 +27,8 @@ export interface CycleSummary {
   removes: number;
   added: number;
   removed: number;
+  /** Rows a replace put at Meta in place of everything the audience held. */
+  replaced: number;
   dropped: number;
   /** Dropped values by `KEY:reason`. */
   drops: Record<string, number>;
@@ -51,6 +53,8 @@ export interface Attention {
 
 export interface SyncRequest {
   allowMassRemoval: boolean;
+  /** Replace the audience's whole membership at Meta (usersreplace) instead of adding and removing. */
+  replace?: boolean;
 }
 
 export interface CarriedState {
@@ -70,9 +74,14 @@ export interface CarriedState {
   lastCycle?: CycleSummary;
   /** Distinct members with a usable identifier, as of the last cycle that read the source. */
   memberCount?: number;
+  /**
+   * The generation of our tables the last cycle planned. Fewer in our tables at the next cycle means they were
+   * restored from an older backup; the cycle then replaces the audience at Meta (see src/db/audiences.ts).
+   */
+  stateGeneration?: number;
   /** How many cycles have finished, including earlier runs; also numbers `syncNow --wait` waiters. */
   cyclesCompleted: number;
-  totals: { added: number; removed: number; recreated: number };
+  totals: { added: number; removed: number; recreated: number; replaces?: number };
 }
 
 export interface AudienceStatus {

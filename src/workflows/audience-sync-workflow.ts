@@ -110,7 +110,10 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
   };
 
   const requestSync = (options: SyncNowOptions | undefined): void => {
-    s.syncRequest = { allowMassRemoval: (s.syncRequest?.allowMassRemoval ?? false) || !!options?.allowMassRemoval };
+    s.syncRequest = {
+      allowMassRemoval: (s.syncRequest?.allowMassRemoval ?? false) || !!options?.allowMassRemoval,
+      ...((s.syncRequest?.replace ?? false) || options?.replace ? { replace: true } : {}),
+    };
   };
   const pause = (): void => {
     s.paused = true;
@@ -271,13 +274,19 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
       publish();
       const plan = await preparation.prepareCycle({
         audienceKey: config.audienceKey,
+        adAccountId: config.adAccountId,
+        name: config.name,
         cycleId,
         fbAudienceId,
         sourceSql: config.sourceSql,
         minSize: config.minSize,
         defaultCountry: config.defaultCountry,
         allowMassRemoval: request.allowMassRemoval,
+        expectedGeneration: s.stateGeneration ?? 0,
+        replaceRequested: request.replace ?? false,
+        membersBefore: s.memberCount,
       });
+      s.stateGeneration = plan.generation;
       const uploaded =
         plan.decision === 'upload'
           ? await upload.uploadCycle({ audienceKey: config.audienceKey, cycleId, fbAudienceId, adAccountId: config.adAccountId })
@@ -288,6 +297,7 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
       s.state = STATE_AFTER[plan.decision];
       s.totals.added += summary.added;
       s.totals.removed += summary.removed;
+      if (summary.replaced > 0) s.totals.replaces = (s.totals.replaces ?? 0) + 1;
     } catch (error) {
       if (isCancellation(error)) {
         await CancellationScope.nonCancellable(() =>
@@ -412,7 +422,7 @@ function summarize(plan: CyclePlan, uploaded: UploadResult | undefined, startedA
   const message = uploaded?.message ?? plan.message;
   return {
     cycleId: plan.cycleId,
-    outcome: plan.decision === 'upload' ? 'synced' : plan.decision,
+    outcome: plan.decision !== 'upload' ? plan.decision : uploaded?.replaced ? 'replaced' : 'synced',
     startedAt,
     finishedAt: new Date().toISOString(),
     members: plan.members,
@@ -421,6 +431,7 @@ function summarize(plan: CyclePlan, uploaded: UploadResult | undefined, startedA
     removes: plan.removes,
     added: uploaded?.added ?? 0,
     removed: uploaded?.removed ?? 0,
+    replaced: uploaded?.replaced ?? 0,
     dropped: plan.dropped,
     drops: plan.drops,
     coverage: plan.coverage,
@@ -442,6 +453,7 @@ function failedSummary(cycleId: string, outcome: string, message: string, starte
     removes: 0,
     added: 0,
     removed: 0,
+    replaced: 0,
     dropped: 0,
     drops: {},
     coverage: {},

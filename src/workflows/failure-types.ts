@@ -13,6 +13,10 @@ export const FailureType = {
   SourceQueryFailed: 'SourceQueryFailed',
   /** A cycle's working tables vanished (PostgreSQL crash); the cycle is computed again. */
   CycleStateLost: 'CycleStateLost',
+  /** Our tables contradict themselves or the workflow; retrying cannot help, so the cycle fails at once. */
+  StateInvariantBroken: 'StateInvariantBroken',
+  /** Another replace of the audience runs at Meta; retried until it has ended. */
+  ReplaceRunning: 'ReplaceRunning',
   /** Meta is throttling the ad account; retried after the wait Meta asked for. */
   Throttled: 'Throttled',
 } as const;

@@ -21,6 +21,8 @@ export const statusQuery = defineQuery<AudienceStatus>('status');
 export interface SyncNowOptions {
   wait?: boolean;
   allowMassRemoval?: boolean;
+  /** Replace the audience's whole membership at Meta with the current members. */
+  replace?: boolean;
 }
 
 export interface SyncNowResult {

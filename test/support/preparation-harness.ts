@@ -54,17 +54,26 @@ export class PreparationHarness {
       sourceLimits: { ...sourceLimits('1min'), ...options.limits },
       batchSize: 10_000,
     });
-    const prepare = async (sourceSql: string, audienceKey?: string): Promise<{ audienceKey: string; plan: CyclePlan }> => {
+    const prepare = async (
+      sourceSql: string,
+      audienceKey?: string,
+      overrides: Partial<PrepareCycleInput> = {},
+    ): Promise<{ audienceKey: string; plan: CyclePlan }> => {
       const key = audienceKey ?? (await this.newAudience());
       const cycleId = randomUUID();
       this.cycleIds.push(cycleId);
       const plan: CyclePlan = await new MockActivityEnvironment().run<[PrepareCycleInput], CyclePlan, typeof activities.prepareCycle>(activities.prepareCycle, {
         audienceKey: key,
+        adAccountId: 'act_1',
+        name: key,
         cycleId,
         fbAudienceId: '1',
         sourceSql,
         minSize: 1,
         allowMassRemoval: false,
+        expectedGeneration: 0,
+        replaceRequested: false,
+        ...overrides,
       });
       return { audienceKey: key, plan };
     };
@@ -75,7 +84,7 @@ export class PreparationHarness {
   async newAudience(): Promise<string> {
     const audienceKey = `cycle-preparation-${randomUUID()}`;
     this.audienceKeys.push(audienceKey);
-    await this.pool.query(`INSERT INTO ${SCHEMA}.audiences (audience_key, ad_account_id, name) VALUES ($1, 'act_1', $1)`, [
+    await this.pool.query(`INSERT INTO ${SCHEMA}.audiences (audience_key, ad_account_id, name, fb_audience_id) VALUES ($1, 'act_1', $1, '1')`, [
       audienceKey,
     ]);
     return audienceKey;

@@ -66,8 +66,9 @@ class FakeMeta {
         this.prepareCalls.push(input);
         const failure = this.prepareFailures.shift();
         if (failure) throw failure;
-        const adds = Math.max(0, this.members - this.synced);
-        const removes = Math.max(0, this.synced - this.members);
+        // A replace sends every row; any other cycle what changed.
+        const adds = input.replaceRequested ? this.members : Math.max(0, this.members - this.synced);
+        const removes = input.replaceRequested ? 0 : Math.max(0, this.synced - this.members);
         const { decision, message } = decideCycle({
           audienceKey: input.audienceKey,
           members: this.members,
@@ -76,6 +77,8 @@ class FakeMeta {
           syncedBefore: this.synced,
           minSize: input.minSize,
           allowMassRemoval: input.allowMassRemoval,
+          replacing: input.replaceRequested,
+          membersBefore: input.membersBefore,
         });
         return {
           cycleId: input.cycleId,
@@ -88,6 +91,8 @@ class FakeMeta {
           dropped: 0,
           drops: {},
           coverage: { EMAIL: this.members },
+          generation: this.prepareCalls.length,
+          ...(input.replaceRequested ? { replace: 'requested' as const } : {}),
           ...(message ? { message } : {}),
           ...(this.sourceWarning ? { sourceWarning: this.sourceWarning } : {}),
         };
@@ -96,10 +101,14 @@ class FakeMeta {
         this.uploads++;
         const failure = this.uploadFailures.shift();
         if (failure) throw failure;
+        if (this.prepareCalls.at(-1)?.replaceRequested) {
+          this.synced = this.members;
+          return { added: 0, removed: 0, replaced: this.members, invalidEntries: 0, removalsRefused: 0 };
+        }
         const added = Math.max(0, this.members - this.synced);
         const removed = Math.max(0, this.synced - this.members);
         this.synced = this.members;
-        return { added, removed, invalidEntries: 0, removalsRefused: 0 };
+        return { added, removed, replaced: 0, invalidEntries: 0, removalsRefused: 0 };
       },
       closeCycle: async () => undefined,
     };
@@ -350,6 +359,40 @@ describe('audienceSyncWorkflow (time-skipping)', () => {
       const status = await handle.query(statusQuery);
       expect(status.summary).toMatch(/^In sync with 500 members\..* Runs privileged: .*superuser\.$/);
       expect(status.lastCycle?.sourceWarning).toBe(meta.sourceWarning);
+    });
+  });
+
+  it('replaces on sync-now --replace, and tells each cycle the generation of our tables it last saw', async () => {
+    const meta = new FakeMeta();
+    await withWorkflow(meta, config(), async (handle) => {
+      await waitFor(() => meta.uploads === 1);
+      const replaced = await handle.executeUpdate(syncNowUpdate, { args: [{ wait: true, replace: true }] });
+      expect(replaced.cycle).toMatchObject({ outcome: 'replaced', replaced: 500, added: 0 });
+      const next = await handle.executeUpdate(syncNowUpdate, { args: [{ wait: true }] });
+      expect(next.cycle?.outcome).toBe('unchanged');
+      expect((await handle.query(statusQuery)).totals.replaces).toBe(1);
+    });
+    expect(meta.prepareCalls.map((call) => [call.replaceRequested, call.expectedGeneration, call.membersBefore])).toEqual([
+      [false, 0, undefined],
+      [true, 1, 500],
+      [false, 2, 500],
+    ]);
+  });
+
+  it('fails a cycle whose activity broke an invariant at once, says why, and runs the next cycle', async () => {
+    const meta = new FakeMeta();
+    await withWorkflow(meta, config(), async (handle) => {
+      await waitFor(() => meta.uploads === 1);
+      meta.prepareFailures.push(
+        ApplicationFailure.nonRetryable('audience a has no record; retrying cannot help', FailureType.StateInvariantBroken),
+      );
+      const failed = await handle.executeUpdate(syncNowUpdate, { args: [{ wait: true }] });
+      expect(failed.cycle).toMatchObject({ outcome: 'failed', message: 'audience a has no record; retrying cannot help' });
+      const status = await handle.query(statusQuery);
+      expect(status.state).toBe('failed');
+      expect(status.summary).toMatch(/^The last cycle failed: audience a has no record/);
+      const next = await handle.executeUpdate(syncNowUpdate, { args: [{ wait: true }] });
+      expect(next.cycle?.outcome).toBe('unchanged');
     });
   });
 

@@ -55,6 +55,13 @@ describe('classifyGraphError', () => {
     [{ httpStatus: 400, code: 105 }, 'invalid_request', 'invalid_parameter'],
     [{ httpStatus: 400, code: 194 }, 'invalid_request', 'invalid_parameter'],
     [{ httpStatus: 400, code: 2650 }, 'invalid_request', 'audience_update_failed'],
+    // usersreplace's subcodes, each with its own way on (reference §4).
+    [{ httpStatus: 400, code: 2650, subcode: 1870145 }, 'retryable', 'audience_update_in_progress'],
+    [{ httpStatus: 400, code: 2650, subcode: 1870147 }, 'invalid_request', 'replace_not_started'],
+    [{ httpStatus: 400, code: 2650, subcode: 1870158 }, 'invalid_request', 'replace_session_ended'],
+    [{ httpStatus: 400, code: 2650, subcode: 1870159 }, 'invalid_request', 'replace_session_ended'],
+    [{ httpStatus: 400, code: 2650, subcode: 1870148 }, 'retryable', 'replace_failed'],
+    [{ httpStatus: 400, code: 2650, subcode: 1870144 }, 'invalid_request', 'replace_too_large'],
     [{ httpStatus: 404 }, 'invalid_request', 'invalid_parameter'],
     // A known code decides even when the HTTP status suggests otherwise.
     [{ httpStatus: 500, code: 100 }, 'invalid_request', 'invalid_parameter'],

@@ -1,0 +1,21 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Pool } from 'pg';
+import { AUDIENCE_SCHEMA } from '../matching/keys';
+import { rowsJson } from '../matching/row-codec';
+import type { UsersBatch } from '../facebook/users-payload';
+import { readBatchRows, type PlannedBatch } from '../db/change-plan';
+import { FailureType } from '../workflows/failure-types';
+
+/** The batch's rows, referenced only by the writer that puts them into the request body. */
+export async function readUsersBatch(pool: Pool, audienceKey: string, batch: PlannedBatch): Promise<UsersBatch> {
+  const rows = await readBatchRows(pool, audienceKey, batch);
+  if (rows.length !== batch.rowCount) throw cycleStateLost();
+  return { schema: AUDIENCE_SCHEMA, rowCount: rows.length, rowsJson: rowsJson(rows) };
+}
+
+export function cycleStateLost(): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(
+    "The cycle's plan no longer matches the audience's pending rows (its records were lost); the cycle is computed again.",
+    FailureType.CycleStateLost,
+  );
+}
