@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/activity';
 import { markReplaceDue, saveAudience, readAudience } from '../db/audiences';
 import { forgetSyncedRows } from '../db/change-plan';
 import { inTransaction, SCHEMA } from '../db/pool';
@@ -6,6 +7,8 @@ import type { ActivityDependencies } from './dependencies';
 import { graphFailure } from './graph-failures';
 import { callForAdAccount, callMeta } from './ad-account-gate';
 import { GraphApiError } from '../facebook/graph-error';
+import { ADOPTION_FIELDS, adoptionNotFound, adoptionProblem } from '../facebook/audience-adoption';
+import { FailureType } from '../workflows/failure-types';
 
 export interface EnsureAudienceInput {
   audienceKey: string;
@@ -14,6 +17,13 @@ export interface EnsureAudienceInput {
   customerFileSource: CustomerFileSource;
   /** An audience Meta reported gone: never reuse it. */
   goneFbAudienceId?: string;
+}
+
+export interface AdoptAudienceInput {
+  audienceKey: string;
+  adAccountId: string;
+  name: string;
+  fbAudienceId: string;
 }
 
 export interface AccessCheckInput {
@@ -88,6 +98,34 @@ export function createLifecycleActivities(deps: ActivityDependencies) {
         }
       });
       return { fbAudienceId, created: !found };
+    },
+
+    /**
+     * Takes over an existing Custom Audience (`connect --custom-audience-id`) once it is checked to fit the
+     * connection. Its first cycle replaces its membership, since what it holds is not known. Returns its name at
+     * Meta, which the workflow renames to the connection's name if they differ.
+     */
+    async adoptCustomAudience(input: AdoptAudienceInput): Promise<{ fbAudienceId: string; nameAtMeta: string }> {
+      const audience = await callMeta(pool, input.adAccountId, () =>
+        graph.getCustomAudience(input.fbAudienceId, [...ADOPTION_FIELDS]),
+      ).catch((error: unknown) => {
+        if (error instanceof ApplicationFailure && error.type === FailureType.AudienceGone) {
+          throw ApplicationFailure.nonRetryable(adoptionNotFound(input.fbAudienceId), FailureType.AdoptionRefused);
+        }
+        throw error;
+      });
+      const problem = adoptionProblem(audience, input.adAccountId, false);
+      if (problem) throw ApplicationFailure.nonRetryable(problem, FailureType.AdoptionRefused);
+      await inTransaction(pool, async (client) => {
+        await saveAudience(client, {
+          audienceKey: input.audienceKey,
+          adAccountId: input.adAccountId,
+          name: input.name,
+          fbAudienceId: input.fbAudienceId,
+        });
+        await markReplaceDue(client, input.audienceKey, 'adopted');
+      });
+      return { fbAudienceId: input.fbAudienceId, nameAtMeta: String(audience.name ?? '') };
     },
 
     async renameCustomAudience(input: {

@@ -61,8 +61,8 @@ export interface PrepareCycleInput {
   allowMassRemoval: boolean;
   /** The generation of our tables the workflow last saw planned (0 for none): an older one means they were lost. */
   expectedGeneration: number;
-  /** The operator asked this cycle to replace the audience's membership at Meta. */
-  replaceRequested: boolean;
+  /** The workflow asks this cycle to replace the audience's membership at Meta (requested, or reconciliation). */
+  replace?: ReplaceReason;
   /** Members counted by the last cycle: a replace that would leave far fewer asks for confirmation first. */
   membersBefore?: number;
 }
@@ -143,10 +143,7 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
   const tables = cycleTables(input.cycleId);
   const basis = `${MATCHING_VERSION}:${input.defaultCountry ?? ''}`;
   const replace = await inTransaction(deps.pool, async (client) => {
-    const owed = await claimAudienceForCycle(client, {
-      ...input,
-      ...(input.replaceRequested ? { replace: 'requested' as const } : {}),
-    });
+    const owed = await claimAudienceForCycle(client, input);
     const abandoned = await openCycle(client, input);
     for (const cycleId of abandoned) await dropCycleTables(client, cycleTables(cycleId));
     await createCycleTables(client, tables);

@@ -181,5 +181,10 @@ export class AudienceClient {
 /** What a second `connect` asked for that the running audience does not have; it keeps its own settings. */
 function configDifferences(running: AudienceStatus, requested: AudienceConfig): string[] {
   const fields = ['name', 'adAccountId', 'sourceSql', 'intervalMs', 'minSize'] as const;
-  return fields.filter((field) => running[field] !== requested[field]);
+  const differences: string[] = fields.filter((field) => running[field] !== requested[field]);
+  if ((running.reconcileEveryMs ?? undefined) !== requested.reconcileEveryMs) differences.push('reconcileEveryMs');
+  if (requested.customAudienceId !== undefined && running.fbAudienceId !== requested.customAudienceId) {
+    differences.push('customAudienceId');
+  }
+  return differences;
 }

@@ -11,11 +11,13 @@ import {
   DEFAULT_MAX_CYCLES_PER_RUN,
   DEFAULT_MIN_SIZE,
   MIN_INTERVAL_MS,
+  MIN_RECONCILE_EVERY_MS,
   type AudienceConfig,
   type CustomerFileSource,
 } from '../workflows/audience-config';
 import { AudienceClient, UserFacingError } from './audience-client';
 import { parseSourceQuery, tryQueryOnSource } from './source-check';
+import { checkAdoptable } from './adoption-check';
 import { formatCycle, formatHistory, formatList, formatStatus, printJson } from './output';
 import { collectFaultFlag, parseThrottleFlag } from '../emulator/command-line-flags';
 
@@ -26,6 +28,19 @@ function parseInterval(value: string): number {
   }
   if (parsed < MIN_INTERVAL_MS) throw new InvalidArgumentError(`the interval must be at least ${ms(MIN_INTERVAL_MS)}.`);
   return parsed;
+}
+
+function parseReconcileEvery(value: string): number {
+  const parsed = parseInterval(value);
+  if (parsed < MIN_RECONCILE_EVERY_MS) {
+    throw new InvalidArgumentError(`reconciling replaces the whole audience, so it runs at most once every ${ms(MIN_RECONCILE_EVERY_MS)}.`);
+  }
+  return parsed;
+}
+
+function parseObjectId(value: string): string {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`"${value}" is not a Custom Audience id; use its digits.`);
+  return value;
 }
 
 function parseCount(value: string): number {
@@ -90,7 +105,9 @@ program
       .choices(CUSTOMER_FILE_SOURCES)
       .default('USER_PROVIDED_ONLY'),
   )
-  .option('--no-check', 'do not try the query on the source database first (it is still parsed)')
+  .option('--custom-audience-id <id>', 'adopt this existing Custom Audience instead of creating one', parseObjectId)
+  .option('--reconcile-every <duration>', "replace the audience's whole membership at Meta this often (e.g. 30d)", parseReconcileEvery)
+  .option('--no-check', 'do not try the query on the source database (it is still parsed), nor read an adopted audience at Meta')
   .option('--json', 'print JSON')
   .action(async (options) => {
     const sourceSql: string | undefined = options.queryFile
@@ -99,7 +116,10 @@ program
     if (!sourceSql?.trim()) throw new UserFacingError('Give the audience query with --query or --query-file.');
     const environment = readEnvironment();
     const query = await parseSourceQuery(sourceSql);
-    if (options.check) await tryQueryOnSource(environment, query);
+    if (options.check) {
+      await tryQueryOnSource(environment, query);
+      if (options.customAudienceId) await checkAdoptable(environment, options.adAccount, options.customAudienceId);
+    }
     const config: AudienceConfig = {
       audienceKey: options.audience,
       name: String(options.name).trim(),
@@ -110,10 +130,17 @@ program
       customerFileSource: options.customerFileSource as CustomerFileSource,
       maxCyclesPerRun: DEFAULT_MAX_CYCLES_PER_RUN,
       ...(options.defaultCountry ? { defaultCountry: options.defaultCountry as string } : {}),
+      ...(options.customAudienceId ? { customAudienceId: options.customAudienceId as string } : {}),
+      ...(options.reconcileEvery ? { reconcileEveryMs: options.reconcileEvery as number } : {}),
     };
     const result = await withClient((client) => client.connectAudience(config));
     if (options.json) return printJson({ audienceKey: config.audienceKey, ...result });
-    if (result.started) {
+    if (result.started && config.customAudienceId) {
+      console.log(
+        `Connected ${config.audienceKey}: it adopts Custom Audience ${config.customAudienceId}, whose membership the first ` +
+          'cycle replaces with the current members.',
+      );
+    } else if (result.started) {
       console.log(`Connected ${config.audienceKey}: its Custom Audience is created and the first cycle starts now.`);
     } else {
       console.log(`${config.audienceKey} is already connected; it keeps running as it is.`);

@@ -1,3 +1,4 @@
+import ms from 'ms';
 import type { CycleRecord } from '../db/sync-cycles';
 import type { AudienceStatus, CycleSummary } from '../workflows/audience-status';
 import type { AudienceListing } from './audience-client';
@@ -12,13 +13,16 @@ export function formatStatus(status: AudienceStatus): string {
     `  ${status.summary}`,
     `  name:            ${status.name}${status.pendingRename ? ' (rename pending at Meta)' : ''}`,
     `  ad account:      ${status.adAccountId}`,
-    `  custom audience: ${status.fbAudienceId ?? 'not created yet'}`,
+    `  custom audience: ${status.fbAudienceId ?? 'not created yet'}${status.adopted ? ' (adopted)' : ''}`,
     `  members:         ${status.memberCount ?? 'not read yet'} (minimum ${status.minSize})`,
     `  next cycle:      ${status.paused ? 'none while paused' : (status.nextCycleAt ?? 'now')}`,
     `  cycles:          ${status.cyclesCompleted} (rows added ${status.totals.added}, removed ${status.totals.removed}` +
       `${status.totals.recreated ? `, audience recreated ${status.totals.recreated}×` : ''}` +
       `${status.totals.replaces ? `, replaced ${status.totals.replaces}×` : ''})`,
   ];
+  if (status.reconcileEveryMs !== null) {
+    lines.push(`  reconciliation:  every ${ms(status.reconcileEveryMs, { long: true })}, next ${status.nextReconcileAt ?? 'counted from the first cycle'}`);
+  }
   if (status.lastCycle) lines.push(`  last cycle:      ${formatCycle(status.lastCycle)}`, ...formatMatchKeys(status.lastCycle));
   return lines.join('\n');
 }

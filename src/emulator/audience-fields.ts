@@ -18,6 +18,8 @@ const AUDIENCE_FIELDS: Readonly<Record<string, (audience: AudienceRecord) => unk
   description: (audience) => audience.description,
   subtype: (audience) => audience.subtype,
   customer_file_source: (audience) => audience.customerFileSource,
+  // The emulator creates no value-based audiences yet.
+  is_value_based: () => false,
   approximate_count_lower_bound: (audience) => audience.rowCount,
   approximate_count_upper_bound: (audience) => audience.rowCount,
   operation_status: (audience) => {
@@ -42,6 +44,10 @@ export function dataSourceOf(uploadSchema: readonly string[] | null): { type: st
   return uploadSchema.length === 1 && uploadSchema[0]?.endsWith('_SHA256')
     ? { type: 'FILE_IMPORTED', sub_type: 'HASHES_OR_USER_IDS' }
     : { type: 'FILE_IMPORTED', sub_type: 'MULTI_HASHES' };
+}
+
+export function sameSchema(held: readonly string[], sent: readonly string[]): boolean {
+  return held.length === sent.length && held.every((key, index) => key === sent[index]);
 }
 
 /** The `fields` parameter as a list; Graph returns only the id when none are asked for. */

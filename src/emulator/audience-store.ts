@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import QueryStream from 'pg-query-stream';
+import { sameSchema } from './audience-fields';
 import { quotedSchemaName } from './store-schema';
 
 export interface AudienceRecord {
@@ -53,9 +54,12 @@ export type ReplaceOutcome =
   /** The session ended with its last batch (1870159). */
   | { kind: 'finished' }
   /** The session outran its window: the audience holds what it received (1870158). */
-  | { kind: 'timed_out' };
+  | { kind: 'timed_out' }
+  /** A later batch with another schema than the session's first (2650, like a data source mismatch). */
+  | { kind: 'schema_mismatch'; sessionSchema: string[] };
 
 export interface ReplaceBatch {
+  schema: readonly string[];
   sessionId: number;
   batchSeq: number;
   lastBatch: boolean;
@@ -271,8 +275,15 @@ export class AudienceStore {
   async replaceBatch(audienceId: string, batch: ReplaceBatch, windowMs: number): Promise<ReplaceOutcome> {
     return this.inTransaction<ReplaceOutcome>(async (client) => {
       await client.query(`SELECT 1 FROM ${this.s}.audiences WHERE id = $1 FOR UPDATE`, [audienceId]);
-      const { rows } = await client.query<{ session_id: string; finished: boolean; outcome: string | null; expired: boolean }>(
-        `SELECT session_id, finished_at IS NOT NULL AS finished, outcome, started_at < now() - make_interval(secs => $3 / 1000.0) AS expired
+      const { rows } = await client.query<{
+        session_id: string;
+        finished: boolean;
+        outcome: string | null;
+        expired: boolean;
+        upload_schema: string[] | null;
+      }>(
+        `SELECT session_id, finished_at IS NOT NULL AS finished, outcome, upload_schema,
+                started_at < now() - make_interval(secs => $3 / 1000.0) AS expired
            FROM ${this.s}.replace_sessions
           WHERE audience_id = $1 AND (session_id = $2 OR finished_at IS NULL)`,
         [audienceId, batch.sessionId, windowMs],
@@ -290,12 +301,15 @@ export class AudienceStore {
         // Batch 1 again starts the session over: what it received before is dropped.
         await client.query(`DELETE FROM ${this.s}.replace_rows WHERE audience_id = $1`, [audienceId]);
         await client.query(
-          `INSERT INTO ${this.s}.replace_sessions (audience_id, session_id) VALUES ($1, $2)
-           ON CONFLICT (audience_id, session_id) DO UPDATE SET started_at = now(), num_received = 0, num_invalid_entries = 0`,
-          [audienceId, batch.sessionId],
+          `INSERT INTO ${this.s}.replace_sessions (audience_id, session_id, upload_schema) VALUES ($1, $2, $3)
+           ON CONFLICT (audience_id, session_id) DO UPDATE
+             SET started_at = now(), num_received = 0, num_invalid_entries = 0, upload_schema = excluded.upload_schema`,
+          [audienceId, batch.sessionId, batch.schema],
         );
       } else if (!session) {
         return { commit: true, result: { kind: 'not_started' } };
+      } else if (session.upload_schema && !sameSchema(session.upload_schema, batch.schema)) {
+        return { commit: true, result: { kind: 'schema_mismatch', sessionSchema: session.upload_schema } };
       }
       await client.query(
         `INSERT INTO ${this.s}.replace_rows (audience_id, row_key, row_json)
@@ -341,7 +355,7 @@ export class AudienceStore {
     });
   }
 
-  /** The open replace session's rows become the audience's rows, and the session ends. */
+  /** The open replace session's rows (and their schema) become the audience's, and the session ends. */
   private async finishReplace(client: PoolClient, audienceId: string, outcome: 'replaced' | 'timed_out'): Promise<void> {
     await client.query(`DELETE FROM ${this.s}.audience_rows WHERE audience_id = $1`, [audienceId]);
     await client.query(
@@ -352,7 +366,10 @@ export class AudienceStore {
     await client.query(`DELETE FROM ${this.s}.replace_rows WHERE audience_id = $1`, [audienceId]);
     await client.query(
       `UPDATE ${this.s}.audiences
-          SET row_count = (SELECT count(*) FROM ${this.s}.audience_rows WHERE audience_id = $1), content_updated_at = now()
+          SET row_count = (SELECT count(*) FROM ${this.s}.audience_rows WHERE audience_id = $1), content_updated_at = now(),
+              upload_schema = coalesce(
+                (SELECT upload_schema FROM ${this.s}.replace_sessions WHERE audience_id = $1 AND finished_at IS NULL),
+                upload_schema)
         WHERE id = $1`,
       [audienceId],
     );

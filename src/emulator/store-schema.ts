@@ -73,6 +73,8 @@ export async function createStoreSchema(pool: Pool, schema: string): Promise<voi
         outcome text CHECK (outcome IN ('replaced', 'timed_out')),
         PRIMARY KEY (audience_id, session_id)
       );
+      -- The schema of the session's first batch, which becomes the audience's when the session ends.
+      ALTER TABLE ${s}.replace_sessions ADD COLUMN IF NOT EXISTS upload_schema text[];
       CREATE UNIQUE INDEX IF NOT EXISTS one_open_replace ON ${s}.replace_sessions (audience_id) WHERE finished_at IS NULL;
       CREATE UNLOGGED TABLE IF NOT EXISTS ${s}.replace_rows (
         audience_id bigint NOT NULL,

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { dataSourceOf } from './audience-fields';
+import { dataSourceOf, sameSchema } from './audience-fields';
 import type { AudienceRecord } from './audience-store';
 import type { EmulatorContext } from './emulator-context';
 import type { GraphAnswer, GraphCall } from './audience-endpoints';
@@ -71,12 +71,17 @@ export async function replaceAudienceUsers(
 ): Promise<GraphAnswer> {
   const upload = uploadOf(context, audience, call);
   if (upload.session === undefined) throw missingParameter('session');
-  const heldSchema = await claimedSchema(context, audience, upload.schema);
-  if (!sameSchema(heldSchema, upload.schema)) throw dataSourceMismatch(heldSchema, upload.schema);
+  // A replace loads a new set of rows, in any schema of the audience's data source (multi-key or single-key); the
+  // session's schema becomes the audience's when it ends.
+  const held = audience.uploadSchema;
+  if (held !== null && dataSourceOf(held).sub_type !== dataSourceOf(upload.schema).sub_type) {
+    throw dataSourceMismatch(held, upload.schema);
+  }
 
   const outcome = await context.store.replaceBatch(
     audience.id,
     {
+      schema: upload.schema,
       sessionId: upload.session.sessionId,
       batchSeq: upload.session.batchSeq,
       lastBatch: upload.session.lastBatch,
@@ -86,6 +91,7 @@ export async function replaceAudienceUsers(
     },
     context.settings.replaceWindowMs,
   );
+  if (outcome.kind === 'schema_mismatch') throw dataSourceMismatch(outcome.sessionSchema, upload.schema);
   if (outcome.kind !== 'accepted') throw new GraphErrorResponse(2650, REPLACE_SUBCODES[outcome.kind]);
   return {
     body: {
@@ -110,9 +116,6 @@ async function claimedSchema(context: EmulatorContext, audience: AudienceRecord,
   return audience.uploadSchema ?? context.store.claimUploadSchema(audience.id, schema);
 }
 
-function sameSchema(held: readonly string[], sent: readonly string[]): boolean {
-  return held.length === sent.length && held.every((key, index) => key === sent[index]);
-}
 
 function dataSourceMismatch(held: readonly string[], sent: readonly string[]): GraphErrorResponse {
   const heldSource = dataSourceOf(held);

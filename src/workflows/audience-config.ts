@@ -19,6 +19,10 @@ export interface AudienceConfig {
   customerFileSource: CustomerFileSource;
   /** Cycles per workflow run before continuing as new (history stays small and replay cheap). */
   maxCyclesPerRun: number;
+  /** An existing Custom Audience to adopt instead of creating one (`connect --custom-audience-id`). */
+  customAudienceId?: string;
+  /** Replace the audience's whole membership at Meta this often (`connect --reconcile-every`); off when absent. */
+  reconcileEveryMs?: number;
 }
 
 export const CUSTOMER_FILE_SOURCES = [
@@ -32,6 +36,8 @@ export const DEFAULT_INTERVAL_MS = 60 * 60 * 1000;
 export const MIN_INTERVAL_MS = 10 * 1000;
 export const DEFAULT_MIN_SIZE = 100;
 export const DEFAULT_MAX_CYCLES_PER_RUN = 24;
+/** Reconciling more often than this would replace the audience every few cycles. */
+export const MIN_RECONCILE_EVERY_MS = 24 * 60 * 60 * 1000;
 
 export const TASK_QUEUE = 'audience-sync';
 

@@ -79,6 +79,10 @@ export interface CarriedState {
    * restored from an older backup; the cycle then replaces the audience at Meta (see src/db/audiences.ts).
    */
   stateGeneration?: number;
+  /** The Custom Audience given to `connect --custom-audience-id` was taken over (or adoption is no longer tried). */
+  adopted?: boolean;
+  /** Epoch ms from which the next periodic reconciliation is counted: the last replace, or the first cycle. */
+  reconciledAt?: number;
   /** How many cycles have finished, including earlier runs; also numbers `syncNow --wait` waiters. */
   cyclesCompleted: number;
   totals: { added: number; removed: number; recreated: number; replaces?: number };
@@ -90,12 +94,17 @@ export interface AudienceStatus {
   adAccountId: string;
   sourceSql: string;
   fbAudienceId: string | null;
+  /** The Custom Audience in use is one adopted with `connect --custom-audience-id`. */
+  adopted: boolean;
   state: SyncState;
   paused: boolean;
   pendingRename: string | null;
   nextCycleAt: string | null;
   intervalMs: number;
   minSize: number;
+  /** `connect --reconcile-every`, and when the next reconciling replace is due (null before the first cycle). */
+  reconcileEveryMs: number | null;
+  nextReconcileAt: string | null;
   attention: Attention | null;
   memberCount: number | null;
   lastCycle: CycleSummary | null;

@@ -244,6 +244,8 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
 
   async function ensureAudience(): Promise<string> {
     if (s.fbAudienceId) return s.fbAudienceId;
+    // An adopted audience Meta later deleted is replaced by one of our own, like any other.
+    if (config.customAudienceId && !s.adopted) return adoptAudience(config.customAudienceId);
     const { fbAudienceId } = await metaCalls.ensureCustomAudience({
       audienceKey: config.audienceKey,
       adAccountId: config.adAccountId,
@@ -259,6 +261,26 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
     if (s.pendingRename === config.name) s.pendingRename = undefined;
     return fbAudienceId;
   }
+
+  async function adoptAudience(customAudienceId: string): Promise<string> {
+    const { fbAudienceId, nameAtMeta } = await metaCalls.adoptCustomAudience({
+      audienceKey: config.audienceKey,
+      adAccountId: config.adAccountId,
+      name: config.name,
+      fbAudienceId: customAudienceId,
+    });
+    s.adopted = true;
+    s.fbAudienceId = fbAudienceId;
+    s.verifiedAt = Date.now();
+    // The connection's name is the one to show at Meta.
+    if (nameAtMeta !== config.name) s.pendingRename ??= config.name;
+    return fbAudienceId;
+  }
+
+  const reconcileDue = (): boolean =>
+    config.reconcileEveryMs !== undefined &&
+    s.reconciledAt !== undefined &&
+    Date.now() >= s.reconciledAt + config.reconcileEveryMs;
 
   async function runCycle(request: SyncRequest): Promise<void> {
     const cycleId = uuid4();
@@ -283,7 +305,7 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
         defaultCountry: config.defaultCountry,
         allowMassRemoval: request.allowMassRemoval,
         expectedGeneration: s.stateGeneration ?? 0,
-        replaceRequested: request.replace ?? false,
+        ...(request.replace ? { replace: 'requested' as const } : reconcileDue() ? { replace: 'reconcile' as const } : {}),
         membersBefore: s.memberCount,
       });
       s.stateGeneration = plan.generation;
@@ -297,7 +319,11 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
       s.state = STATE_AFTER[plan.decision];
       s.totals.added += summary.added;
       s.totals.removed += summary.removed;
-      if (summary.replaced > 0) s.totals.replaces = (s.totals.replaces ?? 0) + 1;
+      if (summary.replaced > 0) {
+        s.totals.replaces = (s.totals.replaces ?? 0) + 1;
+        s.reconciledAt = Date.now();
+      }
+      s.reconciledAt ??= Date.now();
     } catch (error) {
       if (isCancellation(error)) {
         await CancellationScope.nonCancellable(() =>

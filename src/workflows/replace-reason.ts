@@ -13,7 +13,11 @@ export type ReplaceReason =
   /** Our tables describe another Custom Audience than the one in use. */
   | 'records_of_other_audience'
   /** An audience created by an earlier connection was found at Meta, and our tables hold nothing of it. */
-  | 'found_without_records';
+  | 'found_without_records'
+  /** An existing Custom Audience was adopted (`connect --custom-audience-id`). */
+  | 'adopted'
+  /** The audience's periodic reconciliation came due (`connect --reconcile-every`). */
+  | 'reconcile';
 
 const WHY: Record<ReplaceReason, string> = {
   requested: 'an operator asked for it (sync-now --replace)',
@@ -23,9 +27,12 @@ const WHY: Record<ReplaceReason, string> = {
   records_of_other_audience: "audience-sync's record of the audience's members described another Custom Audience",
   found_without_records:
     'the Custom Audience from an earlier connection was found at Meta, and audience-sync had no record of its members',
+  adopted: 'the Custom Audience was adopted (connect --custom-audience-id), and what it held before is not known',
+  reconcile: 'its periodic reconciliation was due (connect --reconcile-every)',
 };
 
-export const REPLACE_REASONS = Object.keys(WHY) as ReplaceReason[];
+/** Reasons for which members may have left while audience-sync could not tell. */
+const LOST_RECORDS: readonly ReplaceReason[] = ['records_missing', 'records_older', 'records_of_other_audience', 'found_without_records'];
 
 export function isReplaceReason(value: unknown): value is ReplaceReason {
   return typeof value === 'string' && value in WHY;
@@ -33,7 +40,7 @@ export function isReplaceReason(value: unknown): value is ReplaceReason {
 
 /** The history line of a cycle that replaced: what it did and why. */
 export function replacedMessage(reason: ReplaceReason, rows: number): string {
-  const lost = reason !== 'requested' ? '; whoever left the audience meanwhile is no longer in it' : '';
+  const lost = LOST_RECORDS.includes(reason) ? '; whoever left the audience meanwhile is no longer in it' : '';
   return `Replaced the audience's whole membership at Meta with its ${rows} current rows because ${WHY[reason]}${lost}.`;
 }
 

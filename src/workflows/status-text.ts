@@ -10,12 +10,18 @@ export function describeStatus(config: AudienceConfig, s: CarriedState, state: S
     adAccountId: config.adAccountId,
     sourceSql: config.sourceSql,
     fbAudienceId: s.fbAudienceId ?? null,
+    adopted: s.fbAudienceId !== undefined && s.fbAudienceId === config.customAudienceId,
     state,
     paused: s.paused,
     pendingRename: s.pendingRename ?? null,
     nextCycleAt,
     intervalMs: config.intervalMs,
     minSize: config.minSize,
+    reconcileEveryMs: config.reconcileEveryMs ?? null,
+    nextReconcileAt:
+      config.reconcileEveryMs !== undefined && s.reconciledAt !== undefined
+        ? new Date(s.reconciledAt + config.reconcileEveryMs).toISOString()
+        : null,
     attention: s.attention ?? null,
     memberCount: s.memberCount ?? null,
     lastCycle: s.lastCycle ?? null,

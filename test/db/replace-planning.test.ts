@@ -81,7 +81,7 @@ it('recreates a missing record and replaces', async () => {
 
 it('keeps a replace owed through cycles that cannot upload, and reports the first reason', async () => {
   const { audienceKey } = await prepare(members(150));
-  const small = await prepare(members(50), audienceKey, { replaceRequested: true, minSize: 100, expectedGeneration: 1 });
+  const small = await prepare(members(50), audienceKey, { replace: 'requested', minSize: 100, expectedGeneration: 1 });
   expect(small.plan).toMatchObject({ decision: 'below_minimum', replace: 'requested' });
   expect(small.plan.message).toMatch(/fewer than the minimum of 100.*The next cycle that uploads replaces/);
   // A replace that would leave far fewer members than the last cycle counted asks first.
@@ -96,7 +96,7 @@ it('settles a replace: Meta holds every wanted row, nothing is pending, and unwa
   const { audienceKey } = await prepare(members(30));
   await harness.pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
   // Ten members leave (their removal pending) and five join (their addition pending).
-  const { plan } = await prepare(members(25, 11), audienceKey, { replaceRequested: true, expectedGeneration: 1 });
+  const { plan } = await prepare(members(25, 11), audienceKey, { replace: 'requested', expectedGeneration: 1 });
   expect(plan).toMatchObject({ replace: 'requested', adds: 25 });
   expect(await count('pending_rows', audienceKey, `operation = 'remove'`)).toBe(10);
 
@@ -119,7 +119,7 @@ it('settles a replace: Meta holds every wanted row, nothing is pending, and unwa
 });
 
 it('settles a session that ended early: the batches Meta did not receive become add batches', async () => {
-  const { audienceKey, plan } = await prepare(members(25), undefined, { replaceRequested: true });
+  const { audienceKey, plan } = await prepare(members(25), undefined, { replace: 'requested' });
   const batches = await inTransaction(harness.pool, async (client) => {
     await client.query(`DELETE FROM ${SCHEMA}.cycle_batches WHERE cycle_id = $1`, [plan.cycleId]);
     await planReplaceBatches(client, audienceKey, plan.cycleId, 10);
@@ -143,7 +143,7 @@ it('settles a session that ended early: the batches Meta did not receive become 
 it('adds and removes instead when Meta will not replace, and owes no replace after', async () => {
   const { audienceKey } = await prepare(members(30));
   await harness.pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
-  const { plan } = await prepare(members(25, 11), audienceKey, { replaceRequested: true, expectedGeneration: 1 });
+  const { plan } = await prepare(members(25, 11), audienceKey, { replace: 'requested', expectedGeneration: 1 });
   await inTransaction(harness.pool, (client) => giveUpReplace(client, audienceKey, plan.cycleId, 10));
   const after = await plannedBatches(harness.pool, plan.cycleId);
   expect(after.map((batch) => [batch.operation, batch.rowCount])).toEqual([

@@ -195,6 +195,65 @@ describe('replace, end to end', () => {
     }
   });
 
+  /** A Custom Audience made at Meta without audience-sync, as another tool or Ads Manager leaves one. */
+  async function audienceMadeElsewhere(adAccount: string, name: string): Promise<string> {
+    const response = await fetch(`${stack.emulator.url}/v27.0/${adAccount}/customaudiences`, {
+      method: 'POST',
+      body: new URLSearchParams({
+        name,
+        subtype: 'CUSTOM',
+        customer_file_source: 'USER_PROVIDED_ONLY',
+        access_token: stack.env.FB_ACCESS_TOKEN as string,
+      }),
+    });
+    expect(response.status).toBe(200);
+    return String(((await response.json()) as { id: string }).id);
+  }
+
+  it('adopts a Custom Audience made beforehand: no new audience, its rows replaced, shown as adopted', async () => {
+    const id = await audienceMadeElsewhere('act_6660001', 'Made in Ads Manager');
+    // What the other tool left: some of our members and two strangers, in a schema of its own.
+    const members = Array.from({ length: 200 }, (_, i) => member(6_000_000 + i));
+    everyone.push(...members);
+    await addBehindTheBack(id, ['EMAIL', 'PHONE'], ['stranger3@example.com', 'stranger4@example.com', ...members.slice(0, 50).map((m) => m.emails[0])]);
+    const audiencesBefore = (await stack.emulatorJson<unknown[]>('/_emulator/audiences')).length;
+
+    const key = `adopted-${stack.suffix}`;
+    const table = `replace_adopted_${stack.suffix}`;
+    keys.push(key);
+    await createMemberTable(stack.pool, table);
+    await writeMembers(stack.pool, table, members);
+    const connected = await stack.cli(['connect', '--audience', key, '--name', key, '--ad-account', 'act_6660001',
+      '--query', `SELECT user_id, email, phone, traits FROM ${table}`, '--custom-audience-id', id]);
+    expect(connected.stdout).toMatch(/adopts Custom Audience/);
+    const status = await eventually(async () => {
+      const current = await stack.cliJson<AudienceStatus>(['status', key]);
+      return current.state === 'synced' && current.cyclesCompleted >= 1 && current.pendingRename === null && current;
+    }, 120_000);
+    expect(status).toMatchObject({ fbAudienceId: id, adopted: true });
+    expect((await stack.cli(['status', key])).stdout).toMatch(new RegExp(`custom audience: ${id} \\(adopted\\)`));
+    expect(status.lastCycle).toMatchObject({ outcome: 'replaced', replaced: 220 });
+    expect(status.lastCycle?.message).toMatch(/adopted/);
+
+    const held = await stack.emulatorJson<{ schema: string[]; rows: unknown[][] }>(`/_emulator/audiences/${id}/rows`);
+    expect(asSortedJson(held.rows)).toEqual(expectedRows(held.schema, members));
+    const audiences = await stack.emulatorJson<{ id: string; name: string }[]>('/_emulator/audiences');
+    expect(audiences).toHaveLength(audiencesBefore);
+    expect(audiences.find((audience) => audience.id === id)?.name).toBe(key);
+  });
+
+  it('refuses at connect to adopt an audience that does not fit, saying why', async () => {
+    const elsewhere = await audienceMadeElsewhere('act_6660002', 'Another account');
+    const refused = await stack.cli(['connect', '--audience', `misfit-${stack.suffix}`, '--name', 'misfit', '--ad-account',
+      'act_6660001', '--query', 'SELECT 1 AS user_id', '--custom-audience-id', elsewhere]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`Custom Audience ${elsewhere} belongs to ad account act_6660002, not act_6660001`);
+    const missing = await stack.cli(['connect', '--audience', `misfit-${stack.suffix}`, '--name', 'misfit', '--ad-account',
+      'act_6660001', '--query', 'SELECT 1 AS user_id', '--custom-audience-id', '999999999']);
+    expect(missing.stderr).toContain('Custom Audience 999999999 does not exist');
+    expect((await stack.cli(['status', `misfit-${stack.suffix}`])).code).toBe(1);
+  });
+
   // Last: it wipes audience-sync's tables, which every audience of this suite shares.
   it('replaces on its own when its records were wiped, so members who left meanwhile are removed', async () => {
     const audience = await syncedAudience('wiped', 300, 5_000_000);

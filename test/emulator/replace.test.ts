@@ -16,6 +16,8 @@ interface Batch {
   last?: boolean;
   numbers: number[];
   schema?: readonly string[];
+  /** Rows as given, instead of `numbers` in SCHEMA's order. */
+  rows?: unknown[][];
 }
 
 /** POST /{id}/usersreplace as a JSON body, the way Meta's replace guide shows it. */
@@ -23,7 +25,7 @@ function replace(id: string, batch: Batch) {
   return kit.raw('POST', `/${API_VERSION}/${id}/usersreplace`, {
     body: JSON.stringify({
       access_token: TOKEN,
-      payload: { schema: [...(batch.schema ?? SCHEMA)], is_raw: true, data: rowsOf(batch.numbers) },
+      payload: { schema: [...(batch.schema ?? SCHEMA)], is_raw: true, data: batch.rows ?? rowsOf(batch.numbers) },
       session: { session_id: batch.session, batch_seq: batch.seq, last_batch_flag: batch.last ?? false },
     }),
   });
@@ -131,15 +133,37 @@ describe('usersreplace', () => {
     expect(await held(id)).toEqual(sortRows(rowsOf([4, 5])));
   });
 
-  it('validates like /users: a session is required, and the schema is the audience\'s', async () => {
+  it('validates like /users: a session is required, and the schema keeps the audience\'s kind of data source', async () => {
     const id = await audienceWith(range(1, 3));
     const noSession = await kit.raw('POST', `/${API_VERSION}/${id}/usersreplace`, {
       body: JSON.stringify({ access_token: TOKEN, payload: { schema: [...SCHEMA], is_raw: true, data: rowsOf([1]) } }),
     });
     expect(errorOf(noSession)).toMatchObject({ status: 400, code: 100 });
-    const otherSchema = await replace(id, { session: 1, seq: 1, last: true, numbers: [1], schema: ['EMAIL', 'PHONE', 'MADID'] });
-    expect(errorOf(otherSchema)).toMatchObject({ status: 400, code: 2650 });
+    // A multi-key audience takes no single-key replace (reference §3.1's data source check).
+    const singleKey = await kit.raw('POST', `/${API_VERSION}/${id}/usersreplace`, {
+      body: JSON.stringify({
+        access_token: TOKEN,
+        payload: { schema: 'EMAIL_SHA256', data: [personRow(1)[0]] },
+        session: { session_id: 1, batch_seq: 1, last_batch_flag: true },
+      }),
+    });
+    expect(errorOf(singleKey)).toMatchObject({ status: 400, code: 2650 });
     expect(await status(id)).toBe(200);
+  });
+
+  it('loads a new set in another multi-key schema, which becomes the audience\'s at the swap', async () => {
+    const id = await audienceWith(range(1, 3));
+    const twoKeys = ['EMAIL', 'PHONE'];
+    const first = await replace(id, { session: 5, seq: 1, numbers: [], schema: twoKeys, rows: [personRow(7).slice(0, 2)] });
+    expect(first.status).toBe(200);
+    // Every batch of a session has the session's schema.
+    const other = await replace(id, { session: 5, seq: 2, numbers: [8] });
+    expect(errorOf(other)).toMatchObject({ status: 400, code: 2650 });
+    const last = await replace(id, { session: 5, seq: 3, last: true, numbers: [], schema: twoKeys, rows: [personRow(8).slice(0, 2)] });
+    expect(last.status).toBe(200);
+    const after = await kit.rowsOf(id);
+    expect(after.schema).toEqual(twoKeys);
+    expect(sortRows(after.rows)).toEqual(sortRows([personRow(7).slice(0, 2), personRow(8).slice(0, 2)]));
   });
 
   it('takes fault rules aimed at it, and /users rules that name /users alone leave it be', async () => {

@@ -72,7 +72,6 @@ export class PreparationHarness {
         minSize: 1,
         allowMassRemoval: false,
         expectedGeneration: 0,
-        replaceRequested: false,
         ...overrides,
       });
       return { audienceKey: key, plan };

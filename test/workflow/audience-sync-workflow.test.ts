@@ -33,6 +33,7 @@ class FakeMeta {
   uploads = 0;
   renames: string[] = [];
   ensureCalls: { goneFbAudienceId?: string }[] = [];
+  adoptCalls: string[] = [];
   accessChecks = 0;
   /** Failures the next upload calls throw, in order. */
   uploadFailures: Error[] = [];
@@ -51,6 +52,10 @@ class FakeMeta {
         this.synced = 0;
         return { fbAudienceId: `fb-${this.ensureCalls.length}`, created: true };
       },
+      adoptCustomAudience: async (input) => {
+        this.adoptCalls.push(input.fbAudienceId);
+        return { fbAudienceId: input.fbAudienceId, nameAtMeta: 'Name given in Ads Manager' };
+      },
       renameCustomAudience: async (input) => {
         this.renames.push(input.name);
       },
@@ -67,8 +72,8 @@ class FakeMeta {
         const failure = this.prepareFailures.shift();
         if (failure) throw failure;
         // A replace sends every row; any other cycle what changed.
-        const adds = input.replaceRequested ? this.members : Math.max(0, this.members - this.synced);
-        const removes = input.replaceRequested ? 0 : Math.max(0, this.synced - this.members);
+        const adds = input.replace ? this.members : Math.max(0, this.members - this.synced);
+        const removes = input.replace ? 0 : Math.max(0, this.synced - this.members);
         const { decision, message } = decideCycle({
           audienceKey: input.audienceKey,
           members: this.members,
@@ -77,7 +82,7 @@ class FakeMeta {
           syncedBefore: this.synced,
           minSize: input.minSize,
           allowMassRemoval: input.allowMassRemoval,
-          replacing: input.replaceRequested,
+          replacing: input.replace !== undefined,
           membersBefore: input.membersBefore,
         });
         return {
@@ -92,7 +97,7 @@ class FakeMeta {
           drops: {},
           coverage: { EMAIL: this.members },
           generation: this.prepareCalls.length,
-          ...(input.replaceRequested ? { replace: 'requested' as const } : {}),
+          ...(input.replace ? { replace: input.replace } : {}),
           ...(message ? { message } : {}),
           ...(this.sourceWarning ? { sourceWarning: this.sourceWarning } : {}),
         };
@@ -101,7 +106,7 @@ class FakeMeta {
         this.uploads++;
         const failure = this.uploadFailures.shift();
         if (failure) throw failure;
-        if (this.prepareCalls.at(-1)?.replaceRequested) {
+        if (this.prepareCalls.at(-1)?.replace) {
           this.synced = this.members;
           return { added: 0, removed: 0, replaced: this.members, invalidEntries: 0, removalsRefused: 0 };
         }
@@ -372,10 +377,10 @@ describe('audienceSyncWorkflow (time-skipping)', () => {
       expect(next.cycle?.outcome).toBe('unchanged');
       expect((await handle.query(statusQuery)).totals.replaces).toBe(1);
     });
-    expect(meta.prepareCalls.map((call) => [call.replaceRequested, call.expectedGeneration, call.membersBefore])).toEqual([
-      [false, 0, undefined],
-      [true, 1, 500],
-      [false, 2, 500],
+    expect(meta.prepareCalls.map((call) => [call.replace, call.expectedGeneration, call.membersBefore])).toEqual([
+      [undefined, 0, undefined],
+      ['requested', 1, 500],
+      [undefined, 2, 500],
     ]);
   });
 
@@ -394,6 +399,51 @@ describe('audienceSyncWorkflow (time-skipping)', () => {
       const next = await handle.executeUpdate(syncNowUpdate, { args: [{ wait: true }] });
       expect(next.cycle?.outcome).toBe('unchanged');
     });
+  });
+
+  it('adopts the Custom Audience given at connect instead of creating one, and gives it the connection name', async () => {
+    const meta = new FakeMeta();
+    await withWorkflow(meta, config({ customAudienceId: '777' }), async (handle) => {
+      await waitFor(() => meta.uploads === 1);
+      await waitFor(() => meta.renames.length === 1);
+      const status = await handle.query(statusQuery);
+      expect(status).toMatchObject({ fbAudienceId: '777', adopted: true, state: 'synced' });
+    });
+    expect(meta.adoptCalls).toEqual(['777']);
+    expect(meta.ensureCalls).toEqual([]);
+    expect(meta.renames).toEqual(['Test audience']);
+    expect(meta.prepareCalls[0].fbAudienceId).toBe('777');
+  });
+
+  it('creates an audience of its own when an adopted one is deleted at Meta, and does not adopt it again', async () => {
+    const meta = new FakeMeta();
+    await withWorkflow(meta, config({ customAudienceId: '777' }), async (handle) => {
+      await waitFor(() => meta.uploads === 1);
+      meta.members = 510;
+      meta.uploadFailures.push(ApplicationFailure.nonRetryable('gone', FailureType.AudienceGone));
+      await handle.executeUpdate(syncNowUpdate, { args: [{}] });
+      await waitFor(async () => (await handle.query(statusQuery)).fbAudienceId === 'fb-1');
+      expect((await handle.query(statusQuery)).adopted).toBe(false);
+    });
+    expect(meta.adoptCalls).toEqual(['777']);
+    expect(meta.ensureCalls).toEqual([{ goneFbAudienceId: '777' }]);
+  });
+
+  it('replaces at the cadence of --reconcile-every, counted from the last replace', async () => {
+    const meta = new FakeMeta();
+    const DAY = 24 * HOUR;
+    await withWorkflow(meta, config({ intervalMs: DAY, reconcileEveryMs: 2 * DAY }), async (handle) => {
+      await waitFor(() => meta.prepareCalls.length === 1);
+      const first = await handle.query(statusQuery);
+      expect(first.reconcileEveryMs).toBe(2 * DAY);
+      expect(Date.parse(first.nextReconcileAt as string)).toBeGreaterThan(Date.parse(first.nextCycleAt as string));
+      for (let cycle = 2; cycle <= 5; cycle++) {
+        await advance(DAY);
+        await waitFor(() => meta.prepareCalls.length === cycle);
+      }
+      await waitFor(async () => (await handle.query(statusQuery)).cyclesCompleted === 5);
+    });
+    expect(meta.prepareCalls.map((call) => call.replace)).toEqual([undefined, undefined, 'reconcile', undefined, 'reconcile']);
   });
 
   it('recreates an audience Meta deleted and uploads everything again', async () => {

@@ -1,0 +1,33 @@
+import { adAccountDigits } from './ad-account-id';
+
+/** What is read of an existing Custom Audience before audience-sync takes it over. */
+export const ADOPTION_FIELDS = ['id', 'account_id', 'name', 'subtype', 'is_value_based'] as const;
+
+/**
+ * Why the Custom Audience read with ADOPTION_FIELDS cannot be adopted by a connection to `adAccountId` (whose
+ * value-based setting is `valueBased`), or undefined when it can: it must belong to that ad account, be a
+ * customer-list audience (subtype CUSTOM), and be value-based exactly when the connection is, since Meta never
+ * switches an audience between the two (reference §4 and §6).
+ */
+export function adoptionProblem(audience: Record<string, unknown>, adAccountId: string, valueBased: boolean): string | undefined {
+  const id = String(audience.id);
+  const owner = String(audience.account_id ?? '').replace(/^act_/, '');
+  if (owner !== adAccountDigits(adAccountId)) {
+    return `Custom Audience ${id} belongs to ad account act_${owner}, not ${adAccountId}; connect it with --ad-account act_${owner}.`;
+  }
+  if (audience.subtype !== 'CUSTOM') {
+    return `Custom Audience ${id} is a ${String(audience.subtype)} audience; only customer-list audiences (subtype CUSTOM) can be synced.`;
+  }
+  if (Boolean(audience.is_value_based) !== valueBased) {
+    return (
+      `Custom Audience ${id} is ${audience.is_value_based ? '' : 'not '}value-based and this connection is ` +
+      `${valueBased ? 'value-based' : 'not'}; Meta never switches an audience between the two, so adopt another one or let ` +
+      'audience-sync create its own.'
+    );
+  }
+  return undefined;
+}
+
+export function adoptionNotFound(audienceId: string): string {
+  return `Custom Audience ${audienceId} does not exist, or the access token cannot see it; check the id given to --custom-audience-id.`;
+}
