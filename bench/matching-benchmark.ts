@@ -15,7 +15,7 @@ import { AUDIENCE_SCHEMA, UNHASHED_KEYS } from '../src/matching/keys';
 import { buildMemberRows, type MemberRows } from '../src/matching/member-rows';
 import { normalizeValue } from '../src/matching/normalize';
 import { sha256Hex } from '../src/matching/sha256';
-import { traitTarget } from '../src/matching/trait-aliases';
+import { matchKeyForName } from '../src/matching/trait-aliases';
 
 const DEFAULT_MEMBERS = 1_000_000;
 const CHUNK_SIZE = 1_000;
@@ -190,8 +190,8 @@ function comparableStrings(nationalPhoneShare: number): string[] {
     const member = syntheticMember(i, nationalPhoneShare);
     const traits = (member.traits ?? member) as Record<string, unknown>;
     for (const [name, value] of Object.entries(traits)) {
-      const target = traitTarget(name);
-      if (target === undefined || target === 'ADDRESS' || target === 'DATE_OF_BIRTH' || UNHASHED_KEYS.has(target)) continue;
+      const target = matchKeyForName(name);
+      if (target === undefined || UNHASHED_KEYS.has(target)) continue;
       for (const one of Array.isArray(value) ? value : [value]) {
         const result = normalizeValue(target, one, { defaultCountry: 'us' });
         if (result.ok) strings.push(result.value);

@@ -36,7 +36,8 @@ import {
   type RebuildScope,
 } from '../db/member-changes';
 import { planBatches, planReplaceBatches } from '../db/change-plan';
-import { advanceGeneration, claimAudienceForCycle } from '../db/audiences';
+import { advanceGeneration, claimAudienceForCycle, recordUploadSchema } from '../db/audiences';
+import { uploadSchema, type LimitedDataUseMode } from '../matching/keys';
 import { replacePendingMessage, type ReplaceReason } from '../workflows/replace-reason';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from '../db/binary-copy';
 import { NEWLINE } from '../db/copy-text';
@@ -58,6 +59,8 @@ export interface PrepareCycleInput {
   sourceSql: string;
   minSize: number;
   defaultCountry?: string;
+  /** Rows carry the LDU columns, for members flagged by their trait or for all (`connect --limited-data-use`). */
+  limitedDataUse?: LimitedDataUseMode;
   allowMassRemoval: boolean;
   /** The generation of our tables the workflow last saw planned (0 for none): an older one means they were lost. */
   expectedGeneration: number;
@@ -141,9 +144,11 @@ export function createPreparationActivities(deps: ActivityDependencies) {
 async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Promise<CyclePlan> {
   const log = Context.current().log;
   const tables = cycleTables(input.cycleId);
-  const basis = `${MATCHING_VERSION}:${input.defaultCountry ?? ''}`;
+  // Rows built with other options are rebuilt: the normalization, the default country and Limited Data Use.
+  const basis = `${MATCHING_VERSION}:${input.defaultCountry ?? ''}${input.limitedDataUse ? `:ldu-${input.limitedDataUse}` : ''}`;
+  const schema = uploadSchema(input.limitedDataUse);
   const replace = await inTransaction(deps.pool, async (client) => {
-    const owed = await claimAudienceForCycle(client, input);
+    const owed = await claimAudienceForCycle(client, { ...input, uploadSchema: schema });
     const abandoned = await openCycle(client, input);
     for (const cycleId of abandoned) await dropCycleTables(client, cycleTables(cycleId));
     await createCycleTables(client, tables);
@@ -212,6 +217,7 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
       ? { adds: await planReplaceBatches(client, input.audienceKey, input.cycleId, deps.batchSize), removes: 0, syncedBefore: 0 }
       : await planBatches(client, input.audienceKey, input.cycleId, deps.batchSize);
     const generation = await advanceGeneration(client, input.audienceKey);
+    await recordUploadSchema(client, input.audienceKey, schema);
     const { members, coverage } =
       last === undefined
         ? await audienceMembership(client, input.audienceKey)
@@ -293,7 +299,10 @@ async function stageMembers(
   onlyMembers: string[] | undefined,
 ): Promise<PassTwo> {
   const totals: PassTwo = { sourceRows: 0, withoutUserId: 0, drops: {} };
-  const options: MemberRowsOptions = input.defaultCountry ? { defaultCountry: input.defaultCountry } : {};
+  const options: MemberRowsOptions = {
+    ...(input.defaultCountry ? { defaultCountry: input.defaultCountry } : {}),
+    ...(input.limitedDataUse ? { limitedDataUse: input.limitedDataUse } : {}),
+  };
   const context = Context.current();
   return withClient(deps.pool, async (target) => {
     const copy = target.query(copyFrom(copyIntoStagingSql(tables)));

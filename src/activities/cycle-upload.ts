@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { GraphApiError } from '../facebook/graph-error';
+import { readUploadSchema } from '../db/audiences';
 import { inTransaction } from '../db/pool';
 import { cycleTables, dropCycleTables } from '../db/cycle-tables';
 import { acknowledgeBatch, plannedBatches, type Operation, type PlannedBatch } from '../db/change-plan';
@@ -59,7 +60,8 @@ async function upload(deps: ActivityDependencies, input: UploadCycleInput): Prom
   if (!cycle) throw cycleStateLost();
   // An earlier attempt finished the cycle but its result was lost with the worker.
   if (cycle.outcome !== 'running') return resultOf(cycle, 0);
-  if (cycle.replaceReason) await replaceAtMeta(deps, input);
+  const schema = await readUploadSchema(pool, input.audienceKey);
+  if (cycle.replaceReason) await replaceAtMeta(deps, input, schema);
 
   const planned = await plannedBatches(pool, input.cycleId);
   let acknowledged = planned.filter((batch) => batch.acknowledged).length;
@@ -74,7 +76,7 @@ async function upload(deps: ActivityDependencies, input: UploadCycleInput): Prom
         return;
       }
       try {
-        await uploadBatch(deps, input, batch);
+        await uploadBatch(deps, input, batch, schema);
       } catch (error) {
         if (!(error instanceof GraphApiError && error.wouldLeaveAudienceTooSmall)) throw graphFailure(error);
         removalsRefused += batch.rowCount;
@@ -124,8 +126,13 @@ function removalsRefusedMessage(refused: number): string | undefined {
     : undefined;
 }
 
-async function uploadBatch(deps: ActivityDependencies, input: UploadCycleInput, batch: PlannedBatch): Promise<void> {
-  const users = await readUsersBatch(deps.pool, input.audienceKey, batch);
+async function uploadBatch(
+  deps: ActivityDependencies,
+  input: UploadCycleInput,
+  batch: PlannedBatch,
+  schema: readonly string[],
+): Promise<void> {
+  const users = await readUsersBatch(deps.pool, input.audienceKey, batch, schema);
   const send = batch.operation === 'add' ? deps.graph.addUsers : deps.graph.removeUsers;
   const response = await callForAdAccount(deps.pool, input.adAccountId, () => send.call(deps.graph, input.fbAudienceId, users));
   await inTransaction(deps.pool, (client) =>

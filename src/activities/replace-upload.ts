@@ -46,14 +46,18 @@ const SESSIONS_PER_ATTEMPT = 3;
  * too old. Nothing else is sent for the audience meanwhile: its add and remove batches (if the session ended
  * early) are planned only when the replace has settled.
  */
-export async function replaceAtMeta(deps: ActivityDependencies, target: ReplaceTarget): Promise<void> {
+export async function replaceAtMeta(
+  deps: ActivityDependencies,
+  target: ReplaceTarget,
+  schema: readonly string[],
+): Promise<void> {
   let sessionsStarted = 0;
   for (;;) {
     const batches = (await plannedBatches(deps.pool, target.cycleId)).filter((batch) => batch.operation === 'replace');
     if (batches.every((batch) => batch.acknowledged)) return;
     const session = await readReplaceSession(deps.pool, target.cycleId);
     if (session && session.ageMs <= SESSION_BUDGET_MS) {
-      if ((await sendSession(deps, target, batches, session)) === 'settled') return;
+      if ((await sendSession(deps, target, batches, session, schema)) === 'settled') return;
       continue;
     }
     if (sessionsStarted === SESSIONS_PER_ATTEMPT) {
@@ -71,6 +75,7 @@ async function sendSession(
   target: ReplaceTarget,
   batches: PlannedBatch[],
   session: ReplaceSession,
+  schema: readonly string[],
 ): Promise<'settled' | 'restart'> {
   const context = Context.current();
   const lastBatchNo = Math.max(...batches.map((batch) => batch.batchNo));
@@ -82,7 +87,7 @@ async function sendSession(
       await dropReplaceSession(deps.pool, target.cycleId);
       return 'restart';
     }
-    const users = await readUsersBatch(deps.pool, target.audienceKey, batch);
+    const users = await readUsersBatch(deps.pool, target.audienceKey, batch, schema);
     const last = batch.batchNo === lastBatchNo;
     let invalidEntries: number;
     try {

@@ -183,6 +183,7 @@ function configDifferences(running: AudienceStatus, requested: AudienceConfig): 
   const fields = ['name', 'adAccountId', 'sourceSql', 'intervalMs', 'minSize'] as const;
   const differences: string[] = fields.filter((field) => running[field] !== requested[field]);
   if ((running.reconcileEveryMs ?? undefined) !== requested.reconcileEveryMs) differences.push('reconcileEveryMs');
+  if ((running.limitedDataUse ?? undefined) !== requested.limitedDataUse) differences.push('limitedDataUse');
   if (requested.customAudienceId !== undefined && running.fbAudienceId !== requested.customAudienceId) {
     differences.push('customAudienceId');
   }

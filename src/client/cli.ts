@@ -15,6 +15,7 @@ import {
   type AudienceConfig,
   type CustomerFileSource,
 } from '../workflows/audience-config';
+import { LIMITED_DATA_USE_MODES, type LimitedDataUseMode } from '../matching/keys';
 import { AudienceClient, UserFacingError } from './audience-client';
 import { parseSourceQuery, tryQueryOnSource } from './source-check';
 import { checkAdoptable } from './adoption-check';
@@ -107,6 +108,11 @@ program
   )
   .option('--custom-audience-id <id>', 'adopt this existing Custom Audience instead of creating one', parseObjectId)
   .option('--reconcile-every <duration>', "replace the audience's whole membership at Meta this often (e.g. 30d)", parseReconcileEvery)
+  .addOption(
+    new Option('--limited-data-use <members>', 'Limited Data Use for members whose limited_data_use trait is true, or all').choices(
+      LIMITED_DATA_USE_MODES,
+    ),
+  )
   .option('--no-check', 'do not try the query on the source database (it is still parsed), nor read an adopted audience at Meta')
   .option('--json', 'print JSON')
   .action(async (options) => {
@@ -132,6 +138,7 @@ program
       ...(options.defaultCountry ? { defaultCountry: options.defaultCountry as string } : {}),
       ...(options.customAudienceId ? { customAudienceId: options.customAudienceId as string } : {}),
       ...(options.reconcileEvery ? { reconcileEveryMs: options.reconcileEvery as number } : {}),
+      ...(options.limitedDataUse ? { limitedDataUse: options.limitedDataUse as LimitedDataUseMode } : {}),
     };
     const result = await withClient((client) => client.connectAudience(config));
     if (options.json) return printJson({ audienceKey: config.audienceKey, ...result });
@@ -247,9 +254,17 @@ program
   .command('normalize')
   .description("Normalize and hash JSON lines from stdin the way uploads do (see the README's match keys).")
   .option('--default-country <cc>', 'country for phone numbers without a country code', parseCountry)
+  .addOption(
+    new Option('--limited-data-use <members>', 'add the LDU columns, for members with the trait or for all').choices(
+      LIMITED_DATA_USE_MODES,
+    ),
+  )
   .action(async (options) => {
     const { runNormalizeCommand } = await import('../matching/normalize-command');
-    await runNormalizeCommand(process.stdin, process.stdout, { defaultCountry: options.defaultCountry });
+    await runNormalizeCommand(process.stdin, process.stdout, {
+      defaultCountry: options.defaultCountry,
+      limitedDataUse: options.limitedDataUse,
+    });
   });
 
 program

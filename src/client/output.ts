@@ -1,4 +1,5 @@
 import ms from 'ms';
+import { LIMITED_DATA_USE_COVERAGE } from '../matching/keys';
 import type { CycleRecord } from '../db/sync-cycles';
 import type { AudienceStatus, CycleSummary } from '../workflows/audience-status';
 import type { AudienceListing } from './audience-client';
@@ -20,6 +21,13 @@ export function formatStatus(status: AudienceStatus): string {
       `${status.totals.recreated ? `, audience recreated ${status.totals.recreated}×` : ''}` +
       `${status.totals.replaces ? `, replaced ${status.totals.replaces}×` : ''})`,
   ];
+  if (status.limitedDataUse !== null) {
+    const members = status.lastCycle?.coverage[LIMITED_DATA_USE_COVERAGE] ?? 0;
+    lines.push(
+      `  limited data use: ${status.limitedDataUse === 'all' ? 'every member' : 'members whose limited_data_use trait is true'}` +
+        ` (${members} in the last cycle)`,
+    );
+  }
   if (status.reconcileEveryMs !== null) {
     lines.push(`  reconciliation:  every ${ms(status.reconcileEveryMs, { long: true })}, next ${status.nextReconcileAt ?? 'counted from the first cycle'}`);
   }
@@ -40,7 +48,7 @@ export function formatCycle(cycle: CycleSummary): string {
 /** Coverage and drop reasons: what a user needs to see why a match rate is low. */
 function formatMatchKeys(cycle: Pick<CycleSummary, 'coverage' | 'drops' | 'members'>): string[] {
   const lines: string[] = [];
-  const coverage = Object.entries(cycle.coverage);
+  const coverage = Object.entries(cycle.coverage).filter(([key]) => key !== LIMITED_DATA_USE_COVERAGE);
   if (coverage.length > 0) {
     const percent = (count: number) => (cycle.members ? Math.round((100 * count) / cycle.members) : 0);
     lines.push(`  match keys:      ${coverage.map(([key, count]) => `${key} ${percent(count)}%`).join(', ')}`);
@@ -74,10 +82,11 @@ export function formatHistory(cycles: CycleRecord[]): string {
     String(cycle.added),
     String(cycle.removed),
     cycle.replaced ? String(cycle.replaced) : '',
+    String(cycle.coverage?.[LIMITED_DATA_USE_COVERAGE] ?? ''),
     String(cycle.dropped ?? ''),
     cycle.message ?? '',
   ]);
-  return table(['STARTED', 'TOOK', 'OUTCOME', 'MEMBERS', 'ADDS', 'REMOVES', 'ADDED', 'REMOVED', 'REPLACED', 'DROPPED', 'MESSAGE'], rows);
+  return table(['STARTED', 'TOOK', 'OUTCOME', 'MEMBERS', 'ADDS', 'REMOVES', 'ADDED', 'REMOVED', 'REPLACED', 'LDU', 'DROPPED', 'MESSAGE'], rows);
 }
 
 function table(header: string[], rows: string[][]): string {

@@ -1,4 +1,5 @@
 import type { ClientBase } from 'pg';
+import { AUDIENCE_SCHEMA } from '../matching/keys';
 import { isReplaceReason, type ReplaceReason } from '../workflows/replace-reason';
 import { SCHEMA, type Queryable } from './pool';
 import { StateInvariantError } from './state-invariant';
@@ -42,6 +43,8 @@ export interface CycleClaim {
   expectedGeneration: number;
   /** The workflow asks this cycle to replace. */
   replace?: ReplaceReason;
+  /** The schema this cycle's rows have. */
+  uploadSchema: readonly string[];
 }
 
 /**
@@ -51,8 +54,13 @@ export interface CycleClaim {
  * pending changes are forgotten (the cycle loads them afresh) and a replace is owed until one ends.
  */
 export async function claimAudienceForCycle(client: ClientBase, claim: CycleClaim): Promise<ReplaceReason | undefined> {
-  const { rows } = await client.query<{ fb_audience_id: string | null; generation: string; replace_due: string | null }>(
-    `SELECT fb_audience_id, generation, replace_due FROM ${SCHEMA}.audiences WHERE audience_key = $1 FOR UPDATE`,
+  const { rows } = await client.query<{
+    fb_audience_id: string | null;
+    generation: string;
+    replace_due: string | null;
+    upload_schema: string[] | null;
+  }>(
+    `SELECT fb_audience_id, generation, replace_due, upload_schema FROM ${SCHEMA}.audiences WHERE audience_key = $1 FOR UPDATE`,
     [claim.audienceKey],
   );
   const record = rows[0];
@@ -80,9 +88,25 @@ export async function claimAudienceForCycle(client: ClientBase, claim: CycleClai
     return lost;
   }
   const due = isReplaceReason(record.replace_due) ? record.replace_due : undefined;
-  if (due || !claim.replace) return due;
-  await markReplaceDue(client, claim.audienceKey, claim.replace);
-  return claim.replace;
+  const schemaChanged = record.upload_schema !== null && record.upload_schema.join() !== claim.uploadSchema.join();
+  const asked = claim.replace ?? (schemaChanged ? 'schema_changed' : undefined);
+  if (due || !asked) return due;
+  await markReplaceDue(client, claim.audienceKey, asked);
+  return asked;
+}
+
+/** Records the schema of the audience's rows, as the cycle that built them commits its plan. */
+export async function recordUploadSchema(client: Queryable, audienceKey: string, schema: readonly string[]): Promise<void> {
+  await client.query(`UPDATE ${SCHEMA}.audiences SET upload_schema = $2 WHERE audience_key = $1`, [audienceKey, schema]);
+}
+
+/** The schema the audience's rows were built with; rows from before it was recorded have the match keys alone. */
+export async function readUploadSchema(client: Queryable, audienceKey: string): Promise<readonly string[]> {
+  const { rows } = await client.query<{ upload_schema: string[] | null }>(
+    `SELECT upload_schema FROM ${SCHEMA}.audiences WHERE audience_key = $1`,
+    [audienceKey],
+  );
+  return rows[0]?.upload_schema ?? AUDIENCE_SCHEMA;
 }
 
 /** Owes the audience a replace, unless one is owed already (whose reason is the one to report). */

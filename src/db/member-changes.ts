@@ -1,5 +1,5 @@
 import type { ClientBase, Pool } from 'pg';
-import { AUDIENCE_SCHEMA } from '../matching/keys';
+import { AUDIENCE_SCHEMA, LIMITED_DATA_USE_COVERAGE } from '../matching/keys';
 import { inTransaction, SCHEMA, type Queryable } from './pool';
 import type { CycleTables } from './cycle-tables';
 import { StateInvariantError } from './state-invariant';
@@ -308,6 +308,9 @@ async function changeMembers(
   );
 }
 
+/** What coverage counts, in the order of the bits of `keys_mask`: the match keys, then the members with LDU. */
+const COUNTED = [...AUDIENCE_SCHEMA, LIMITED_DATA_USE_COVERAGE];
+
 export interface AudienceMembership {
   /** Members with at least one row: what the minimum size is checked against. */
   members: number;
@@ -324,7 +327,9 @@ export async function audienceMembership(
   audienceKey: string,
   changedIn?: CycleTables,
 ): Promise<AudienceMembership> {
-  const perKey = AUDIENCE_SCHEMA.map((_, bit) => `count(*) FILTER (WHERE keys_mask & ${1 << bit} <> 0) AS k${bit}`);
+  const perKey = COUNTED.map(
+    (_, bit) => `count(*) FILTER (WHERE keys_mask & ${1 << bit} <> 0) AS k${bit}`,
+  );
   const changedOnly = changedIn ? `AND member_id IN (SELECT member_id FROM ${changedIn.changed})` : '';
   const { rows } = await client.query<Record<string, string>>(
     `SELECT count(*) FILTER (WHERE cardinality(row_hashes) > 0) AS members, ${perKey.join(', ')}
@@ -332,7 +337,7 @@ export async function audienceMembership(
     [audienceKey],
   );
   const coverage: Record<string, number> = {};
-  AUDIENCE_SCHEMA.forEach((key, bit) => {
+  COUNTED.forEach((key, bit) => {
     const count = Number(rows[0][`k${bit}`]);
     if (count > 0) coverage[key] = count;
   });
@@ -346,7 +351,7 @@ export function movedMembership(
   after: AudienceMembership,
 ): AudienceMembership {
   const coverage: Record<string, number> = {};
-  for (const key of AUDIENCE_SCHEMA) {
+  for (const key of COUNTED) {
     const count = (last.coverage[key] ?? 0) - (before.coverage[key] ?? 0) + (after.coverage[key] ?? 0);
     if (count > 0) coverage[key] = count;
   }

@@ -115,6 +115,9 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE ${SCHEMA}.cycle_batches DROP CONSTRAINT cycle_batches_operation_check,
     ADD CONSTRAINT cycle_batches_operation_check CHECK (operation IN ('add', 'remove', 'replace'));
   `,
+  // The upload schema of the rows in our tables (the match keys, and the LDU columns when the audience applies
+  // LDU): uploads use it, and a cycle whose schema differs replaces, since Meta takes no other schema in /users.
+  `ALTER TABLE ${SCHEMA}.audiences ADD COLUMN upload_schema text[]`,
 ];
 
 /**

@@ -61,6 +61,13 @@ export function parseUsersUpload(params: Record<string, unknown>): UsersUpload {
   const unknownKey = schema.find((key) => !(singleKey ? isSingleKey(key) : isMultiKey(key)));
   if (unknownKey !== undefined) throw invalidParameter(`Invalid schema: ${unknownKey} is not a supported key`);
   if (new Set(schema).size !== schema.length) throw invalidParameter('Invalid schema: a key appears more than once');
+  // Meta locates a record from its country and state codes together (reference §7).
+  if (schema.includes('DATA_PROCESSING_OPTIONS_STATE') && !schema.includes('DATA_PROCESSING_OPTIONS_COUNTRY')) {
+    throw invalidParameter('Invalid schema: DATA_PROCESSING_OPTIONS_STATE needs DATA_PROCESSING_OPTIONS_COUNTRY');
+  }
+  if (schema.some((key) => key.startsWith('DATA_PROCESSING_OPTIONS_')) && !schema.includes('DATA_PROCESSING_OPTIONS')) {
+    throw invalidParameter('Invalid schema: DATA_PROCESSING_OPTIONS_COUNTRY and _STATE need DATA_PROCESSING_OPTIONS');
+  }
   if (!singleKey && payload.is_raw !== true) {
     throw invalidParameter('is_raw must be true for a multi-key schema (pre-combined keys are not supported)');
   }

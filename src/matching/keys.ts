@@ -1,7 +1,7 @@
 /**
  * Meta's multi-key match keys, in the order Meta's Custom Audience users reference lists them.
- * Every audience uploads with this one schema so that later adds and removes never differ from the first
- * upload (Meta answers 2650 / "does not match schema" when they do).
+ * Every audience uploads with these (and the LDU columns, if it applies LDU) so that later adds and removes never
+ * differ from the first upload (Meta answers 2650 / "does not match schema" when they do).
  */
 export const AUDIENCE_SCHEMA = [
   'EXTERN_ID',
@@ -29,3 +29,26 @@ export const UNHASHED_KEYS: ReadonlySet<MatchKey> = new Set<MatchKey>(['EXTERN_I
 export function isMatchKey(value: string): value is MatchKey {
   return (AUDIENCE_SCHEMA as readonly string[]).includes(value);
 }
+
+/**
+ * Limited Data Use columns (reference §7), after the match keys in the schema of an audience that applies LDU:
+ * `["LDU"]` or `[]`, then the country (1 USA, 0 Meta locates) and state (1000 California, 0 Meta locates) codes.
+ * They are JSON values, not text, and never hashed.
+ */
+export const LDU_COLUMNS = ['DATA_PROCESSING_OPTIONS', 'DATA_PROCESSING_OPTIONS_COUNTRY', 'DATA_PROCESSING_OPTIONS_STATE'] as const;
+
+/** `connect --limited-data-use`: members flagged by their `limited_data_use` trait, or every member. */
+export const LIMITED_DATA_USE_MODES = ['trait', 'all'] as const;
+export type LimitedDataUseMode = (typeof LIMITED_DATA_USE_MODES)[number];
+
+/** The upload schema of an audience: the match keys, and the LDU columns when it applies LDU. */
+export function uploadSchema(limitedDataUse: LimitedDataUseMode | undefined): readonly string[] {
+  return limitedDataUse ? [...AUDIENCE_SCHEMA, ...LDU_COLUMNS] : AUDIENCE_SCHEMA;
+}
+
+/**
+ * Members are counted by the keys they have a value for, a bit per schema position in `keys_mask`; the bit after
+ * the match keys counts the members whose rows carry `["LDU"]`, shown in coverage under this name.
+ */
+export const LIMITED_DATA_USE_BIT = 1 << AUDIENCE_SCHEMA.length;
+export const LIMITED_DATA_USE_COVERAGE = 'LDU';

@@ -1,4 +1,4 @@
-import { AUDIENCE_SCHEMA, type MatchKey } from './keys';
+import { AUDIENCE_SCHEMA, type LimitedDataUseMode, type MatchKey } from './keys';
 import { type DigestForm, encodeSlotValue, normalizeTraitText, traitText } from './normalize';
 import { type Normalized, REJECTED } from './normalized';
 import { countryCode } from './normalizers/country';
@@ -12,19 +12,23 @@ export interface MemberRowsOptions {
   defaultCountry?: string;
   /** How the rows carry hashed values (see DigestForm); lowercase hex, as Meta receives them, unless asked. */
   digests?: DigestForm;
+  /** Rows end with the LDU columns (keys.ts), for members flagged by their trait or for all of them. */
+  limitedDataUse?: LimitedDataUseMode;
 }
 
 export interface DroppedValue {
-  key: MatchKey;
+  key: MatchKey | 'DATA_PROCESSING_OPTIONS';
   reason: string;
 }
 
 export interface MemberRows {
   /**
    * Each row has AUDIENCE_SCHEMA.length values in schema order, '' for missing, hashed where Meta requires (in
-   * the form the options ask for).
+   * the form the options ask for); with `limitedDataUse`, then the LDU columns' JSON texts.
    */
   rows: string[][];
+  /** Whether the member's rows carry `["LDU"]`. */
+  limitedDataUse: boolean;
   /** One entry per dropped value. */
   dropped: DroppedValue[];
   /** Keys for which this member had at least one usable value, in schema order. */
@@ -34,9 +38,11 @@ export interface MemberRows {
 const KEY_COUNT = AUDIENCE_SCHEMA.length;
 /** A slot is a schema index; raw values also use this one for a date of birth, split into DOBY, DOBM and DOBD. */
 const DATE_OF_BIRTH_SLOT = KEY_COUNT;
+const LIMITED_DATA_USE_SLOT = KEY_COUNT + 1;
 const SLOT_BY_TARGET: ReadonlyMap<TraitTarget, number> = new Map<TraitTarget, number>([
   ...AUDIENCE_SCHEMA.map((key, index): [TraitTarget, number] => [key, index]),
   ['DATE_OF_BIRTH', DATE_OF_BIRTH_SLOT],
+  ['LIMITED_DATA_USE', LIMITED_DATA_USE_SLOT],
 ]);
 const slotOf = (key: MatchKey): number => SLOT_BY_TARGET.get(key) as number;
 const COUNTRY_SLOT = slotOf('COUNTRY');
@@ -45,6 +51,7 @@ const FI_SLOT = slotOf('FI');
 const DOBY_SLOT = slotOf('DOBY');
 const DOBM_SLOT = slotOf('DOBM');
 const DOBD_SLOT = slotOf('DOBD');
+const ST_SLOT = slotOf('ST');
 const ADDRESS_FIELD_PREFIX = 'address_';
 
 /**
@@ -87,12 +94,17 @@ export function buildMemberRows(record: Record<string, unknown>, options: Member
     if (entries[i] === COUNTRY_SLOT) addNormalized(values, COUNTRY_SLOT, entries[i + 1], undefined, dropped);
   }
   const country = countryCodeAmong(values[COUNTRY_SLOT]) ?? defaultCountry;
+  let lduAsked = false;
   for (let i = 0; i < entries.length; i += 2) {
     const slot = entries[i] as number;
     if (slot === DATE_OF_BIRTH_SLOT) addDateOfBirth(values, entries[i + 1], dropped);
+    else if (slot === LIMITED_DATA_USE_SLOT) lduAsked = asksForLimitedDataUse(entries[i + 1], dropped) || lduAsked;
     else if (slot !== COUNTRY_SLOT) addNormalized(values, slot, entries[i + 1], country, dropped);
   }
   if (values[FI_SLOT] === undefined) values[FI_SLOT] = initialsOf(values[FN_SLOT]);
+  const limitedDataUse = options.limitedDataUse === 'all' || (options.limitedDataUse === 'trait' && lduAsked);
+  // Read before the state and country are hashed.
+  const lduCells = options.limitedDataUse ? dataProcessingCells(limitedDataUse, values[ST_SLOT], values[COUNTRY_SLOT]) : undefined;
 
   const keysWithValue: MatchKey[] = [];
   let rowCount = 0;
@@ -120,9 +132,49 @@ export function buildMemberRows(record: Record<string, unknown>, options: Member
       row[slot] =
         slotValues === undefined ? '' : typeof slotValues === 'string' ? slotValues : slotValues[i % slotValues.length];
     }
+    if (lduCells) row.push(...lduCells);
     rows[i] = row;
   }
-  return { rows, dropped, keysWithValue };
+  return { rows, dropped, keysWithValue, limitedDataUse };
+}
+
+const LDU_FLAG_WORDS: ReadonlyMap<string, boolean> = new Map([
+  ...['true', 't', 'yes', 'y', '1'].map((word): [string, boolean] => [word, true]),
+  ...['false', 'f', 'no', 'n', '0', ''].map((word): [string, boolean] => [word, false]),
+]);
+
+/**
+ * A member's `limited_data_use` trait: a boolean, 1/0, or a word for one. A value that says neither is taken as
+ * a request for LDU (a person's privacy request is not dropped for its spelling) and counted as invalid.
+ */
+function asksForLimitedDataUse(raw: unknown, dropped: DroppedValue[]): boolean {
+  if (typeof raw === 'boolean') return raw;
+  const flag = LDU_FLAG_WORDS.get(String(raw).trim().toLowerCase());
+  if (flag !== undefined) return flag;
+  dropped.push({ key: 'DATA_PROCESSING_OPTIONS', reason: 'invalid_value' });
+  return true;
+}
+
+const LDU = '["LDU"]';
+const NO_LDU = '[]';
+const LOCATED_BY_META = ['0', '0'] as const;
+const CALIFORNIA = ['1', '1000'] as const;
+
+/**
+ * The LDU columns of a member's rows (reference §7): for customer lists Meta applies LDU to Californians only, so a
+ * member whose state is California (in the USA, or with no country) is placed there; any other is left for Meta
+ * to locate. A member with a state or country given only as a hash cannot be placed either.
+ */
+function dataProcessingCells(limitedDataUse: boolean, states: SlotValues, countries: SlotValues): string[] {
+  if (!limitedDataUse) return [NO_LDU, ...LOCATED_BY_META];
+  const inCalifornia =
+    allEqual(states, 'ca') && (countries === undefined || allEqual(countries, 'us'));
+  return [LDU, ...(inCalifornia ? CALIFORNIA : LOCATED_BY_META)];
+}
+
+function allEqual(slotValues: SlotValues, value: string): boolean {
+  if (slotValues === undefined) return false;
+  return typeof slotValues === 'string' ? slotValues === value : slotValues.every((each) => each === value);
 }
 
 let lastDefaultCountry: { option: string; code: string } | undefined;

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { AUDIENCE_SCHEMA, UNHASHED_KEYS } from './keys';
+import { AUDIENCE_SCHEMA, UNHASHED_KEYS, uploadSchema } from './keys';
 import { buildMemberRows, type MemberRowsOptions } from './member-rows';
 import { encodeValue, normalizeValue } from './normalize';
 import { countryCode } from './normalizers/country';
@@ -14,7 +14,7 @@ import { matchKeyForName } from './trait-aliases';
  *   of one key (`first_name` → FN) and is echoed as the Meta key name. A dropped value has `normalized: ""`, a
  *   `reason` and `hash: null`; EXTERN_ID and MADID are never hashed, so their `hash` is null too.
  * - `{"traits": {...}, "defaultCountry"?: "us"}` → `{"schema", "rows", "dropped", "keysWithValue"}`, the rows
- *   exactly as they would be uploaded.
+ *   exactly as they would be uploaded (with the LDU columns when the command's `limitedDataUse` is set).
  * - A line that is not JSON, not an object of either form, or names an unknown key or country gives
  *   `{"error": "..."}` for that line and the command goes on.
  *
@@ -51,18 +51,20 @@ function normalizeLine(line: string, options: MemberRowsOptions): LineResult {
   if (defaultCountry !== undefined && !isCountry(defaultCountry)) {
     return { error: `unknown defaultCountry ${JSON.stringify(defaultCountry)}` };
   }
-  if ('traits' in fields) return normalizeTraitsLine(fields.traits, defaultCountry);
+  if ('traits' in fields) return normalizeTraitsLine(fields.traits, { defaultCountry, limitedDataUse: options.limitedDataUse });
   if ('key' in fields) return normalizeKeyLine(fields, defaultCountry);
   return { error: 'expected an object with "key" and "value", or with "traits"' };
 }
 
-function normalizeTraitsLine(traits: unknown, defaultCountry: string | undefined): LineResult {
+function normalizeTraitsLine(traits: unknown, options: MemberRowsOptions): LineResult {
   const object = typeof traits === 'string' ? parseJson(traits) : traits;
   if (typeof object !== 'object' || object === null || Array.isArray(object)) {
     return { error: '"traits" must be an object or the JSON text of one' };
   }
-  const { rows, dropped, keysWithValue } = buildMemberRows({ traits: object }, { defaultCountry });
-  return { schema: AUDIENCE_SCHEMA, rows, dropped, keysWithValue };
+  const { rows, dropped, keysWithValue } = buildMemberRows({ traits: object }, options);
+  // The LDU columns are JSON values, uploaded as such.
+  const uploaded = rows.map((row) => row.map((cell, index) => (index < AUDIENCE_SCHEMA.length ? cell : JSON.parse(cell))));
+  return { schema: uploadSchema(options.limitedDataUse), rows: uploaded, dropped, keysWithValue };
 }
 
 function parseJson(text: string): unknown {

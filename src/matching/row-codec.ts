@@ -1,3 +1,4 @@
+import { AUDIENCE_SCHEMA } from './keys';
 import type { JsonText } from '../facebook/users-payload';
 
 /**
@@ -5,12 +6,17 @@ import type { JsonText } from '../facebook/users-payload';
  * SHA-256 takes 32 bytes instead of 64 hex characters. Each cell is a tag byte, then:
  *   0  empty (`""`),
  *   1  a lowercase hex SHA-256, stored as its 32 bytes,
- *   2  any other text (EXTERN_ID, MADID): its UTF-8 length as two bytes, big-endian, then the bytes.
- * `rowsJson` gives back exactly `JSON.stringify(row)` of each row, the text uploaded to Meta.
+ *   2  any other text (EXTERN_ID, MADID): its UTF-8 length as two bytes, big-endian, then the bytes;
+ *   3  a JSON value, for the cells after the match keys (the LDU columns): stored like text, uploaded unquoted.
+ * `rowsJson` gives back exactly `JSON.stringify(row)` of each row, the text uploaded to Meta, with each JSON cell
+ * parsed first.
  */
 const EMPTY = 0;
 const SHA256 = 1;
 const TEXT = 2;
+const JSON_VALUE = 3;
+/** Cells from this index on hold JSON values (see keys.ts: the match keys come first). */
+const FIRST_JSON_CELL = AUDIENCE_SCHEMA.length;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const MAX_TEXT_BYTES = 0xffff;
 
@@ -45,7 +51,8 @@ export function encodeRowInto(
   const tags = row.length <= scratchTags.length ? scratchTags : new Uint8Array(row.length);
   let size = 0;
   row.forEach((cell, i) => {
-    tags[i] = cell === '' ? EMPTY : hashedSlots[i] === true || SHA256_HEX.test(cell) ? SHA256 : TEXT;
+    tags[i] =
+      i >= FIRST_JSON_CELL ? JSON_VALUE : cell === '' ? EMPTY : hashedSlots[i] === true || SHA256_HEX.test(cell) ? SHA256 : TEXT;
     size += tags[i] === EMPTY ? 1 : tags[i] === SHA256 ? 33 : 3 + Buffer.byteLength(cell, 'utf8');
   });
   const { buffer: encoded, offset: start } = place(size);
@@ -59,7 +66,7 @@ export function encodeRowInto(
       else if (cell.length === 32) written = encoded.write(cell, offset, 'latin1');
       if (written !== 32) throw new RangeError(`cell ${i} is not a SHA-256 digest`);
       offset += 32;
-    } else if (tags[i] === TEXT) {
+    } else if (tags[i] === TEXT || tags[i] === JSON_VALUE) {
       const length = Buffer.byteLength(cell, 'utf8');
       if (length > MAX_TEXT_BYTES) throw new RangeError(`a match key value is longer than ${MAX_TEXT_BYTES} bytes`);
       offset = encoded.writeUInt16BE(length, offset);
@@ -126,8 +133,8 @@ function writeRowsJson(rows: readonly Buffer[], json: Buffer | undefined, offset
       }
       const { tag, start, end } = cellAt(encoded, cell);
       cell = end;
-      if (tag === TEXT) {
-        const text = textJson(encoded, start, end);
+      if (tag === TEXT || tag === JSON_VALUE) {
+        const text = tag === TEXT ? textJson(encoded, start, end) : encoded.toString('utf8', start, end);
         at += json ? json.write(text, at, 'utf8') : Buffer.byteLength(text);
         continue;
       }
@@ -163,6 +170,6 @@ function cellAt(encoded: Buffer, offset: number): { tag: number; start: number; 
   const tag = encoded[offset];
   if (tag === EMPTY) return { tag, start: offset + 1, end: offset + 1 };
   if (tag === SHA256) return { tag, start: offset + 1, end: offset + 33 };
-  if (tag === TEXT) return { tag, start: offset + 3, end: offset + 3 + encoded.readUInt16BE(offset + 1) };
+  if (tag === TEXT || tag === JSON_VALUE) return { tag, start: offset + 3, end: offset + 3 + encoded.readUInt16BE(offset + 1) };
   throw new Error(`not an encoded row (cell tag ${tag} at byte ${offset})`);
 }

@@ -3,9 +3,9 @@ import { AUDIENCE_SCHEMA, type MatchKey } from './keys';
 /**
  * Where a source column or trait goes: a match key; `DATE_OF_BIRTH`, a full date (filling DOBY, DOBM and DOBD) or
  * a bare day number (DOBD); or `ADDRESS`, an object whose fields are read as `address_<field>` (Segment's address
- * trait: city, state, postal_code, country).
+ * trait: city, state, postal_code, country); or `LIMITED_DATA_USE`, a member's request for Limited Data Use.
  */
-export type TraitTarget = MatchKey | 'DATE_OF_BIRTH' | 'ADDRESS';
+export type TraitTarget = MatchKey | 'DATE_OF_BIRTH' | 'ADDRESS' | 'LIMITED_DATA_USE';
 
 /**
  * Accepted trait names, written folded (see foldTraitName): Segment's trait table, their camelCase and snake_case
@@ -29,6 +29,7 @@ const TRAIT_NAMES: ReadonlyArray<readonly [TraitTarget, readonly string[]]> = [
   ['COUNTRY', ['countrycode', 'country', 'addresscountry', 'addresscountrycode']],
   ['MADID', ['madid', 'mobileid', 'idfa', 'gaid', 'advertisingid', 'mobileadvertiserid']],
   ['ADDRESS', ['address']],
+  ['LIMITED_DATA_USE', ['limiteddatause', 'ldu']],
 ];
 
 const TARGET_BY_FOLDED_NAME: ReadonlyMap<string, TraitTarget> = new Map<string, TraitTarget>([
@@ -52,7 +53,7 @@ export function traitTarget(name: string): TraitTarget | undefined {
 /** The match key a name stands for: a Meta key name in any case, or a trait alias of exactly one key. */
 export function matchKeyForName(name: string): MatchKey | undefined {
   const target = traitTarget(name);
-  return target === 'DATE_OF_BIRTH' || target === 'ADDRESS' ? undefined : target;
+  return target === 'DATE_OF_BIRTH' || target === 'ADDRESS' || target === 'LIMITED_DATA_USE' ? undefined : target;
 }
 
 /** Lowercase without `_`, `-`, `.` and whitespace, so first_name, firstName, First-Name and FIRSTNAME are one name. */

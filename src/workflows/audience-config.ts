@@ -1,3 +1,4 @@
+import type { LimitedDataUseMode } from '../matching/keys';
 /**
  * An audience's configuration as the workflow carries it. Plain JSON only: it is the workflow's input and is
  * carried through continue-as-new. It holds the source SQL and names, never member data.
@@ -23,6 +24,8 @@ export interface AudienceConfig {
   customAudienceId?: string;
   /** Replace the audience's whole membership at Meta this often (`connect --reconcile-every`); off when absent. */
   reconcileEveryMs?: number;
+  /** Limited Data Use for members flagged by their trait, or for all (`connect --limited-data-use`); off when absent. */
+  limitedDataUse?: LimitedDataUseMode;
 }
 
 export const CUSTOMER_FILE_SOURCES = [

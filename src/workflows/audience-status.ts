@@ -1,3 +1,5 @@
+import type { LimitedDataUseMode } from '../matching/keys';
+
 /**
  * What the workflow knows about its audience between and across runs, and what it shows operators.
  * Plain JSON (no Map, Set, Date or class) because it is carried through continue-as-new.
@@ -102,6 +104,8 @@ export interface AudienceStatus {
   nextCycleAt: string | null;
   intervalMs: number;
   minSize: number;
+  /** `connect --limited-data-use`: whose rows carry LDU (null: nobody's, and no LDU columns). */
+  limitedDataUse: LimitedDataUseMode | null;
   /** `connect --reconcile-every`, and when the next reconciling replace is due (null before the first cycle). */
   reconcileEveryMs: number | null;
   nextReconcileAt: string | null;

@@ -303,6 +303,7 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
         sourceSql: config.sourceSql,
         minSize: config.minSize,
         defaultCountry: config.defaultCountry,
+        limitedDataUse: config.limitedDataUse,
         allowMassRemoval: request.allowMassRemoval,
         expectedGeneration: s.stateGeneration ?? 0,
         ...(request.replace ? { replace: 'requested' as const } : reconcileDue() ? { replace: 'reconcile' as const } : {}),

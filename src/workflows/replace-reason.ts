@@ -17,7 +17,9 @@ export type ReplaceReason =
   /** An existing Custom Audience was adopted (`connect --custom-audience-id`). */
   | 'adopted'
   /** The audience's periodic reconciliation came due (`connect --reconcile-every`). */
-  | 'reconcile';
+  | 'reconcile'
+  /** The rows' schema changed (Limited Data Use turned on or off): Meta takes the new one only in a replace. */
+  | 'schema_changed';
 
 const WHY: Record<ReplaceReason, string> = {
   requested: 'an operator asked for it (sync-now --replace)',
@@ -29,6 +31,7 @@ const WHY: Record<ReplaceReason, string> = {
     'the Custom Audience from an earlier connection was found at Meta, and audience-sync had no record of its members',
   adopted: 'the Custom Audience was adopted (connect --custom-audience-id), and what it held before is not known',
   reconcile: 'its periodic reconciliation was due (connect --reconcile-every)',
+  schema_changed: "its rows' schema changed (Limited Data Use was turned on or off), which Meta takes only in a replace",
 };
 
 /** Reasons for which members may have left while audience-sync could not tell. */

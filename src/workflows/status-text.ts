@@ -17,6 +17,7 @@ export function describeStatus(config: AudienceConfig, s: CarriedState, state: S
     nextCycleAt,
     intervalMs: config.intervalMs,
     minSize: config.minSize,
+    limitedDataUse: config.limitedDataUse ?? null,
     reconcileEveryMs: config.reconcileEveryMs ?? null,
     nextReconcileAt:
       config.reconcileEveryMs !== undefined && s.reconciledAt !== undefined

@@ -92,6 +92,16 @@ it('keeps a replace owed through cycles that cannot upload, and reports the firs
   expect(later.plan).toMatchObject({ decision: 'upload', replace: 'requested', adds: 150 });
 });
 
+it('replaces when the rows\' schema changes, since Meta takes another schema only in a replace', async () => {
+  const { audienceKey } = await prepare(members(150));
+  const { plan } = await prepare(members(150), audienceKey, { limitedDataUse: 'all', expectedGeneration: 1 });
+  expect(plan).toMatchObject({ replace: 'schema_changed', decision: 'upload', adds: 150 });
+  expect(plan.coverage).toMatchObject({ EMAIL: 150, LDU: 150 });
+  // The same schema again owes nothing new: the replace is still the one to make.
+  const again = await prepare(members(150), audienceKey, { limitedDataUse: 'all', expectedGeneration: 2 });
+  expect(again.plan.replace).toBe('schema_changed');
+});
+
 it('settles a replace: Meta holds every wanted row, nothing is pending, and unwanted rows are forgotten', async () => {
   const { audienceKey } = await prepare(members(30));
   await harness.pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);

@@ -195,6 +195,31 @@ describe('replace, end to end', () => {
     }
   });
 
+  it('replaces again in a new session when Meta says a replace failed part-way (1870148)', async () => {
+    const audience = await syncedAudience('failed-part-way', 300, 7_000_000);
+    await addBehindTheBack(audience.fbAudienceId, (await audience.held()).schema, ['stranger5@example.com']);
+    await addFaults({ fault: 'error', code: 2650, subcode: 1870148, nextCalls: 1, match: { audienceId: audience.fbAudienceId, path: '/usersreplace' } });
+    const since = await lastSeq();
+    const result = await stack.cliJson<SyncNowResult>(['sync-now', audience.key, '--replace', '--wait']);
+    expect(result.cycle?.outcome).toBe('replaced');
+    await audience.expectExact();
+    expect(replaceCalls(await calls(since), audience.fbAudienceId).map((call) => call.fault ?? call.status)).toEqual(['error', 200]);
+  });
+
+  it('adds and removes instead when Meta will not replace an audience that large (1870144), and says what stays', async () => {
+    const audience = await syncedAudience('too-large', 300, 8_000_000);
+    await addBehindTheBack(audience.fbAudienceId, (await audience.held()).schema, ['stranger6@example.com']);
+    await audience.change([...audience.members().slice(10), member(8_100_001)]);
+    await addFaults({ fault: 'error', code: 2650, subcode: 1870144, nextCalls: 1, match: { audienceId: audience.fbAudienceId, path: '/usersreplace' } });
+    const result = await stack.cliJson<SyncNowResult>(['sync-now', audience.key, '--replace', '--wait']);
+    expect(result.cycle).toMatchObject({ outcome: 'synced', replaced: 0, added: 1, removed: 11 });
+    expect(result.cycle?.message).toMatch(/does not replace an audience of 100 million.*outside audience-sync stay/);
+    const held = await audience.held();
+    expect(asSortedJson(held.rows)).toEqual(
+      [...expectedRows(held.schema, audience.members()), JSON.stringify(held.schema.map((key) => (key === 'EMAIL' ? sha256('stranger6@example.com') : '')))].sort(),
+    );
+  });
+
   /** A Custom Audience made at Meta without audience-sync, as another tool or Ads Manager leaves one. */
   async function audienceMadeElsewhere(adAccount: string, name: string): Promise<string> {
     const response = await fetch(`${stack.emulator.url}/v27.0/${adAccount}/customaudiences`, {

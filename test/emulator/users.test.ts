@@ -195,6 +195,44 @@ describe('validation of /users payloads', () => {
     });
   });
 
+  it('takes the LDU columns as JSON values, counts malformed ones as invalid, and returns them as stored', async () => {
+    const id = await kit.createAudience();
+    const schema = ['EMAIL', 'DATA_PROCESSING_OPTIONS', 'DATA_PROCESSING_OPTIONS_COUNTRY', 'DATA_PROCESSING_OPTIONS_STATE'];
+    const answer = await kit.client.addUsers(id, usersBatch(schema, [
+      [sha256('a'), ['LDU'], 1, 1000],
+      [sha256('b'), [], 0, 0],
+      [sha256('c'), ['LDU'], 0, 0],
+      [sha256('d'), ['XYZ'], 0, 0],
+      [sha256('e'), 'LDU', 0, 0],
+      [sha256('f'), ['LDU'], '1', 1000],
+      [sha256('g'), ['LDU'], 1, 999],
+    ]));
+    expect(answer.numInvalidEntries).toBe(4);
+    expect(Object.values(answer.invalidEntrySamples).map(String).map((text) => text.split(' ')[0])).toEqual([
+      'DATA_PROCESSING_OPTIONS',
+      'DATA_PROCESSING_OPTIONS',
+      'DATA_PROCESSING_OPTIONS_COUNTRY',
+      'DATA_PROCESSING_OPTIONS_STATE',
+    ]);
+    const held = await kit.rowsOf(id);
+    expect(held.schema).toEqual(schema);
+    expect(held.rows).toEqual(expect.arrayContaining([[sha256('a'), ['LDU'], 1, 1000], [sha256('b'), [], 0, 0]]));
+    expect(held.rows).toHaveLength(3);
+  });
+
+  it.each([
+    ['a state without a country', ['EMAIL', 'DATA_PROCESSING_OPTIONS', 'DATA_PROCESSING_OPTIONS_STATE'], 'needs DATA_PROCESSING_OPTIONS_COUNTRY'],
+    ['codes without the options', ['EMAIL', 'DATA_PROCESSING_OPTIONS_COUNTRY', 'DATA_PROCESSING_OPTIONS_STATE'], 'need DATA_PROCESSING_OPTIONS'],
+  ])('rejects a schema with %s', async (_case, schema, named) => {
+    const id = await kit.createAudience();
+    const response = await kit.raw('POST', `/${API_VERSION}/${id}/users`, {
+      body: JSON.stringify({ payload: { schema, is_raw: true, data: [schema.map(() => 0)] }, access_token: TOKEN }),
+    });
+    expect(response.status).toBe(400);
+    expect(response.json['error']).toMatchObject({ code: 100 });
+    expect(response.json['error'].message).toContain(named);
+  });
+
   it('takes a legacy single-key schema with a flat data array', async () => {
     const id = await kit.createAudience();
     const response = await kit.raw('POST', `/${API_VERSION}/${id}/users`, {

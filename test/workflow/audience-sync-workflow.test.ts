@@ -433,7 +433,7 @@ describe('audienceSyncWorkflow (time-skipping)', () => {
     const meta = new FakeMeta();
     const DAY = 24 * HOUR;
     await withWorkflow(meta, config({ intervalMs: DAY, reconcileEveryMs: 2 * DAY }), async (handle) => {
-      await waitFor(() => meta.prepareCalls.length === 1);
+      await waitFor(async () => (await handle.query(statusQuery)).cyclesCompleted === 1);
       const first = await handle.query(statusQuery);
       expect(first.reconcileEveryMs).toBe(2 * DAY);
       expect(Date.parse(first.nextReconcileAt as string)).toBeGreaterThan(Date.parse(first.nextCycleAt as string));

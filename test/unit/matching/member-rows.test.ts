@@ -126,6 +126,7 @@ describe('buildMemberRows', () => {
       rows: [],
       dropped: [],
       keysWithValue: [],
+      limitedDataUse: false,
     });
   });
 
@@ -257,5 +258,51 @@ describe('buildMemberRows', () => {
     expect(() => buildMemberRows({ email: 'mary@example.com' }, { defaultCountry: 'Atlantis' })).toThrow(
       /defaultCountry "Atlantis"/,
     );
+  });
+});
+
+describe('buildMemberRows with Limited Data Use', () => {
+  const LDU_CELLS = (result: MemberRows) => result.rows.map((cells) => cells.slice(AUDIENCE_SCHEMA.length));
+
+  it.each<[string, Record<string, unknown>, 'trait' | 'all', string[]]>([
+    ['a Californian who asks', { state: 'California', country: 'US', limited_data_use: true }, 'trait', ['["LDU"]', '1', '1000']],
+    ['a Californian without a country', { state: 'CA', ldu: 'yes' }, 'trait', ['["LDU"]', '1', '1000']],
+    ['a member asking with camelCase and 1', { state: 'NY', limitedDataUse: 1 }, 'trait', ['["LDU"]', '0', '0']],
+    ['a Californian abroad is left for Meta to locate', { state: 'CA', country: 'CA', limited_data_use: 't' }, 'trait', ['["LDU"]', '0', '0']],
+    ['a member with no state', { limited_data_use: true }, 'trait', ['["LDU"]', '0', '0']],
+    ['a member whose state is given as a hash', { state: sha256('ca'), limited_data_use: true }, 'trait', ['["LDU"]', '0', '0']],
+    ['a member who does not ask', { state: 'CA', limited_data_use: false }, 'trait', ['[]', '0', '0']],
+    ['a member with no flag', { state: 'CA' }, 'trait', ['[]', '0', '0']],
+    ['every member with --limited-data-use all', { state: 'CA', limited_data_use: 'no' }, 'all', ['["LDU"]', '1', '1000']],
+  ])('%s', (_case, traits, mode, cells) => {
+    const result = buildMemberRows({ user_id: 'm', email: 'a@example.com', ...traits }, { limitedDataUse: mode });
+    expect(LDU_CELLS(result)).toEqual([cells]);
+    expect(result.limitedDataUse).toBe(cells[0] === '["LDU"]');
+    expect(result.dropped).toEqual([]);
+  });
+
+  it('leaves a member with two states for Meta to locate, on each of the rows the states make', () => {
+    const result = buildMemberRows({ user_id: 'm', email: 'a@example.com', state: ['CA', 'NV'], ldu: true }, { limitedDataUse: 'trait' });
+    expect(LDU_CELLS(result)).toEqual([
+      ['["LDU"]', '0', '0'],
+      ['["LDU"]', '0', '0'],
+    ]);
+  });
+
+  it('takes a flag it cannot read as a request, counted as invalid', () => {
+    const result = buildMemberRows({ user_id: 'm', email: 'a@example.com', ldu: 'maybe' }, { limitedDataUse: 'trait' });
+    expect(LDU_CELLS(result)).toEqual([['["LDU"]', '0', '0']]);
+    expect(result.dropped).toEqual([{ key: 'DATA_PROCESSING_OPTIONS', reason: 'invalid_value' }]);
+  });
+
+  it('puts the columns on each of a member\'s rows, and none without the option', () => {
+    const traits = { user_id: 'm', emails: ['a@example.com', 'b@example.com'], limited_data_use: true };
+    expect(LDU_CELLS(buildMemberRows(traits, { limitedDataUse: 'trait' }))).toEqual([
+      ['["LDU"]', '0', '0'],
+      ['["LDU"]', '0', '0'],
+    ]);
+    const plain = buildMemberRows(traits);
+    expect(plain.rows.every((cells) => cells.length === AUDIENCE_SCHEMA.length)).toBe(true);
+    expect(plain.limitedDataUse).toBe(false);
   });
 });

@@ -106,6 +106,20 @@ describe('runNormalizeCommand', () => {
     expect(broken.error).toBe('"traits" must be an object or the JSON text of one');
   });
 
+  it('shows the LDU columns, as JSON values, when asked for Limited Data Use', async () => {
+    const { lines } = await normalize(
+      [
+        JSON.stringify({ traits: { email: 'a@example.com', state: 'CA', limited_data_use: true } }),
+        JSON.stringify({ traits: { email: 'b@example.com' } }),
+      ].join('\n'),
+      { limitedDataUse: 'trait' },
+    );
+    const [asks, plain] = lines;
+    expect(asks.schema).toEqual([...AUDIENCE_SCHEMA, 'DATA_PROCESSING_OPTIONS', 'DATA_PROCESSING_OPTIONS_COUNTRY', 'DATA_PROCESSING_OPTIONS_STATE']);
+    expect((asks.rows as unknown[][])[0].slice(-3)).toEqual([['LDU'], 1, 1000]);
+    expect((plain.rows as unknown[][])[0].slice(-3)).toEqual([[], 0, 0]);
+  });
+
   it('keeps the order of many lines and waits for a slow reader', async () => {
     const input = Array.from({ length: 2_000 }, (_, i) => JSON.stringify({ key: 'EXTERN_ID', value: `id-${i}` }));
     const output = new PassThrough({ highWaterMark: 64 });

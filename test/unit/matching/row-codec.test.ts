@@ -28,6 +28,17 @@ describe('row codec', () => {
     expect(rowJson(encoded)).toBe(JSON.stringify(row));
   });
 
+  it('uploads the cells after the match keys (the LDU columns) as JSON values', () => {
+    const row = [...Array.from({ length: 15 }, (_, i) => (i === 1 ? HASH : '')), '["LDU"]', '1', '1000'];
+    const encoded = encodeRow(row);
+    expect(decodeRow(encoded)).toEqual(row);
+    expect(JSON.parse(rowJson(encoded))).toEqual([...row.slice(0, 15), ['LDU'], 1, 1000]);
+    expect(JSON.parse(writtenJson([encoded, encodeRow([...row.slice(0, 15), '[]', '0', '0'])]) .replace(/^/, '[').concat(']'))).toEqual([
+      [...row.slice(0, 15), ['LDU'], 1, 1000],
+      [...row.slice(0, 15), [], 0, 0],
+    ]);
+  });
+
   it('round-trips any row of strings', () => {
     const cell = fc.oneof(fc.constant(''), fc.stringMatching(/^[0-9a-f]{64}$/), fc.string({ maxLength: 80 }));
     fc.assert(
