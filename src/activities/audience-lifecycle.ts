@@ -38,11 +38,6 @@ export type AccessCheck =
   | { status: 'needs_person'; reason: string; graphCode?: number; graphSubcode?: number }
   | { status: 'audience_gone' };
 
-/**
- * The tag we put in the description of every audience we create. Finding it again is what makes creation
- * idempotent: a retry after a crash between Meta's answer and our own write finds the audience instead of
- * creating a second one.
- */
 /** operation_status of an audience that has not received any upload (reference §2.4). */
 const NO_UPLOAD_YET = 410;
 
@@ -51,6 +46,11 @@ function operationStatusOf(audience: Record<string, unknown>): number | undefine
   return status?.code === undefined ? undefined : Number(status.code);
 }
 
+/**
+ * The tag we put in the description of every audience we create. Finding it again is what makes creation
+ * idempotent: a retry after a crash between Meta's answer and our own write finds the audience instead of
+ * creating a second one.
+ */
 export function audienceTag(audienceKey: string): string {
   return `[audience-sync:${audienceKey}]`;
 }
@@ -117,6 +117,9 @@ export function createLifecycleActivities(deps: ActivityDependencies) {
       const problem = adoptionProblem(audience, input.adAccountId, false);
       if (problem) throw ApplicationFailure.nonRetryable(problem, FailureType.AdoptionRefused);
       await inTransaction(pool, async (client) => {
+        const known = await readAudience(client, input.audienceKey);
+        // Rows our tables say Meta holds belong to another audience: the adopted one is owed all of them.
+        if (known?.fbAudienceId && known.fbAudienceId !== input.fbAudienceId) await forgetSyncedRows(client, input.audienceKey);
         await saveAudience(client, {
           audienceKey: input.audienceKey,
           adAccountId: input.adAccountId,

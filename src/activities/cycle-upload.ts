@@ -12,7 +12,7 @@ import { graphFailure } from './graph-failures';
 import { callForAdAccount } from './ad-account-gate';
 import { cycleStateLost, readUsersBatch } from './batch-rows';
 import { failingOnBrokenInvariants } from './invariant-failure';
-import { replaceAtMeta } from './replace-upload';
+import { replaceAtMeta, waitForOtherReplace } from './replace-upload';
 
 export interface UploadCycleInput {
   audienceKey: string;
@@ -22,9 +22,11 @@ export interface UploadCycleInput {
 }
 
 export interface UploadResult {
+  /** `replaced` when the cycle replaced the audience's membership at Meta. */
+  outcome: 'synced' | 'replaced';
   added: number;
   removed: number;
-  /** Rows a replace put at Meta in place of everything it held. */
+  /** Rows a replace's session put at Meta in place of everything it held (any it did not reach are in `added`). */
   replaced: number;
   invalidEntries: number;
   /** Rows Meta would not remove because the audience would become too small; they are retried next cycle. */
@@ -32,8 +34,12 @@ export interface UploadResult {
   message?: string;
 }
 
-/** Adds go first, so that a member who changed an identifier is never missing from the audience in between. */
-const OPERATIONS: readonly Operation[] = ['add', 'remove'];
+/**
+ * Removals go first. Meta removes the people a row matches, not the row: a member's old and new rows (an identifier
+ * or the LDU flag changed) match the same person, so removing the old one after adding the new one would take the
+ * person out. The price is that such a member is missing from the audience for the moments in between.
+ */
+const OPERATIONS: readonly Operation[] = ['remove', 'add'];
 
 export function createUploadActivities(deps: ActivityDependencies) {
   return {
@@ -64,6 +70,8 @@ async function upload(deps: ActivityDependencies, input: UploadCycleInput): Prom
   if (cycle.replaceReason) await replaceAtMeta(deps, input, schema);
 
   const planned = await plannedBatches(pool, input.cycleId);
+  // Meta asks for no /users call while a replace runs: ours may still be swapping at Meta, or another tool's runs.
+  if (planned.some((batch) => batch.operation !== 'replace' && !batch.acknowledged)) await waitForOtherReplace(deps, input);
   let acknowledged = planned.filter((batch) => batch.acknowledged).length;
   if (context.info.heartbeatDetails !== undefined) context.log.info('resuming the upload', { acknowledged, planned: planned.length });
   let removalsRefused = 0;
@@ -71,7 +79,7 @@ async function upload(deps: ActivityDependencies, input: UploadCycleInput): Prom
   for (const operation of OPERATIONS) {
     const pending = planned.filter((batch) => batch.operation === operation && !batch.acknowledged);
     await forEachWithConcurrency(pending, deps.uploadConcurrency, async (batch) => {
-      if (removalsRefused > 0) {
+      if (removalsRefused > 0 && batch.operation === 'remove') {
         removalsRefused += batch.rowCount;
         return;
       }
@@ -91,7 +99,7 @@ async function upload(deps: ActivityDependencies, input: UploadCycleInput): Prom
     const before = await readCycle(client, input.cycleId);
     if (!before) throw cycleStateLost();
     const message = [replaceOutcome(before), removalsRefusedMessage(removalsRefused)].filter(Boolean).join(' ');
-    await finishCycle(client, input.cycleId, before.replaced > 0 ? 'replaced' : 'synced', message || null);
+    await finishCycle(client, input.cycleId, replacedMembership(before) ? 'replaced' : 'synced', message || null);
     await dropCycleTables(client, cycleTables(input.cycleId));
     return readCycle(client, input.cycleId);
   });
@@ -99,8 +107,14 @@ async function upload(deps: ActivityDependencies, input: UploadCycleInput): Prom
   return resultOf(finished, removalsRefused);
 }
 
+/** The cycle replaced the audience's membership, in one session or in one ended early plus the rest added. */
+function replacedMembership(cycle: CycleRecord): boolean {
+  return cycle.replaceReason !== undefined && !cycle.replaceGivenUp;
+}
+
 function resultOf(cycle: CycleRecord, removalsRefused: number): UploadResult {
   return {
+    outcome: cycle.outcome === 'replaced' ? 'replaced' : 'synced',
     added: cycle.added,
     removed: cycle.removed,
     replaced: cycle.replaced,
@@ -112,7 +126,7 @@ function resultOf(cycle: CycleRecord, removalsRefused: number): UploadResult {
 
 function replaceOutcome(cycle: CycleRecord): string | undefined {
   if (!cycle.replaceReason) return undefined;
-  if (cycle.replaced > 0) return replacedMessage(cycle.replaceReason, cycle.replaced);
+  if (replacedMembership(cycle)) return replacedMessage(cycle.replaceReason, cycle.replaced + cycle.added);
   return (
     'Meta does not replace an audience of 100 million people or more, so this cycle added and removed what changed ' +
     'instead; rows put in the audience outside audience-sync stay in it.'

@@ -20,4 +20,6 @@ export interface ActivityDependencies {
   sourceLimits: SourceLimits;
   /** Rows per upload request; Meta accepts at most 10,000. */
   batchSize: number;
+  /** How long a usersreplace session is continued (SESSION_BUDGET_MS, within Meta's 90 minutes); tests shorten it. */
+  replaceSessionBudgetMs?: number;
 }

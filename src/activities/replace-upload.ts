@@ -28,9 +28,12 @@ export interface ReplaceTarget {
 /**
  * Meta closes a session 90 minutes after its first batch and keeps what it received (reference §4). A session
  * older than this, after a throttle wait or a crash, is not continued: a new one starts, so the audience ends
- * with everyone rather than with the part that arrived in time.
+ * with everyone rather than with the part that arrived in time. A second session that runs out of time too (an
+ * audience too large to replace in 90 minutes, or throttling again) ends early instead, as Meta advises: its next
+ * batch is flagged last, and the rows it did not reach are added with /users.
  */
-export const SESSION_BUDGET_MS = 75 * 60_000;
+const SESSION_BUDGET_MS = 75 * 60_000;
+const SESSIONS_BEFORE_ENDING_EARLY = 2;
 /** operation_status while a replace runs (reference §2.4). */
 const REPLACE_IN_PROGRESS = 414;
 const WAIT_FOR_OTHER_REPLACE_MS = 60_000;
@@ -56,7 +59,7 @@ export async function replaceAtMeta(
     const batches = (await plannedBatches(deps.pool, target.cycleId)).filter((batch) => batch.operation === 'replace');
     if (batches.every((batch) => batch.acknowledged)) return;
     const session = await readReplaceSession(deps.pool, target.cycleId);
-    if (session && session.ageMs <= SESSION_BUDGET_MS) {
+    if (session && (session.ageMs <= budgetOf(deps) || endsEarly(deps, session))) {
       if ((await sendSession(deps, target, batches, session, schema)) === 'settled') return;
       continue;
     }
@@ -83,12 +86,13 @@ async function sendSession(
   for (const batch of batches.filter((planned) => !planned.acknowledged)) {
     // A throttle wait or a slow answer may have used the session up since it started.
     const current = await readReplaceSession(deps.pool, target.cycleId);
-    if (current?.sessionId !== session.sessionId || current.ageMs > SESSION_BUDGET_MS) {
+    const outOfTime = current !== undefined && current.ageMs > budgetOf(deps);
+    if (current?.sessionId !== session.sessionId || (outOfTime && !endsEarly(deps, current))) {
       await dropReplaceSession(deps.pool, target.cycleId);
       return 'restart';
     }
     const users = await readUsersBatch(deps.pool, target.audienceKey, batch, schema);
-    const last = batch.batchNo === lastBatchNo;
+    const last = batch.batchNo === lastBatchNo || outOfTime;
     let invalidEntries: number;
     try {
       const response = await callForAdAccount(deps.pool, target.adAccountId, () =>
@@ -110,6 +114,12 @@ async function sendSession(
     context.heartbeat({ replaceBatches: batch.batchNo + 1, of: lastBatchNo + 1 });
   }
   return 'settled';
+}
+
+const budgetOf = (deps: ActivityDependencies): number => deps.replaceSessionBudgetMs ?? SESSION_BUDGET_MS;
+
+function endsEarly(deps: ActivityDependencies, session: ReplaceSession): boolean {
+  return session.ageMs > budgetOf(deps) && session.sessionsStarted >= SESSIONS_BEFORE_ENDING_EARLY;
 }
 
 /** What a refused batch means for the replace (reference §4's table of 2650 subcodes). */
@@ -148,8 +158,13 @@ async function afterRefusedBatch(
   }
 }
 
-/** Meta asks that a replace start only while none runs (operation_status not 414). */
-async function waitForOtherReplace(deps: ActivityDependencies, target: ReplaceTarget): Promise<void> {
+/**
+ * Waits (through the activity's retry) while a replace of the audience runs at Meta (operation_status 414): Meta
+ * asks that a replace start only when none runs, and that /users not be called meanwhile. Other codes do not hold
+ * it back: 410 is an audience with no upload yet, 411 and 412 describe the last upload, 415 a failed replace that
+ * a new one repairs.
+ */
+export async function waitForOtherReplace(deps: ActivityDependencies, target: ReplaceTarget): Promise<void> {
   const status = await callMeta(deps.pool, target.adAccountId, () => deps.graph.getOperationStatus(target.fbAudienceId));
   if (status === REPLACE_IN_PROGRESS) throw otherReplaceRunning();
 }

@@ -59,8 +59,10 @@ export async function claimAudienceForCycle(client: ClientBase, claim: CycleClai
     generation: string;
     replace_due: string | null;
     upload_schema: string[] | null;
+    has_rows: boolean;
   }>(
-    `SELECT fb_audience_id, generation, replace_due, upload_schema FROM ${SCHEMA}.audiences WHERE audience_key = $1 FOR UPDATE`,
+    `SELECT fb_audience_id, generation, replace_due, upload_schema, fingerprint_basis IS NOT NULL AS has_rows
+       FROM ${SCHEMA}.audiences WHERE audience_key = $1 FOR UPDATE`,
     [claim.audienceKey],
   );
   const record = rows[0];
@@ -88,7 +90,8 @@ export async function claimAudienceForCycle(client: ClientBase, claim: CycleClai
     return lost;
   }
   const due = isReplaceReason(record.replace_due) ? record.replace_due : undefined;
-  const schemaChanged = record.upload_schema !== null && record.upload_schema.join() !== claim.uploadSchema.join();
+  // Rows built before their schema was recorded have the match keys alone.
+  const schemaChanged = record.has_rows && (record.upload_schema ?? AUDIENCE_SCHEMA).join() !== claim.uploadSchema.join();
   const asked = claim.replace ?? (schemaChanged ? 'schema_changed' : undefined);
   if (due || !asked) return due;
   await markReplaceDue(client, claim.audienceKey, asked);

@@ -118,6 +118,12 @@ const MIGRATIONS: readonly string[] = [
   // The upload schema of the rows in our tables (the match keys, and the LDU columns when the audience applies
   // LDU): uploads use it, and a cycle whose schema differs replaces, since Meta takes no other schema in /users.
   `ALTER TABLE ${SCHEMA}.audiences ADD COLUMN upload_schema text[]`,
+  // How many usersreplace sessions a cycle started (a second one that runs out of time ends early rather than
+  // start over), and whether Meta would not replace the audience at all (1870144).
+  `
+  ALTER TABLE ${SCHEMA}.sync_cycles ADD COLUMN replace_sessions integer NOT NULL DEFAULT 0;
+  ALTER TABLE ${SCHEMA}.sync_cycles ADD COLUMN replace_given_up boolean NOT NULL DEFAULT false;
+  `,
 ];
 
 /**

@@ -11,16 +11,24 @@ export interface ReplaceSession {
   sessionId: number;
   /** How long ago the session's first batch was sent, by the database's clock. */
   ageMs: number;
+  /** Sessions the cycle has started, this one included. */
+  sessionsStarted: number;
 }
 
 export async function readReplaceSession(client: Queryable, cycleId: string): Promise<ReplaceSession | undefined> {
-  const { rows } = await client.query<{ session_id: string; age_ms: number }>(
-    `SELECT replace_session_id AS session_id,
+  const { rows } = await client.query<{ session_id: string; age_ms: number; sessions: number }>(
+    `SELECT replace_session_id AS session_id, replace_sessions AS sessions,
             (extract(epoch FROM now() - replace_session_started_at) * 1000)::float8 AS age_ms
        FROM ${SCHEMA}.sync_cycles WHERE cycle_id = $1 AND replace_session_id IS NOT NULL`,
     [cycleId],
   );
-  return rows[0] && { sessionId: Number(rows[0].session_id), ageMs: Number(rows[0].age_ms) };
+  return (
+    rows[0] && {
+      sessionId: Number(rows[0].session_id),
+      ageMs: Number(rows[0].age_ms),
+      sessionsStarted: Number(rows[0].sessions),
+    }
+  );
 }
 
 /**
@@ -29,7 +37,9 @@ export async function readReplaceSession(client: Queryable, cycleId: string): Pr
  */
 export async function startReplaceSession(client: ClientBase, cycleId: string, sessionId: number): Promise<void> {
   await client.query(
-    `UPDATE ${SCHEMA}.sync_cycles SET replace_session_id = $2, replace_session_started_at = now() WHERE cycle_id = $1`,
+    `UPDATE ${SCHEMA}.sync_cycles
+        SET replace_session_id = $2, replace_session_started_at = now(), replace_sessions = replace_sessions + 1
+      WHERE cycle_id = $1`,
     [cycleId, sessionId],
   );
   await client.query(
@@ -99,6 +109,7 @@ export async function settleReplace(
  */
 export async function giveUpReplace(client: ClientBase, audienceKey: string, cycleId: string, batchSize: number): Promise<void> {
   await client.query(`DELETE FROM ${SCHEMA}.cycle_batches WHERE cycle_id = $1 AND operation = 'replace'`, [cycleId]);
+  await client.query(`UPDATE ${SCHEMA}.sync_cycles SET replace_given_up = true WHERE cycle_id = $1`, [cycleId]);
   await planBatches(client, audienceKey, cycleId, batchSize);
   await finishReplace(client, audienceKey, cycleId);
 }

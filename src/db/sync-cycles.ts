@@ -42,9 +42,11 @@ export interface CycleRecord extends Partial<CyclePlanRecord> {
   outcome: CycleOutcome;
   added: number;
   removed: number;
-  /** Rows a replace put at Meta. */
+  /** Rows a replace's session put at Meta (those it did not receive, when it ended early, are counted in `added`). */
   replaced: number;
   replaceReason?: ReplaceReason;
+  /** Meta would not replace the audience (1870144): the cycle added and removed instead. */
+  replaceGivenUp: boolean;
   invalidEntries: number;
   message: string | null;
 }
@@ -157,6 +159,7 @@ function toCycleRecord(row: Record<string, unknown>): CycleRecord {
     added: Number(row.added),
     removed: Number(row.removed),
     replaced: Number(row.replaced),
+    replaceGivenUp: row.replace_given_up === true,
     ...(isReplaceReason(row.replace_reason) ? { replaceReason: row.replace_reason } : {}),
     invalidEntries: Number(row.invalid_entries),
     dropped: count(row.dropped),

@@ -1,13 +1,16 @@
 import { adAccountDigits } from './ad-account-id';
 
 /** What is read of an existing Custom Audience before audience-sync takes it over. */
-export const ADOPTION_FIELDS = ['id', 'account_id', 'name', 'subtype', 'is_value_based'] as const;
+export const ADOPTION_FIELDS = ['id', 'account_id', 'name', 'subtype', 'is_value_based', 'data_source'] as const;
+
+/** The data source of an audience filled by single-key uploads, which takes no multi-key rows (reference §3.1). */
+const SINGLE_KEY_SOURCE = 'HASHES_OR_USER_IDS';
 
 /**
  * Why the Custom Audience read with ADOPTION_FIELDS cannot be adopted by a connection to `adAccountId` (whose
  * value-based setting is `valueBased`), or undefined when it can: it must belong to that ad account, be a
- * customer-list audience (subtype CUSTOM), and be value-based exactly when the connection is, since Meta never
- * switches an audience between the two (reference §4 and §6).
+ * customer-list audience (subtype CUSTOM) not filled by single-key uploads, and be value-based exactly when the
+ * connection is, since Meta never switches an audience between the two (reference §4 and §6).
  */
 export function adoptionProblem(audience: Record<string, unknown>, adAccountId: string, valueBased: boolean): string | undefined {
   const id = String(audience.id);
@@ -17,6 +20,12 @@ export function adoptionProblem(audience: Record<string, unknown>, adAccountId: 
   }
   if (audience.subtype !== 'CUSTOM') {
     return `Custom Audience ${id} is a ${String(audience.subtype)} audience; only customer-list audiences (subtype CUSTOM) can be synced.`;
+  }
+  if ((audience.data_source as { sub_type?: unknown } | undefined)?.sub_type === SINGLE_KEY_SOURCE) {
+    return (
+      `Custom Audience ${id} was filled with single-key uploads (data source ${SINGLE_KEY_SOURCE}), and Meta takes no ` +
+      'multi-key rows into it; let audience-sync create its own audience instead.'
+    );
   }
   if (Boolean(audience.is_value_based) !== valueBased) {
     return (

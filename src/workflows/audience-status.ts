@@ -81,7 +81,7 @@ export interface CarriedState {
    * restored from an older backup; the cycle then replaces the audience at Meta (see src/db/audiences.ts).
    */
   stateGeneration?: number;
-  /** The Custom Audience given to `connect --custom-audience-id` was taken over (or adoption is no longer tried). */
+  /** The Custom Audience given to `connect --custom-audience-id` was taken over; it is not adopted again later. */
   adopted?: boolean;
   /** Epoch ms from which the next periodic reconciliation is counted: the last replace, or the first cycle. */
   reconciledAt?: number;

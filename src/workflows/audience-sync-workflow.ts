@@ -289,8 +289,10 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
     s.state = s.fbAudienceId ? 'syncing' : 'creating';
     publish();
     let summary: CycleSummary | undefined;
+    let reconciling = false;
     try {
       const fbAudienceId = await ensureAudience();
+      reconciling = !request.replace && reconcileDue();
       if (Date.now() - (s.verifiedAt ?? 0) > VERIFY_EVERY_MS) await verifyAudience(fbAudienceId);
       s.state = 'syncing';
       publish();
@@ -306,7 +308,7 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
         limitedDataUse: config.limitedDataUse,
         allowMassRemoval: request.allowMassRemoval,
         expectedGeneration: s.stateGeneration ?? 0,
-        ...(request.replace ? { replace: 'requested' as const } : reconcileDue() ? { replace: 'reconcile' as const } : {}),
+        ...(request.replace ? { replace: 'requested' as const } : reconciling ? { replace: 'reconcile' as const } : {}),
         membersBefore: s.memberCount,
       });
       s.stateGeneration = plan.generation;
@@ -320,10 +322,9 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
       s.state = STATE_AFTER[plan.decision];
       s.totals.added += summary.added;
       s.totals.removed += summary.removed;
-      if (summary.replaced > 0) {
-        s.totals.replaces = (s.totals.replaces ?? 0) + 1;
-        s.reconciledAt = Date.now();
-      }
+      if (summary.outcome === 'replaced') s.totals.replaces = (s.totals.replaces ?? 0) + 1;
+      // A reconciliation Meta would not make (1870144) is not tried again every cycle either.
+      if (summary.outcome === 'replaced' || (reconciling && uploaded)) s.reconciledAt = Date.now();
       s.reconciledAt ??= Date.now();
     } catch (error) {
       if (isCancellation(error)) {
@@ -449,7 +450,7 @@ function summarize(plan: CyclePlan, uploaded: UploadResult | undefined, startedA
   const message = uploaded?.message ?? plan.message;
   return {
     cycleId: plan.cycleId,
-    outcome: plan.decision !== 'upload' ? plan.decision : uploaded?.replaced ? 'replaced' : 'synced',
+    outcome: plan.decision !== 'upload' ? plan.decision : (uploaded?.outcome ?? 'synced'),
     startedAt,
     finishedAt: new Date().toISOString(),
     members: plan.members,

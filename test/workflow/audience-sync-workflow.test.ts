@@ -108,12 +108,12 @@ class FakeMeta {
         if (failure) throw failure;
         if (this.prepareCalls.at(-1)?.replace) {
           this.synced = this.members;
-          return { added: 0, removed: 0, replaced: this.members, invalidEntries: 0, removalsRefused: 0 };
+          return { outcome: 'replaced', added: 0, removed: 0, replaced: this.members, invalidEntries: 0, removalsRefused: 0 };
         }
         const added = Math.max(0, this.members - this.synced);
         const removed = Math.max(0, this.synced - this.members);
         this.synced = this.members;
-        return { added, removed, replaced: 0, invalidEntries: 0, removalsRefused: 0 };
+        return { outcome: 'synced', added, removed, replaced: 0, invalidEntries: 0, removalsRefused: 0 };
       },
       closeCycle: async () => undefined,
     };
