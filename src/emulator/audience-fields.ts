@@ -11,6 +11,17 @@ const DELIVERABLE_AUDIENCE_SIZE = 100;
 
 const unixSeconds = (date: Date | null): number | null => (date === null ? null : Math.floor(date.getTime() / 1000));
 
+/**
+ * A stand-in for the people a lookalike reaches: the emulator has no population, so it pretends every country
+ * has this many people to draw from (a 1% lookalike: 20,000).
+ */
+const LOOKALIKE_POOL_PER_COUNTRY = 2_000_000;
+
+/** A customer list's size is the rows it holds, exactly; a lookalike's, its ratio of the pretend pool. */
+function sizeOf(audience: AudienceRecord): number {
+  return audience.lookalike ? Math.round(audience.lookalike.ratio * LOOKALIKE_POOL_PER_COUNTRY) : audience.rowCount;
+}
+
 const AUDIENCE_FIELDS: Readonly<Record<string, (audience: AudienceRecord) => unknown>> = {
   id: (audience) => audience.id,
   account_id: (audience) => audience.adAccountId,
@@ -18,18 +29,25 @@ const AUDIENCE_FIELDS: Readonly<Record<string, (audience: AudienceRecord) => unk
   description: (audience) => audience.description,
   subtype: (audience) => audience.subtype,
   customer_file_source: (audience) => audience.customerFileSource,
-  // The emulator creates no value-based audiences yet.
-  is_value_based: () => false,
-  approximate_count_lower_bound: (audience) => audience.rowCount,
-  approximate_count_upper_bound: (audience) => audience.rowCount,
+  is_value_based: (audience) => audience.isValueBased,
+  lookalike_spec: (audience) =>
+    audience.lookalike && {
+      type: 'custom_ratio',
+      ratio: audience.lookalike.ratio,
+      country: audience.lookalike.country,
+      origin: [{ id: audience.lookalike.originAudienceId, type: 'custom_audience' }],
+    },
+  approximate_count_lower_bound: sizeOf,
+  approximate_count_upper_bound: sizeOf,
   operation_status: (audience) => {
     if (audience.replace) return { code: 414, description: 'Replace in progress.' };
+    if (audience.lookalike) return { code: 200, description: 'Normal' };
     return audience.uploadSchema === null
       ? { code: 410, description: 'No upload: this audience has not received any data yet.' }
       : { code: 200, description: 'Normal' };
   },
   delivery_status: (audience) =>
-    audience.rowCount < DELIVERABLE_AUDIENCE_SIZE
+    sizeOf(audience) < DELIVERABLE_AUDIENCE_SIZE
       ? { code: 300, description: 'This audience is too small to be used.' }
       : { code: 200, description: 'This audience is ready for use.' },
   data_source: (audience) => dataSourceOf(audience.uploadSchema),

@@ -11,6 +11,10 @@ export interface AudienceRecord {
   description: string;
   subtype: string;
   customerFileSource: string;
+  /** A customer list whose rows carry LOOKALIKE_VALUE (reference §6). */
+  isValueBased: boolean;
+  /** For a lookalike: its seed, and the ratio and country it was built for. */
+  lookalike: Lookalike | null;
   /** Schema of the audience's first upload; later uploads must use the same one. */
   uploadSchema: string[] | null;
   rowCount: number;
@@ -27,12 +31,22 @@ export interface OpenReplace {
   startedAt: Date;
 }
 
+export interface Lookalike {
+  originAudienceId: string;
+  /** 0.01 to 0.10 of the country's population. */
+  ratio: number;
+  /** ISO 3166-1 alpha-2, uppercase. */
+  country: string;
+}
+
 export interface NewAudience {
   adAccountId: string;
   name: string;
   description: string;
   subtype: string;
   customerFileSource: string;
+  isValueBased: boolean;
+  lookalike: Lookalike | null;
 }
 
 export type RemovalOutcome =
@@ -75,6 +89,9 @@ interface AudienceRow {
   description: string;
   subtype: string;
   customer_file_source: string;
+  is_value_based: boolean;
+  origin_audience_id: string | null;
+  lookalike_spec: { ratio: number; country: string } | null;
   upload_schema: string[] | null;
   row_count: string;
   created_at: Date;
@@ -117,9 +134,19 @@ export class AudienceStore {
 
   async createAudience(audience: NewAudience): Promise<AudienceRecord> {
     const { rows } = await this.pool.query<AudienceRow>(
-      `INSERT INTO ${this.s}.audiences (ad_account_id, name, description, subtype, customer_file_source)
-       VALUES ($1, $2, $3, $4, $5) RETURNING *, NULL AS replace_session_id, NULL AS replace_started_at`,
-      [audience.adAccountId, audience.name, audience.description, audience.subtype, audience.customerFileSource],
+      `INSERT INTO ${this.s}.audiences
+         (ad_account_id, name, description, subtype, customer_file_source, is_value_based, origin_audience_id, lookalike_spec)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *, NULL AS replace_session_id, NULL AS replace_started_at`,
+      [
+        audience.adAccountId,
+        audience.name,
+        audience.description,
+        audience.subtype,
+        audience.customerFileSource,
+        audience.isValueBased,
+        audience.lookalike?.originAudienceId ?? null,
+        audience.lookalike ? JSON.stringify({ ratio: audience.lookalike.ratio, country: audience.lookalike.country }) : null,
+      ],
     );
     return toRecord(rows[0] as AudienceRow);
   }
@@ -145,10 +172,30 @@ export class AudienceStore {
     return rows.map(toRecord);
   }
 
-  async countLiveAudiences(adAccountId: string): Promise<number> {
+  async countLiveAudiences(adAccountId: string, subtype: string): Promise<number> {
     const { rows } = await this.pool.query<{ count: string }>(
-      `SELECT count(*) FROM ${this.s}.audiences WHERE ad_account_id = $1 AND deleted_at IS NULL`,
-      [adAccountId],
+      `SELECT count(*) FROM ${this.s}.audiences WHERE ad_account_id = $1 AND subtype = $2 AND deleted_at IS NULL`,
+      [adAccountId, subtype],
+    );
+    return Number(rows[0]?.count ?? 0);
+  }
+
+  /** The ids of the live lookalikes built from the audience. */
+  async lookalikesOf(originAudienceId: string): Promise<string[]> {
+    const { rows } = await this.pool.query<{ id: string }>(
+      `SELECT id FROM ${this.s}.audiences WHERE origin_audience_id = $1 AND deleted_at IS NULL ORDER BY id`,
+      [originAudienceId],
+    );
+    return rows.map((row) => String(row.id));
+  }
+
+  /** Rows of the audience whose COUNTRY cell is `countryHash` (the SHA-256 of a lowercase country code). */
+  async countRowsWithCountry(audience: AudienceRecord, countryHash: string): Promise<number> {
+    const column = audience.uploadSchema?.indexOf('COUNTRY') ?? -1;
+    if (column < 0) return 0;
+    const { rows } = await this.pool.query<{ count: string }>(
+      `SELECT count(*) FROM ${this.s}.audience_rows WHERE audience_id = $1 AND (row_json::json ->> $2::int) = $3`,
+      [audience.id, column, countryHash],
     );
     return Number(rows[0]?.count ?? 0);
   }
@@ -440,6 +487,11 @@ function toRecord(row: AudienceRow): AudienceRecord {
     description: row.description,
     subtype: row.subtype,
     customerFileSource: row.customer_file_source,
+    isValueBased: row.is_value_based,
+    lookalike:
+      row.origin_audience_id === null || row.lookalike_spec === null
+        ? null
+        : { originAudienceId: String(row.origin_audience_id), ratio: Number(row.lookalike_spec.ratio), country: row.lookalike_spec.country },
     uploadSchema: row.upload_schema,
     rowCount: Number(row.row_count),
     createdAt: row.created_at,

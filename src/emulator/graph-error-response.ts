@@ -58,6 +58,9 @@ const META_ERROR_TEXTS: Readonly<Record<string, MetaErrorText>> = {
   '2500': { message: 'Unknown path components' },
   '2635': { message: '(#2635) You are calling a deprecated version of the Ads API. Please update to the latest version.' },
   '2650': { message: '(#2650) Failed to update the custom audience' },
+  '2656': {
+    message: '(#2656) Failed to delete custom audience: the audience has lookalike audiences built from it; delete them first',
+  },
   '2650/1870144': {
     message: '(#2650) Audience Too Large to Replace',
     userMsg: 'This audience holds 100 million people or more: update it with additions and removals instead.',

@@ -47,6 +47,10 @@ export async function createStoreSchema(pool: Pool, schema: string): Promise<voi
         deleted_at timestamptz
       );
       CREATE INDEX IF NOT EXISTS audiences_by_account ON ${s}.audiences (ad_account_id, id) WHERE deleted_at IS NULL;
+      -- Value-based customer lists, and lookalikes built from a seed (reference §6).
+      ALTER TABLE ${s}.audiences ADD COLUMN IF NOT EXISTS is_value_based boolean NOT NULL DEFAULT false;
+      ALTER TABLE ${s}.audiences ADD COLUMN IF NOT EXISTS origin_audience_id bigint;
+      ALTER TABLE ${s}.audiences ADD COLUMN IF NOT EXISTS lookalike_spec jsonb;
       CREATE UNLOGGED TABLE IF NOT EXISTS ${s}.audience_rows (
         audience_id bigint NOT NULL,
         row_key uuid NOT NULL,

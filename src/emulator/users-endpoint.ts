@@ -3,7 +3,7 @@ import { dataSourceOf, sameSchema } from './audience-fields';
 import type { AudienceRecord } from './audience-store';
 import type { EmulatorContext } from './emulator-context';
 import type { GraphAnswer, GraphCall } from './audience-endpoints';
-import { GraphErrorResponse, missingParameter } from './graph-error-response';
+import { GraphErrorResponse, invalidParameter, missingParameter } from './graph-error-response';
 import { parseUsersUpload, type UsersUpload } from './users-request';
 
 /** Session ids Meta assigns when a client sends none; kept within JavaScript's safe integers. */
@@ -105,10 +105,22 @@ export async function replaceAudienceUsers(
   };
 }
 
-/** The rows and session a call carries, once the account may edit audiences. */
+/**
+ * The rows and session a call carries, once the account may edit audiences. A lookalike takes no rows; a
+ * value-based audience takes only rows with LOOKALIKE_VALUE, and any other only rows without it (reference §6).
+ */
 function uploadOf(context: EmulatorContext, audience: AudienceRecord, call: GraphCall): UsersUpload {
   context.access.assertTermsAccepted(audience.adAccountId);
-  return parseUsersUpload(call.params);
+  if (audience.lookalike) throw invalidParameter('A lookalike audience takes no uploaded users');
+  const upload = parseUsersUpload(call.params);
+  if (upload.schema.includes('LOOKALIKE_VALUE') !== audience.isValueBased) {
+    throw new GraphErrorResponse(2650, undefined, {
+      message: audience.isValueBased
+        ? '(#2650) Failed to update the custom audience: a value-based audience needs LOOKALIKE_VALUE in the schema'
+        : '(#2650) Failed to update the custom audience: LOOKALIKE_VALUE is only for value-based audiences',
+    });
+  }
+  return upload;
 }
 
 /** The audience's upload schema: the one it holds, or `schema` when this is its first upload. */

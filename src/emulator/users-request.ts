@@ -107,7 +107,7 @@ export function parseUsersUpload(params: Record<string, unknown>): UsersUpload {
 }
 
 /** A parameter sent as a JSON object (JSON body) or as a JSON string (form field), like Meta accepts both. */
-function parseObjectParameter<Schema extends z.ZodType>(
+export function parseObjectParameter<Schema extends z.ZodType>(
   params: Record<string, unknown>,
   name: string,
   schema: Schema,

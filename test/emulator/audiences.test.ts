@@ -44,7 +44,18 @@ describe('audience lifecycle through the client', () => {
       customerFileSource: 'PARTNER_PROVIDED_ONLY',
     });
     const [audience] = await kit.admin<Array<Record<string, unknown>>>('GET', '/_emulator/audiences');
-    expect(audience).toEqual({ id, name: 'Bare', ad_account_id: AD_ACCOUNT, row_count: 0, description: '', deleted: false });
+    expect(audience).toEqual({
+      id,
+      name: 'Bare',
+      ad_account_id: AD_ACCOUNT,
+      subtype: 'CUSTOM',
+      is_value_based: false,
+      origin_audience_id: null,
+      lookalike_spec: null,
+      row_count: 0,
+      description: '',
+      deleted: false,
+    });
   });
 
   it('lists every audience of the account across cursor pages, and only that account', async () => {
@@ -135,7 +146,8 @@ describe('request validation', () => {
   });
 
   it.each([
-    [{ subtype: 'LOOKALIKE', customer_file_source: 'USER_PROVIDED_ONLY' }, 'subtype'],
+    [{ subtype: 'WEBSITE', customer_file_source: 'USER_PROVIDED_ONLY' }, 'subtype'],
+    [{ subtype: 'LOOKALIKE' }, 'origin_audience_id, lookalike_spec'],
     [{ subtype: 'CUSTOM', customer_file_source: 'SOMEONE_ELSE' }, 'customer_file_source'],
   ])('rejects create parameters %j', async (params, named) => {
     const response = await kit.raw('POST', `/${API_VERSION}/${AD_ACCOUNT}/customaudiences`, {
