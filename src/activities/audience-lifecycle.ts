@@ -15,6 +15,8 @@ export interface EnsureAudienceInput {
   adAccountId: string;
   name: string;
   customerFileSource: CustomerFileSource;
+  /** A value-based audience (`connect --value-column`): created so, and one found must be so too. */
+  valueBased: boolean;
   /** An audience Meta reported gone: never reuse it. */
   goneFbAudienceId?: string;
 }
@@ -24,6 +26,7 @@ export interface AdoptAudienceInput {
   adAccountId: string;
   name: string;
   fbAudienceId: string;
+  valueBased: boolean;
 }
 
 export interface AccessCheckInput {
@@ -62,11 +65,19 @@ export function createLifecycleActivities(deps: ActivityDependencies) {
     async ensureCustomAudience(input: EnsureAudienceInput): Promise<{ fbAudienceId: string; created: boolean }> {
       const tag = audienceTag(input.audienceKey);
       const existing = await callMeta(pool, input.adAccountId, () =>
-        graph.listCustomAudiences(input.adAccountId, ['id', 'description', 'operation_status']),
+        graph.listCustomAudiences(input.adAccountId, ['id', 'description', 'operation_status', 'is_value_based']),
       );
       const found = existing.find(
         (audience) => String(audience.description ?? '').includes(tag) && audience.id !== input.goneFbAudienceId,
       );
+      if (found && Boolean(found.is_value_based) !== input.valueBased) {
+        throw ApplicationFailure.nonRetryable(
+          `Custom Audience ${String(found.id)}, created by an earlier connection of ${input.audienceKey}, is ` +
+            `${found.is_value_based ? '' : 'not '}value-based and this connection is ${input.valueBased ? 'value-based' : 'not'}; ` +
+            'a Custom Audience cannot switch between value-based and not, so connect a new audience key instead.',
+          FailureType.AdoptionRefused,
+        );
+      }
       const fbAudienceId = found
         ? String(found.id)
         : (
@@ -75,6 +86,7 @@ export function createLifecycleActivities(deps: ActivityDependencies) {
                 name: input.name,
                 description: `Synced by audience-sync from audience ${input.audienceKey} ${tag}`,
                 customerFileSource: input.customerFileSource,
+                isValueBased: input.valueBased,
               }),
             )
           ).id;
@@ -114,7 +126,7 @@ export function createLifecycleActivities(deps: ActivityDependencies) {
         }
         throw error;
       });
-      const problem = adoptionProblem(audience, input.adAccountId, false);
+      const problem = adoptionProblem(audience, input.adAccountId, input.valueBased);
       if (problem) throw ApplicationFailure.nonRetryable(problem, FailureType.AdoptionRefused);
       await inTransaction(pool, async (client) => {
         const known = await readAudience(client, input.audienceKey);

@@ -61,6 +61,8 @@ export interface PrepareCycleInput {
   defaultCountry?: string;
   /** Rows carry the LDU columns, for members flagged by their trait or for all (`connect --limited-data-use`). */
   limitedDataUse?: LimitedDataUseMode;
+  /** A value-based audience's column of each member's value. */
+  valueColumn?: string;
   allowMassRemoval: boolean;
   /** The generation of our tables the workflow last saw planned (0 for none): an older one means they were lost. */
   expectedGeneration: number;
@@ -144,9 +146,13 @@ export function createPreparationActivities(deps: ActivityDependencies) {
 async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Promise<CyclePlan> {
   const log = Context.current().log;
   const tables = cycleTables(input.cycleId);
-  // Rows built with other options are rebuilt: the normalization, the default country and Limited Data Use.
-  const basis = `${MATCHING_VERSION}:${input.defaultCountry ?? ''}${input.limitedDataUse ? `:ldu-${input.limitedDataUse}` : ''}`;
-  const schema = uploadSchema(input.limitedDataUse);
+  // Rows built with other options are rebuilt: the normalization, the default country, LDU and the value column.
+  const basis = [
+    `${MATCHING_VERSION}:${input.defaultCountry ?? ''}`,
+    ...(input.limitedDataUse ? [`ldu-${input.limitedDataUse}`] : []),
+    ...(input.valueColumn !== undefined ? [`value-${input.valueColumn}`] : []),
+  ].join(':');
+  const schema = uploadSchema(input.limitedDataUse, input.valueColumn !== undefined);
   const replace = await inTransaction(deps.pool, async (client) => {
     const owed = await claimAudienceForCycle(client, { ...input, uploadSchema: schema });
     const abandoned = await openCycle(client, input);
@@ -302,6 +308,7 @@ async function stageMembers(
   const options: MemberRowsOptions = {
     ...(input.defaultCountry ? { defaultCountry: input.defaultCountry } : {}),
     ...(input.limitedDataUse ? { limitedDataUse: input.limitedDataUse } : {}),
+    ...(input.valueColumn !== undefined ? { valueColumn: input.valueColumn } : {}),
   };
   const context = Context.current();
   return withClient(deps.pool, async (target) => {

@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { AUDIENCE_SCHEMA, LIMITED_DATA_USE_BIT, UNHASHED_KEYS } from '../matching/keys';
+import { AUDIENCE_SCHEMA, LIMITED_DATA_USE_BIT, UNHASHED_KEYS, VALUE_BIT } from '../matching/keys';
 import { buildMemberRows, type MemberRowsOptions } from '../matching/member-rows';
 import { encodeRowInto } from '../matching/row-codec';
 import { BinaryCopyWriter } from '../db/binary-copy';
@@ -77,6 +77,7 @@ export function encodeMemberChunk(
     let keysMask = 0;
     for (const key of member.keysWithValue) keysMask |= KEY_BITS.get(key) as number;
     if (member.limitedDataUse) keysMask |= LIMITED_DATA_USE_BIT;
+    if (rowOptions.valueColumn !== undefined && member.rows.length > 0) keysMask |= VALUE_BIT;
 
     copy.tuple(STAGING_COLUMNS).utf8(String(memberId)).int8(BigInt(String(record[FINGERPRINT_COLUMN]))).int4(keysMask);
     let listedHash = copy.byteaArray(member.rows.length, DIGEST_BYTES);

@@ -9,7 +9,12 @@ import { UserFacingError } from './audience-client';
  * workflow exists. Without FB_ACCESS_TOKEN in the CLI's environment it cannot ask Meta, and leaves the same check
  * to the worker, which makes it before adopting.
  */
-export async function checkAdoptable(environment: Environment, adAccountId: string, customAudienceId: string): Promise<void> {
+export async function checkAdoptable(
+  environment: Environment,
+  adAccountId: string,
+  customAudienceId: string,
+  valueBased: boolean,
+): Promise<void> {
   if (!environment.FB_ACCESS_TOKEN) return;
   const graph = new GraphClient({
     baseUrl: environment.FB_GRAPH_URL,
@@ -23,6 +28,6 @@ export async function checkAdoptable(environment: Environment, adAccountId: stri
     if (error instanceof GraphApiError && error.kind === 'audience_gone') throw new UserFacingError(adoptionNotFound(customAudienceId));
     throw new UserFacingError(`Cannot read Custom Audience ${customAudienceId} at Meta to check it: ${(error as Error).message}`);
   }
-  const problem = adoptionProblem(audience, adAccountId, false);
+  const problem = adoptionProblem(audience, adAccountId, valueBased);
   if (problem) throw new UserFacingError(problem);
 }

@@ -184,6 +184,7 @@ function configDifferences(running: AudienceStatus, requested: AudienceConfig): 
   const differences: string[] = fields.filter((field) => running[field] !== requested[field]);
   if ((running.reconcileEveryMs ?? undefined) !== requested.reconcileEveryMs) differences.push('reconcileEveryMs');
   if ((running.limitedDataUse ?? undefined) !== requested.limitedDataUse) differences.push('limitedDataUse');
+  if ((running.valueColumn ?? undefined) !== requested.valueColumn) differences.push('valueColumn');
   if (requested.customAudienceId !== undefined && running.fbAudienceId !== requested.customAudienceId) {
     differences.push('customAudienceId');
   }

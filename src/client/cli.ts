@@ -39,6 +39,11 @@ function parseReconcileEvery(value: string): number {
   return parsed;
 }
 
+function parseColumnName(value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError('the value column needs a name.');
+  return value.trim();
+}
+
 function parseObjectId(value: string): string {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`"${value}" is not a Custom Audience id; use its digits.`);
   return value;
@@ -113,6 +118,7 @@ program
       LIMITED_DATA_USE_MODES,
     ),
   )
+  .option('--value-column <column>', "a value-based audience: the column or traits key of each member's value", parseColumnName)
   .option('--no-check', 'do not try the query on the source database (it is still parsed), nor read an adopted audience at Meta')
   .option('--json', 'print JSON')
   .action(async (options) => {
@@ -124,7 +130,9 @@ program
     const query = await parseSourceQuery(sourceSql);
     if (options.check) {
       await tryQueryOnSource(environment, query);
-      if (options.customAudienceId) await checkAdoptable(environment, options.adAccount, options.customAudienceId);
+      if (options.customAudienceId) {
+        await checkAdoptable(environment, options.adAccount, options.customAudienceId, options.valueColumn !== undefined);
+      }
     }
     const config: AudienceConfig = {
       audienceKey: options.audience,
@@ -139,6 +147,7 @@ program
       ...(options.customAudienceId ? { customAudienceId: options.customAudienceId as string } : {}),
       ...(options.reconcileEvery ? { reconcileEveryMs: options.reconcileEvery as number } : {}),
       ...(options.limitedDataUse ? { limitedDataUse: options.limitedDataUse as LimitedDataUseMode } : {}),
+      ...(options.valueColumn !== undefined ? { valueColumn: options.valueColumn as string } : {}),
     };
     const result = await withClient((client) => client.connectAudience(config));
     if (options.json) return printJson({ audienceKey: config.audienceKey, ...result });
@@ -155,6 +164,11 @@ program
         console.log(
           `  It differs from what you asked in: ${result.differences.join(', ')}. ` +
             'To change those, `disconnect` it and `connect` it again (its Custom Audience is found and reused).',
+        );
+      }
+      if (result.differences.includes('valueColumn')) {
+        console.log(
+          '  A Custom Audience cannot switch between value-based and not: to change that, connect a new audience key.',
         );
       }
     }
@@ -259,11 +273,13 @@ program
       LIMITED_DATA_USE_MODES,
     ),
   )
+  .option('--value-column <column>', 'add LOOKALIKE_VALUE, read from this traits key', parseColumnName)
   .action(async (options) => {
     const { runNormalizeCommand } = await import('../matching/normalize-command');
     await runNormalizeCommand(process.stdin, process.stdout, {
       defaultCountry: options.defaultCountry,
       limitedDataUse: options.limitedDataUse,
+      valueColumn: options.valueColumn,
     });
   });
 

@@ -21,6 +21,7 @@ export function formatStatus(status: AudienceStatus): string {
       `${status.totals.recreated ? `, audience recreated ${status.totals.recreated}×` : ''}` +
       `${status.totals.replaces ? `, replaced ${status.totals.replaces}×` : ''})`,
   ];
+  if (status.valueColumn !== null) lines.push(`  value-based:     each member's value from ${status.valueColumn}`);
   if (status.limitedDataUse !== null) {
     const members = status.lastCycle?.coverage[LIMITED_DATA_USE_COVERAGE] ?? 0;
     lines.push(

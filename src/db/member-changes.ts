@@ -1,5 +1,5 @@
 import type { ClientBase, Pool } from 'pg';
-import { AUDIENCE_SCHEMA, LIMITED_DATA_USE_COVERAGE } from '../matching/keys';
+import { AUDIENCE_SCHEMA, LIMITED_DATA_USE_COVERAGE, VALUE_COLUMN } from '../matching/keys';
 import { inTransaction, SCHEMA, type Queryable } from './pool';
 import type { CycleTables } from './cycle-tables';
 import { StateInvariantError } from './state-invariant';
@@ -308,8 +308,11 @@ async function changeMembers(
   );
 }
 
-/** What coverage counts, in the order of the bits of `keys_mask`: the match keys, then the members with LDU. */
-const COUNTED = [...AUDIENCE_SCHEMA, LIMITED_DATA_USE_COVERAGE];
+/**
+ * What coverage counts, in the order of the bits of `keys_mask`: the match keys, then the members with LDU and the
+ * members with a value (keys.ts).
+ */
+const COUNTED = [...AUDIENCE_SCHEMA, LIMITED_DATA_USE_COVERAGE, VALUE_COLUMN];
 
 export interface AudienceMembership {
   /** Members with at least one row: what the minimum size is checked against. */

@@ -86,7 +86,7 @@ export class GraphClient {
 
   async createCustomAudience(
     adAccountId: string,
-    params: { name: string; description: string; customerFileSource: CustomerFileSource },
+    params: { name: string; description: string; customerFileSource: CustomerFileSource; isValueBased?: boolean },
   ): Promise<{ id: string }> {
     return this.request(
       {
@@ -97,6 +97,7 @@ export class GraphClient {
           description: params.description,
           subtype: 'CUSTOM',
           customer_file_source: params.customerFileSource,
+          ...(params.isValueBased ? { is_value_based: '1' } : {}),
         },
         adAccountDigits: adAccountDigits(adAccountId),
       },

@@ -41,9 +41,16 @@ export const LDU_COLUMNS = ['DATA_PROCESSING_OPTIONS', 'DATA_PROCESSING_OPTIONS_
 export const LIMITED_DATA_USE_MODES = ['trait', 'all'] as const;
 export type LimitedDataUseMode = (typeof LIMITED_DATA_USE_MODES)[number];
 
-/** The upload schema of an audience: the match keys, and the LDU columns when it applies LDU. */
-export function uploadSchema(limitedDataUse: LimitedDataUseMode | undefined): readonly string[] {
-  return limitedDataUse ? [...AUDIENCE_SCHEMA, ...LDU_COLUMNS] : AUDIENCE_SCHEMA;
+/** A value-based audience's column of each member's value (reference §6): a JSON number, never hashed. */
+export const VALUE_COLUMN = 'LOOKALIKE_VALUE';
+
+/**
+ * The upload schema of an audience: the match keys, then LOOKALIKE_VALUE when it is value-based, then the LDU
+ * columns when it applies LDU.
+ */
+export function uploadSchema(limitedDataUse: LimitedDataUseMode | undefined, valueBased = false): readonly string[] {
+  if (!limitedDataUse && !valueBased) return AUDIENCE_SCHEMA;
+  return [...AUDIENCE_SCHEMA, ...(valueBased ? [VALUE_COLUMN] : []), ...(limitedDataUse ? LDU_COLUMNS : [])];
 }
 
 /**
@@ -52,3 +59,5 @@ export function uploadSchema(limitedDataUse: LimitedDataUseMode | undefined): re
  */
 export const LIMITED_DATA_USE_BIT = 1 << AUDIENCE_SCHEMA.length;
 export const LIMITED_DATA_USE_COVERAGE = 'LDU';
+/** The next bit counts the members of a value-based audience with a usable value, as LOOKALIKE_VALUE. */
+export const VALUE_BIT = LIMITED_DATA_USE_BIT << 1;

@@ -2,6 +2,7 @@ import { AUDIENCE_SCHEMA, type LimitedDataUseMode, type MatchKey } from './keys'
 import { type DigestForm, encodeSlotValue, normalizeTraitText, traitText } from './normalize';
 import { type Normalized, REJECTED } from './normalized';
 import { countryCode } from './normalizers/country';
+import { normalizeLookalikeValue } from './normalizers/lookalike-value';
 import { parseCalendarDate } from './normalizers/date-of-birth';
 import { firstInitialOf } from './normalizers/person-name';
 import { isSha256Hex } from './sha256';
@@ -14,17 +15,23 @@ export interface MemberRowsOptions {
   digests?: DigestForm;
   /** Rows end with the LDU columns (keys.ts), for members flagged by their trait or for all of them. */
   limitedDataUse?: LimitedDataUseMode;
+  /**
+   * A value-based audience's column (or `traits` key) holding each member's value: rows then carry it as
+   * LOOKALIKE_VALUE after the match keys, and a member without a usable one has no rows.
+   */
+  valueColumn?: string;
 }
 
 export interface DroppedValue {
-  key: MatchKey | 'DATA_PROCESSING_OPTIONS';
+  key: MatchKey | 'DATA_PROCESSING_OPTIONS' | 'LOOKALIKE_VALUE';
   reason: string;
 }
 
 export interface MemberRows {
   /**
    * Each row has AUDIENCE_SCHEMA.length values in schema order, '' for missing, hashed where Meta requires (in
-   * the form the options ask for); with `limitedDataUse`, then the LDU columns' JSON texts.
+   * the form the options ask for); then, as JSON texts, LOOKALIKE_VALUE with `valueColumn` and the LDU columns
+   * with `limitedDataUse` (keys.ts uploadSchema).
    */
   rows: string[][];
   /** Whether the member's rows carry `["LDU"]`. */
@@ -102,6 +109,16 @@ export function buildMemberRows(record: Record<string, unknown>, options: Member
     else if (slot !== COUNTRY_SLOT) addNormalized(values, slot, entries[i + 1], country, dropped);
   }
   if (values[FI_SLOT] === undefined) values[FI_SLOT] = initialsOf(values[FN_SLOT]);
+  let value: string | undefined;
+  if (options.valueColumn !== undefined) {
+    const normalized = normalizeLookalikeValue(memberValue(record, options.valueColumn));
+    if (!normalized.ok) {
+      // A value-based audience takes no row without a value (reference §6): the member is left out.
+      dropped.push({ key: 'LOOKALIKE_VALUE', reason: normalized.reason });
+      return { rows: [], dropped, keysWithValue: [], limitedDataUse: false };
+    }
+    value = normalized.value;
+  }
   const limitedDataUse = options.limitedDataUse === 'all' || (options.limitedDataUse === 'trait' && lduAsked);
   // Read before the state and country are hashed.
   const lduCells = options.limitedDataUse ? dataProcessingCells(limitedDataUse, values[ST_SLOT], values[COUNTRY_SLOT]) : undefined;
@@ -132,10 +149,16 @@ export function buildMemberRows(record: Record<string, unknown>, options: Member
       row[slot] =
         slotValues === undefined ? '' : typeof slotValues === 'string' ? slotValues : slotValues[i % slotValues.length];
     }
+    if (value !== undefined) row.push(value);
     if (lduCells) row.push(...lduCells);
     rows[i] = row;
   }
   return { rows, dropped, keysWithValue, limitedDataUse };
+}
+
+/** The value column as a column of the source row, or else as a key of its `traits`. */
+function memberValue(record: Record<string, unknown>, column: string): unknown {
+  return record[column] ?? traitsObject(record.traits)?.[column];
 }
 
 const LDU_FLAG_WORDS: ReadonlyMap<string, boolean> = new Map([

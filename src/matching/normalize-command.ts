@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { AUDIENCE_SCHEMA, UNHASHED_KEYS, uploadSchema } from './keys';
+import { AUDIENCE_SCHEMA, UNHASHED_KEYS, uploadSchema, VALUE_COLUMN } from './keys';
+import { normalizeLookalikeValue } from './normalizers/lookalike-value';
 import { buildMemberRows, type MemberRowsOptions } from './member-rows';
 import { encodeValue, normalizeValue } from './normalize';
 import { countryCode } from './normalizers/country';
@@ -13,8 +14,10 @@ import { matchKeyForName } from './trait-aliases';
  *   `{"key", "value", "normalized", "hash", "reason"}`. The key is a Meta key name in any case or a trait alias
  *   of one key (`first_name` → FN) and is echoed as the Meta key name. A dropped value has `normalized: ""`, a
  *   `reason` and `hash: null`; EXTERN_ID and MADID are never hashed, so their `hash` is null too.
+ * - `{"key": "LOOKALIKE_VALUE", "value": 44.567}` → the value as a value-based audience uploads it (`44.6`).
  * - `{"traits": {...}, "defaultCountry"?: "us"}` → `{"schema", "rows", "dropped", "keysWithValue"}`, the rows
- *   exactly as they would be uploaded (with the LDU columns when the command's `limitedDataUse` is set).
+ *   exactly as they would be uploaded (with LOOKALIKE_VALUE and the LDU columns when the command's `valueColumn`
+ *   and `limitedDataUse` are set).
  * - A line that is not JSON, not an object of either form, or names an unknown key or country gives
  *   `{"error": "..."}` for that line and the command goes on.
  *
@@ -51,7 +54,7 @@ function normalizeLine(line: string, options: MemberRowsOptions): LineResult {
   if (defaultCountry !== undefined && !isCountry(defaultCountry)) {
     return { error: `unknown defaultCountry ${JSON.stringify(defaultCountry)}` };
   }
-  if ('traits' in fields) return normalizeTraitsLine(fields.traits, { defaultCountry, limitedDataUse: options.limitedDataUse });
+  if ('traits' in fields) return normalizeTraitsLine(fields.traits, { ...options, defaultCountry });
   if ('key' in fields) return normalizeKeyLine(fields, defaultCountry);
   return { error: 'expected an object with "key" and "value", or with "traits"' };
 }
@@ -62,9 +65,9 @@ function normalizeTraitsLine(traits: unknown, options: MemberRowsOptions): LineR
     return { error: '"traits" must be an object or the JSON text of one' };
   }
   const { rows, dropped, keysWithValue } = buildMemberRows({ traits: object }, options);
-  // The LDU columns are JSON values, uploaded as such.
+  // The cells after the match keys (LOOKALIKE_VALUE, the LDU columns) are JSON values, uploaded as such.
   const uploaded = rows.map((row) => row.map((cell, index) => (index < AUDIENCE_SCHEMA.length ? cell : JSON.parse(cell))));
-  return { schema: uploadSchema(options.limitedDataUse), rows: uploaded, dropped, keysWithValue };
+  return { schema: uploadSchema(options.limitedDataUse, options.valueColumn !== undefined), rows: uploaded, dropped, keysWithValue };
 }
 
 function parseJson(text: string): unknown {
@@ -76,6 +79,13 @@ function parseJson(text: string): unknown {
 }
 
 function normalizeKeyLine(fields: Record<string, unknown>, defaultCountry: string | undefined): LineResult {
+  if (typeof fields.key === 'string' && fields.key.toUpperCase() === VALUE_COLUMN) {
+    const result = normalizeLookalikeValue(fields.value);
+    const value = fields.value ?? null;
+    return result.ok
+      ? { key: VALUE_COLUMN, value, normalized: result.value, hash: null, reason: null }
+      : { key: VALUE_COLUMN, value, normalized: '', hash: null, reason: result.reason };
+  }
   const key = typeof fields.key === 'string' ? matchKeyForName(fields.key) : undefined;
   if (key === undefined) return { error: `unknown key ${JSON.stringify(fields.key)}` };
   const { country } = fields;

@@ -26,6 +26,11 @@ export interface AudienceConfig {
   reconcileEveryMs?: number;
   /** Limited Data Use for members flagged by their trait, or for all (`connect --limited-data-use`); off when absent. */
   limitedDataUse?: LimitedDataUseMode;
+  /**
+   * The column (or `traits` key) of each member's value, for a value-based audience (`connect --value-column`).
+   * A Custom Audience is value-based or not for good, so this never changes for a key's audience.
+   */
+  valueColumn?: string;
 }
 
 export const CUSTOMER_FILE_SOURCES = [

@@ -104,6 +104,8 @@ export interface AudienceStatus {
   nextCycleAt: string | null;
   intervalMs: number;
   minSize: number;
+  /** `connect --value-column`: the column of each member's value in a value-based audience (null: not value-based). */
+  valueColumn: string | null;
   /** `connect --limited-data-use`: whose rows carry LDU (null: nobody's, and no LDU columns). */
   limitedDataUse: LimitedDataUseMode | null;
   /** `connect --reconcile-every`, and when the next reconciling replace is due (null before the first cycle). */

@@ -251,6 +251,7 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
       adAccountId: config.adAccountId,
       name: config.name,
       customerFileSource: config.customerFileSource,
+      valueBased: config.valueColumn !== undefined,
       goneFbAudienceId: s.goneFbAudienceId,
     });
     if (s.goneFbAudienceId) s.totals.recreated++;
@@ -268,6 +269,7 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
       adAccountId: config.adAccountId,
       name: config.name,
       fbAudienceId: customAudienceId,
+      valueBased: config.valueColumn !== undefined,
     });
     s.adopted = true;
     s.fbAudienceId = fbAudienceId;
@@ -306,6 +308,7 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
         minSize: config.minSize,
         defaultCountry: config.defaultCountry,
         limitedDataUse: config.limitedDataUse,
+        valueColumn: config.valueColumn,
         allowMassRemoval: request.allowMassRemoval,
         expectedGeneration: s.stateGeneration ?? 0,
         ...(request.replace ? { replace: 'requested' as const } : reconciling ? { replace: 'reconcile' as const } : {}),

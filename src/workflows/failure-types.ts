@@ -17,7 +17,7 @@ export const FailureType = {
   StateInvariantBroken: 'StateInvariantBroken',
   /** Another replace of the audience runs at Meta; retried until it has ended. */
   ReplaceRunning: 'ReplaceRunning',
-  /** The Custom Audience given to adopt does not fit the connection; the sentence says why. */
+  /** The Custom Audience to adopt, or found from an earlier connection, does not fit this one; the sentence says why. */
   AdoptionRefused: 'AdoptionRefused',
   /** Meta is throttling the ad account; retried after the wait Meta asked for. */
   Throttled: 'Throttled',

@@ -17,6 +17,7 @@ export function describeStatus(config: AudienceConfig, s: CarriedState, state: S
     nextCycleAt,
     intervalMs: config.intervalMs,
     minSize: config.minSize,
+    valueColumn: config.valueColumn ?? null,
     limitedDataUse: config.limitedDataUse ?? null,
     reconcileEveryMs: config.reconcileEveryMs ?? null,
     nextReconcileAt:

@@ -306,3 +306,31 @@ describe('buildMemberRows with Limited Data Use', () => {
     expect(plain.limitedDataUse).toBe(false);
   });
 });
+
+describe('buildMemberRows for a value-based audience', () => {
+  it('puts the value after the match keys on each of the member\'s rows, before the LDU columns', () => {
+    const result = buildMemberRows(
+      { user_id: 'm', emails: ['a@example.com', 'b@example.com'], ltv: '1234.56', traits: { ldu: true } },
+      { valueColumn: 'ltv', limitedDataUse: 'trait' },
+    );
+    expect(result.rows.map((cells) => cells.slice(AUDIENCE_SCHEMA.length))).toEqual([
+      ['1230', '["LDU"]', '0', '0'],
+      ['1230', '["LDU"]', '0', '0'],
+    ]);
+  });
+
+  it('reads the value from traits when no column has it', () => {
+    const result = buildMemberRows({ user_id: 'm', email: 'a@example.com', traits: { lifetime_value: 44.5 } }, { valueColumn: 'lifetime_value' });
+    expect(result.rows.map((cells) => cells.slice(AUDIENCE_SCHEMA.length))).toEqual([['44.5']]);
+  });
+
+  it('leaves out a member without a usable value, counting why', () => {
+    const result = buildMemberRows({ user_id: 'm', email: 'a@example.com', ltv: -3 }, { valueColumn: 'ltv' });
+    expect(result).toEqual({
+      rows: [],
+      dropped: [{ key: 'LOOKALIKE_VALUE', reason: 'invalid_value' }],
+      keysWithValue: [],
+      limitedDataUse: false,
+    });
+  });
+});

@@ -120,6 +120,21 @@ describe('runNormalizeCommand', () => {
     expect((plain.rows as unknown[][])[0].slice(-3)).toEqual([[], 0, 0]);
   });
 
+  it('shows LOOKALIKE_VALUE as a value-based audience uploads it, alone and in a member\'s rows', async () => {
+    const { lines } = await normalize(
+      [
+        JSON.stringify({ key: 'lookalike_value', value: '44.567' }),
+        JSON.stringify({ key: 'LOOKALIKE_VALUE', value: -2 }),
+        JSON.stringify({ traits: { email: 'a@example.com', ltv: 1234.56 } }),
+      ].join('\n'),
+      { valueColumn: 'ltv' },
+    );
+    expect(lines[0]).toEqual({ key: 'LOOKALIKE_VALUE', value: '44.567', normalized: '44.6', hash: null, reason: null });
+    expect(lines[1]).toEqual({ key: 'LOOKALIKE_VALUE', value: -2, normalized: '', hash: null, reason: 'invalid_value' });
+    expect(lines[2].schema).toEqual([...AUDIENCE_SCHEMA, 'LOOKALIKE_VALUE']);
+    expect((lines[2].rows as unknown[][])[0].at(-1)).toBe(1230);
+  });
+
   it('keeps the order of many lines and waits for a slow reader', async () => {
     const input = Array.from({ length: 2_000 }, (_, i) => JSON.stringify({ key: 'EXTERN_ID', value: `id-${i}` }));
     const output = new PassThrough({ highWaterMark: 64 });
