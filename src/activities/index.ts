@@ -4,6 +4,7 @@ import { createPreparationActivities } from './cycle-preparation';
 import { createUploadActivities } from './cycle-upload';
 import { createClosingActivities } from './cycle-closing';
 import { createSourceAccessActivities } from './source-access';
+import { createLookalikeActivities } from './lookalikes';
 
 export function createActivities(deps: ActivityDependencies) {
   return {
@@ -12,6 +13,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createUploadActivities(deps),
     ...createClosingActivities(deps),
     ...createSourceAccessActivities(deps),
+    ...createLookalikeActivities(deps),
   };
 }
 

@@ -4,13 +4,16 @@ import type { Environment } from '../config/environment';
 import { temporalConnectionOptions, unreachableTemporalMessage } from '../config/temporal-connection';
 import { workflowIdFor, type AudienceConfig } from '../workflows/audience-config';
 import type { AudienceStatus } from '../workflows/audience-status';
+import { lookalikeLabel, type LookalikeSpec } from '../workflows/lookalike-spec';
 import type { audienceSyncWorkflow } from '../workflows/audience-sync-workflow';
 import {
+  lookalikeUpdate,
   pauseUpdate,
   renameUpdate,
   resumeUpdate,
   statusQuery,
   syncNowUpdate,
+  type LookalikeChange,
   type SyncNowOptions,
   type SyncNowResult,
 } from '../workflows/messages';
@@ -95,6 +98,10 @@ export class AudienceClient {
 
   async rename(audienceKey: string, name: string): Promise<AudienceStatus> {
     return this.update(audienceKey, (handle) => handle.executeUpdate(renameUpdate, { args: [name] }));
+  }
+
+  async changeLookalike(audienceKey: string, change: LookalikeChange): Promise<AudienceStatus> {
+    return this.update(audienceKey, (handle) => handle.executeUpdate(lookalikeUpdate, { args: [change] }));
   }
 
   async syncNow(audienceKey: string, options: SyncNowOptions): Promise<SyncNowResult> {
@@ -185,6 +192,8 @@ function configDifferences(running: AudienceStatus, requested: AudienceConfig): 
   if ((running.reconcileEveryMs ?? undefined) !== requested.reconcileEveryMs) differences.push('reconcileEveryMs');
   if ((running.limitedDataUse ?? undefined) !== requested.limitedDataUse) differences.push('limitedDataUse');
   if ((running.valueColumn ?? undefined) !== requested.valueColumn) differences.push('valueColumn');
+  const lookalikes = (specs: LookalikeSpec[] | undefined) => (specs ?? []).map(lookalikeLabel).sort().join();
+  if (lookalikes(running.lookalikes) !== lookalikes(requested.lookalikes)) differences.push('lookalikes');
   if (requested.customAudienceId !== undefined && running.fbAudienceId !== requested.customAudienceId) {
     differences.push('customAudienceId');
   }

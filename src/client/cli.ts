@@ -16,6 +16,15 @@ import {
   type CustomerFileSource,
 } from '../workflows/audience-config';
 import { LIMITED_DATA_USE_MODES, type LimitedDataUseMode } from '../matching/keys';
+import { countryCode } from '../matching/normalizers/country';
+import {
+  lookalikeLabel,
+  MAX_LOOKALIKE_PERCENT,
+  MIN_LOOKALIKE_PERCENT,
+  sameLookalike,
+  type LookalikeSpec,
+} from '../workflows/lookalike-spec';
+import { describeLookalike } from '../workflows/status-text';
 import { AudienceClient, UserFacingError } from './audience-client';
 import { parseSourceQuery, tryQueryOnSource } from './source-check';
 import { checkAdoptable } from './adoption-check';
@@ -37,6 +46,21 @@ function parseReconcileEvery(value: string): number {
     throw new InvalidArgumentError(`reconciling replaces the whole audience, so it runs at most once every ${ms(MIN_RECONCILE_EVERY_MS)}.`);
   }
   return parsed;
+}
+
+/** `us:1` → US, 1%: an ISO country code and a whole percent from 1 to 10, each lookalike once. */
+function collectLookalike(value: string, previous: LookalikeSpec[]): LookalikeSpec[] {
+  const match = /^([A-Za-z]{2}):(\d{1,2})$/.exec(value.trim());
+  const percent = Number(match?.[2]);
+  if (!match || countryCode(match[1] as string) !== (match[1] as string).toLowerCase()) {
+    throw new InvalidArgumentError(`"${value}" is not COUNTRY:PERCENT with a two-letter country code, e.g. us:1.`);
+  }
+  if (!(percent >= MIN_LOOKALIKE_PERCENT && percent <= MAX_LOOKALIKE_PERCENT)) {
+    throw new InvalidArgumentError(`a lookalike's percent is ${MIN_LOOKALIKE_PERCENT} to ${MAX_LOOKALIKE_PERCENT}, not ${match[2]}.`);
+  }
+  const spec = { country: (match[1] as string).toUpperCase(), percent };
+  if (previous.some((known) => sameLookalike(known, spec))) throw new InvalidArgumentError(`the lookalike ${value} is given twice.`);
+  return [...previous, spec];
 }
 
 function parseColumnName(value: string): string {
@@ -119,6 +143,7 @@ program
     ),
   )
   .option('--value-column <column>', "a value-based audience: the column or traits key of each member's value", parseColumnName)
+  .option('--lookalike <country:percent>', 'keep a lookalike of the audience, e.g. us:1 (repeatable; percent 1 to 10)', collectLookalike, [])
   .option('--no-check', 'do not try the query on the source database (it is still parsed), nor read an adopted audience at Meta')
   .option('--json', 'print JSON')
   .action(async (options) => {
@@ -148,6 +173,7 @@ program
       ...(options.reconcileEvery ? { reconcileEveryMs: options.reconcileEvery as number } : {}),
       ...(options.limitedDataUse ? { limitedDataUse: options.limitedDataUse as LimitedDataUseMode } : {}),
       ...(options.valueColumn !== undefined ? { valueColumn: options.valueColumn as string } : {}),
+      ...((options.lookalike as LookalikeSpec[]).length > 0 ? { lookalikes: options.lookalike as LookalikeSpec[] } : {}),
     };
     const result = await withClient((client) => client.connectAudience(config));
     if (options.json) return printJson({ audienceKey: config.audienceKey, ...result });
@@ -244,9 +270,38 @@ program
 
 const SUCCESSFUL_OUTCOMES = new Set(['synced', 'replaced', 'unchanged', 'below_minimum']);
 
+const lookalikeCommand = program.command('lookalike').description("Change the lookalikes kept beside a running audience.");
+
+lookalikeCommand
+  .command('add <key> <country:percent>')
+  .description('Keep another lookalike, e.g. us:1; it is made at Meta before this returns (once the audience holds 100 members).')
+  .option('--json', 'print JSON')
+  .action(async (key: string, spec: string, options) => {
+    const [add] = collectLookalike(spec, []) as [LookalikeSpec];
+    const status = await withClient((client) => client.changeLookalike(key, { add }));
+    if (options.json) return printJson(status);
+    const kept = status.lookalikes.find((known) => sameLookalike(known, add));
+    console.log(`${key}: ${kept ? describeLookalike(kept) : 'lookalike added'}`);
+  });
+
+lookalikeCommand
+  .command('remove <key> <country:percent>')
+  .description('Stop keeping a lookalike; it stays at Meta unless --delete-at-meta.')
+  .option('--delete-at-meta', 'delete it at Meta too')
+  .option('--json', 'print JSON')
+  .action(async (key: string, spec: string, options) => {
+    const [remove] = collectLookalike(spec, []) as [LookalikeSpec];
+    const status = await withClient((client) => client.changeLookalike(key, { remove, deleteAtMeta: !!options.deleteAtMeta }));
+    if (options.json) return printJson(status);
+    console.log(
+      `${key}: no longer keeps the lookalike ${lookalikeLabel(remove)}` +
+        (options.deleteAtMeta ? ', which was deleted at Meta.' : '; it stays at Meta.'),
+    );
+  });
+
 program
   .command('disconnect <key>')
-  .description('Stop syncing an audience. Its Custom Audience and members stay at Meta.')
+  .description('Stop syncing an audience. Its Custom Audience, members and lookalikes stay at Meta.')
   .action(async (key: string) => {
     await withClient((client) => client.disconnect(key));
     console.log(`Disconnected ${key}. Its Custom Audience stays at Meta; \`connect\` again to resume syncing it.`);

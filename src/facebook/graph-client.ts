@@ -88,17 +88,38 @@ export class GraphClient {
     adAccountId: string,
     params: { name: string; description: string; customerFileSource: CustomerFileSource; isValueBased?: boolean },
   ): Promise<{ id: string }> {
+    return this.createAudience(adAccountId, {
+      name: params.name,
+      description: params.description,
+      subtype: 'CUSTOM',
+      customer_file_source: params.customerFileSource,
+      ...(params.isValueBased ? { is_value_based: '1' } : {}),
+    });
+  }
+
+  /**
+   * A lookalike of `originAudienceId` (reference §6): the `ratio` (0.01 to 0.10) of `country`'s people most like
+   * the seed.
+   */
+  async createLookalike(
+    adAccountId: string,
+    params: { name: string; description: string; originAudienceId: string; ratio: number; country: string },
+  ): Promise<{ id: string }> {
+    return this.createAudience(adAccountId, {
+      name: params.name,
+      description: params.description,
+      subtype: 'LOOKALIKE',
+      origin_audience_id: objectId(params.originAudienceId),
+      lookalike_spec: JSON.stringify({ type: 'custom_ratio', ratio: params.ratio, country: params.country }),
+    });
+  }
+
+  private async createAudience(adAccountId: string, params: Record<string, string>): Promise<{ id: string }> {
     return this.request(
       {
         method: 'POST',
         path: `/${toAdAccountNode(adAccountId)}/customaudiences`,
-        params: {
-          name: params.name,
-          description: params.description,
-          subtype: 'CUSTOM',
-          customer_file_source: params.customerFileSource,
-          ...(params.isValueBased ? { is_value_based: '1' } : {}),
-        },
+        params,
         adAccountDigits: adAccountDigits(adAccountId),
       },
       createdObjectSchema,

@@ -26,6 +26,7 @@ const SEARCH_ATTRIBUTE_TYPES: Record<string, string> = {
   KEYWORD: 'Keyword',
   INT: 'Int',
   DATETIME: 'Datetime',
+  KEYWORD_LIST: 'KeywordList',
 };
 
 /**

@@ -1,4 +1,5 @@
 import type { LimitedDataUseMode } from '../matching/keys';
+import type { LookalikeSpec } from './lookalike-spec';
 /**
  * An audience's configuration as the workflow carries it. Plain JSON only: it is the workflow's input and is
  * carried through continue-as-new. It holds the source SQL and names, never member data.
@@ -31,6 +32,8 @@ export interface AudienceConfig {
    * A Custom Audience is value-based or not for good, so this never changes for a key's audience.
    */
   valueColumn?: string;
+  /** Lookalikes kept beside the audience once it holds 100 members at Meta (`connect --lookalike us:1`). */
+  lookalikes?: LookalikeSpec[];
 }
 
 export const CUSTOMER_FILE_SOURCES = [

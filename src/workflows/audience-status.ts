@@ -1,4 +1,5 @@
 import type { LimitedDataUseMode } from '../matching/keys';
+import type { LookalikeState } from './lookalike-spec';
 
 /**
  * What the workflow knows about its audience between and across runs, and what it shows operators.
@@ -83,6 +84,8 @@ export interface CarriedState {
   stateGeneration?: number;
   /** The Custom Audience given to `connect --custom-audience-id` was taken over; it is not adopted again later. */
   adopted?: boolean;
+  /** The audience's lookalikes at Meta as of the last cycle (`connect --lookalike`). */
+  lookalikes?: LookalikeState[];
   /** Epoch ms from which the next periodic reconciliation is counted: the last replace, or the first cycle. */
   reconciledAt?: number;
   /** How many cycles have finished, including earlier runs; also numbers `syncNow --wait` waiters. */
@@ -104,6 +107,8 @@ export interface AudienceStatus {
   nextCycleAt: string | null;
   intervalMs: number;
   minSize: number;
+  /** The lookalikes kept beside the audience, with their ids and Meta's sizes once made. */
+  lookalikes: LookalikeState[];
   /** `connect --value-column`: the column of each member's value in a value-based audience (null: not value-based). */
   valueColumn: string | null;
   /** `connect --limited-data-use`: whose rows carry LDU (null: nobody's, and no LDU columns). */

@@ -37,8 +37,11 @@ import {
   statusQuery,
   syncNowSignal,
   syncNowUpdate,
+  lookalikeUpdate,
+  type LookalikeChange,
   type SyncNowOptions,
 } from './messages';
+import { lookalikeLabel, MIN_LOOKALIKE_SEED, sameLookalike } from './lookalike-spec';
 import * as SA from './search-attributes';
 import { describeStatus, renderDetails } from './status-text';
 
@@ -90,7 +93,8 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
   let iterationsThisRun = 0;
   let cycleInProgress = false;
   let resumeRequested = false;
-  let published: { state?: SyncState; members?: number; details?: string } = {};
+  let published: { state?: SyncState; members?: number; details?: string; lookalikes?: string } = {};
+  let keepingLookalikes = false;
 
   const visibleState = (): SyncState => (s.paused && !cycleInProgress ? 'paused' : s.state);
   const status = (): AudienceStatus => describeStatus(config, s, visibleState());
@@ -102,11 +106,14 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
     if (state !== published.state) updates.push({ key: SA.SyncState, value: state });
     if (members !== undefined && members !== published.members) updates.push({ key: SA.MemberCount, value: members });
     if (lastSyncAt) updates.push({ key: SA.LastSyncAt, value: lastSyncAt });
+    const lookalikes = (s.lookalikes ?? []).filter((known) => known.id).map((known) => `${known.country}:${known.percent}:${known.id}`);
+    // Only audiences that have had lookalikes set the attribute, so a cluster without it registered runs the rest.
+    if (lookalikes.join() !== (published.lookalikes ?? '')) updates.push({ key: SA.Lookalikes, value: lookalikes });
     // Each upsert is a history event, so only changes are written.
     if (updates.length > 0) upsertSearchAttributes(updates);
     const details = renderDetails(status());
     if (details !== published.details) setCurrentDetails(details);
-    published = { state, members, details };
+    published = { state, members, details, lookalikes: lookalikes.join() };
   };
 
   const requestSync = (options: SyncNowOptions | undefined): void => {
@@ -183,6 +190,22 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
       },
     },
   );
+  setHandler(
+    lookalikeUpdate,
+    async (change) => {
+      await changeLookalikes(change);
+      publish();
+      return status();
+    },
+    {
+      validator: (change: LookalikeChange) => {
+        const spec = 'add' in change ? change.add : change.remove;
+        const kept = (config.lookalikes ?? []).some((known) => sameLookalike(known, spec));
+        if ('add' in change && kept) throw new Error(`audience ${config.audienceKey} already keeps the lookalike ${lookalikeLabel(spec)}`);
+        if ('remove' in change && !kept) throw new Error(`audience ${config.audienceKey} keeps no lookalike ${lookalikeLabel(spec)}`);
+      },
+    },
+  );
   setHandler(statusQuery, status);
 
   const continueAsNewDue = (): boolean =>
@@ -200,6 +223,7 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
       });
       // A rename accepted while this one was in flight stays pending.
       if (s.pendingRename === name) s.pendingRename = undefined;
+      if (s.lookalikes?.some((known) => known.id)) await keepLookalikes(s.fbAudienceId as string);
     } catch (error) {
       recordFailure(failureOf(error));
       s.nextCycleAt = Date.now() + config.intervalMs;
@@ -350,11 +374,55 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
     } finally {
       cycleInProgress = false;
     }
+    if (s.fbAudienceId && SYNCED_OUTCOMES.includes(summary.outcome)) await keepLookalikes(s.fbAudienceId);
     s.lastCycle = summary;
     s.cyclesCompleted++;
     s.nextCycleAt = Date.now() + config.intervalMs;
     iterationsThisRun++;
     publish(summary.outcome === 'failed' ? undefined : new Date(summary.finishedAt));
+  }
+
+  /**
+   * Makes the connection's lookalikes exist beside the seed once it holds enough members at Meta. Their failures
+   * are reported for each, not for the cycle: the audience itself is in sync.
+   */
+  async function keepLookalikes(seedId: string): Promise<void> {
+    const wanted = config.lookalikes ?? [];
+    if (wanted.length === 0 || (s.memberCount ?? 0) < MIN_LOOKALIKE_SEED) return;
+    // A cycle and a `lookalike add` must not both find a lookalike missing and make it twice.
+    await condition(() => !keepingLookalikes);
+    keepingLookalikes = true;
+    try {
+      s.lookalikes = await metaCalls.keepLookalikes({
+        audienceKey: config.audienceKey,
+        adAccountId: config.adAccountId,
+        seedId,
+        seedName: config.name,
+        lookalikes: wanted,
+      });
+    } catch (error) {
+      const { message } = failureOf(error);
+      s.lookalikes = wanted.map((spec) => ({
+        ...(s.lookalikes?.find((known) => sameLookalike(known, spec)) ?? { ...spec, id: null, approximateSize: null }),
+        problem: `Its lookalikes could not be checked at Meta: ${message}`,
+      }));
+    } finally {
+      keepingLookalikes = false;
+    }
+  }
+
+  async function changeLookalikes(change: LookalikeChange): Promise<void> {
+    if ('add' in change) {
+      config.lookalikes = [...(config.lookalikes ?? []), change.add];
+      if (s.fbAudienceId) await keepLookalikes(s.fbAudienceId);
+      return;
+    }
+    const removed = s.lookalikes?.find((known) => sameLookalike(known, change.remove));
+    config.lookalikes = (config.lookalikes ?? []).filter((spec) => !sameLookalike(spec, change.remove));
+    s.lookalikes = s.lookalikes?.filter((known) => !sameLookalike(known, change.remove));
+    if (change.deleteAtMeta && removed?.id) {
+      await metaCalls.deleteLookalike({ adAccountId: config.adAccountId, lookalikeId: removed.id });
+    }
   }
 
   async function verifyAudience(fbAudienceId: string): Promise<void> {
@@ -426,6 +494,9 @@ const STATE_AFTER: Record<CyclePlan['decision'], SyncState> = {
   below_minimum: 'below_minimum',
   needs_confirmation: 'needs_confirmation',
 };
+
+/** Cycles after which the audience at Meta is as its members are: its lookalikes can be kept. */
+const SYNCED_OUTCOMES = ['synced', 'replaced', 'unchanged'];
 
 /** Meta's subcodes for terms not accepted: the parked check then asks the ad account, not the audience. */
 const TERMS_SUBCODES = [1870034, 1870090, 1870092];

@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AudienceStatus, CycleSummary } from './audience-status';
+import type { LookalikeSpec } from './lookalike-spec';
 
 /**
  * Each operation exists as a signal, which the Temporal Web UI can send, and as an update with a validator,
@@ -16,7 +17,15 @@ export const renameUpdate = defineUpdate<AudienceStatus, [string]>('rename');
 /** Resolves when the requested cycle is accepted, or, with `wait`, when it has finished. */
 export const syncNowUpdate = defineUpdate<SyncNowResult, [SyncNowOptions]>('syncNow');
 
+/** Adds or removes one of the audience's lookalikes; answered once it is made (or deleted) at Meta. */
+export const lookalikeUpdate = defineUpdate<AudienceStatus, [LookalikeChange]>('lookalike');
+
 export const statusQuery = defineQuery<AudienceStatus>('status');
+
+export type LookalikeChange =
+  | { add: LookalikeSpec }
+  /** `deleteAtMeta` deletes it at Meta too; otherwise it stays there, no longer kept. */
+  | { remove: LookalikeSpec; deleteAtMeta?: boolean };
 
 export interface SyncNowOptions {
   wait?: boolean;

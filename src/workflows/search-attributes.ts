@@ -6,5 +6,7 @@ export const AdAccountId = defineSearchAttributeKey('AdAccountId', SearchAttribu
 export const SyncState = defineSearchAttributeKey('SyncState', SearchAttributeType.KEYWORD);
 export const MemberCount = defineSearchAttributeKey('MemberCount', SearchAttributeType.INT);
 export const LastSyncAt = defineSearchAttributeKey('LastSyncAt', SearchAttributeType.DATETIME);
+/** The audience's lookalikes at Meta, each as `US:1:<id>`; set only on audiences that keep lookalikes. */
+export const Lookalikes = defineSearchAttributeKey('Lookalikes', SearchAttributeType.KEYWORD_LIST);
 
-export const SEARCH_ATTRIBUTES = [AudienceKey, AdAccountId, SyncState, MemberCount, LastSyncAt];
+export const SEARCH_ATTRIBUTES = [AudienceKey, AdAccountId, SyncState, MemberCount, LastSyncAt, Lookalikes];

@@ -1,5 +1,6 @@
 import type { AudienceConfig } from './audience-config';
 import type { AudienceStatus, CarriedState, SyncState } from './audience-status';
+import { lookalikeLabel, MIN_LOOKALIKE_SEED, sameLookalike, type LookalikeState } from './lookalike-spec';
 
 /** The status query's answer, with one sentence that tells an operator what is going on and what to do. */
 export function describeStatus(config: AudienceConfig, s: CarriedState, state: SyncState): AudienceStatus {
@@ -17,6 +18,7 @@ export function describeStatus(config: AudienceConfig, s: CarriedState, state: S
     nextCycleAt,
     intervalMs: config.intervalMs,
     minSize: config.minSize,
+    lookalikes: lookalikesOf(config, s),
     valueColumn: config.valueColumn ?? null,
     limitedDataUse: config.limitedDataUse ?? null,
     reconcileEveryMs: config.reconcileEveryMs ?? null,
@@ -60,6 +62,26 @@ function summarySentence(key: string, s: CarriedState, state: SyncState, nextCyc
   }
 }
 
+/** Each lookalike the connection asked for, as last seen at Meta (or not made yet). */
+function lookalikesOf(config: AudienceConfig, s: CarriedState): LookalikeState[] {
+  return (config.lookalikes ?? []).map(
+    (spec) =>
+      s.lookalikes?.find((known) => sameLookalike(known, spec)) ?? {
+        ...spec,
+        id: null,
+        approximateSize: null,
+        problem: `It is made once the audience holds ${MIN_LOOKALIKE_SEED} members at Meta.`,
+      },
+  );
+}
+
+/** One line on a lookalike: its id and size at Meta, or why it is not there. */
+export function describeLookalike(lookalike: LookalikeState): string {
+  const size = lookalike.approximateSize ? `, about ${lookalike.approximateSize.lower}–${lookalike.approximateSize.upper} people` : '';
+  const where = lookalike.id ? `${lookalike.id}${size}` : 'not made yet';
+  return `lookalike ${lookalikeLabel(lookalike)}: ${where}${lookalike.problem ? `. ${lookalike.problem}` : ''}`;
+}
+
 /** Markdown for the Web UI's "Current details"; counts and names only. */
 export function renderDetails(status: AudienceStatus): string {
   const lines = [
@@ -75,5 +97,6 @@ export function renderDetails(status: AudienceStatus): string {
         `+${cycle.added} / −${cycle.removed} rows, ${cycle.dropped} values dropped.`,
     );
   }
+  for (const lookalike of status.lookalikes) lines.push(describeLookalike(lookalike));
   return lines.join('\n\n');
 }

@@ -34,6 +34,7 @@ class FakeMeta {
   renames: string[] = [];
   ensureCalls: { goneFbAudienceId?: string }[] = [];
   adoptCalls: string[] = [];
+  lookalikeCalls: { seedName: string; lookalikes: string[] }[] = [];
   accessChecks = 0;
   /** Failures the next upload calls throw, in order. */
   uploadFailures: Error[] = [];
@@ -51,6 +52,10 @@ class FakeMeta {
         this.ensureCalls.push({ goneFbAudienceId: input.goneFbAudienceId });
         this.synced = 0;
         return { fbAudienceId: `fb-${this.ensureCalls.length}`, created: true };
+      },
+      keepLookalikes: async (input) => {
+        this.lookalikeCalls.push({ seedName: input.seedName, lookalikes: input.lookalikes.map((spec) => `${spec.country}:${spec.percent}`) });
+        return input.lookalikes.map((spec, i) => ({ ...spec, id: `lal-${i + 1}`, approximateSize: { lower: 1000, upper: 2000 } }));
       },
       adoptCustomAudience: async (input) => {
         this.adoptCalls.push(input.fbAudienceId);
@@ -427,6 +432,33 @@ describe('audienceSyncWorkflow (time-skipping)', () => {
     });
     expect(meta.adoptCalls).toEqual(['777']);
     expect(meta.ensureCalls).toEqual([{ goneFbAudienceId: '777' }]);
+  });
+
+  it('keeps lookalikes once the audience holds 100 members, shows them, and renames them with it', async () => {
+    const meta = new FakeMeta();
+    meta.members = 60;
+    const lookalikes = [{ country: 'US', percent: 1 }, { country: 'GB', percent: 3 }];
+    await withWorkflow(meta, config({ lookalikes }), async (handle) => {
+      await waitFor(async () => (await handle.query(statusQuery)).cyclesCompleted === 1);
+      const waiting = await handle.query(statusQuery);
+      expect(meta.lookalikeCalls).toEqual([]);
+      expect(waiting.lookalikes.map((known) => [known.id, known.problem])).toEqual([
+        [null, 'It is made once the audience holds 100 members at Meta.'],
+        [null, 'It is made once the audience holds 100 members at Meta.'],
+      ]);
+      meta.members = 500;
+      await handle.executeUpdate(syncNowUpdate, { args: [{ wait: true }] });
+      const kept = await handle.query(statusQuery);
+      expect(kept.lookalikes).toEqual([
+        { country: 'US', percent: 1, id: 'lal-1', approximateSize: { lower: 1000, upper: 2000 } },
+        { country: 'GB', percent: 3, id: 'lal-2', approximateSize: { lower: 1000, upper: 2000 } },
+      ]);
+      const described = await handle.describe();
+      expect(described.searchAttributes.Lookalikes).toEqual(['US:1:lal-1', 'GB:3:lal-2']);
+      await handle.executeUpdate(renameUpdate, { args: ['Renamed'] });
+      await waitFor(() => meta.lookalikeCalls.some((call) => call.seedName === 'Renamed'));
+    });
+    expect(meta.lookalikeCalls[0]).toEqual({ seedName: 'Test audience', lookalikes: ['US:1', 'GB:3'] });
   });
 
   it('replaces at the cadence of --reconcile-every, counted from the last replace', async () => {

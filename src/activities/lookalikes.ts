@@ -1,0 +1,96 @@
+import { GraphApiError } from '../facebook/graph-error';
+import { lookalikeLabel, lookalikeName, type LookalikeSpec, type LookalikeState } from '../workflows/lookalike-spec';
+import type { ActivityDependencies } from './dependencies';
+import { callForAdAccount, callMeta } from './ad-account-gate';
+import { graphFailure } from './graph-failures';
+
+export interface KeepLookalikesInput {
+  audienceKey: string;
+  adAccountId: string;
+  /** The seed: the audience's Custom Audience. */
+  seedId: string;
+  /** The seed's name, which each lookalike's name starts with. */
+  seedName: string;
+  lookalikes: LookalikeSpec[];
+}
+
+/**
+ * The tag in the description of each lookalike we create. As for the seed, finding it again is what makes creation
+ * idempotent: a retried attempt finds the lookalike it made instead of making a second.
+ */
+export function lookalikeTag(audienceKey: string, spec: LookalikeSpec): string {
+  return `[audience-sync:${audienceKey}:lookalike:${spec.country}:${spec.percent}]`;
+}
+
+const LISTED_FIELDS = ['id', 'name', 'description', 'subtype', 'lookalike_spec', 'approximate_count_lower_bound', 'approximate_count_upper_bound'];
+
+export function createLookalikeActivities(deps: ActivityDependencies) {
+  const { pool, graph } = deps;
+
+  return {
+    /**
+     * Makes each of the audience's lookalikes exist at Meta, built from its current seed and named after it: one
+     * found by its tag is kept (and renamed if the seed was), one missing (never made, or deleted at Meta) is
+     * created. Meta's refusal of one (a seed with too few people from that country, say) is reported for it,
+     * not thrown: the audience's sync does not depend on its lookalikes.
+     */
+    async keepLookalikes(input: KeepLookalikesInput): Promise<LookalikeState[]> {
+      const audiences = await callMeta(pool, input.adAccountId, () => graph.listCustomAudiences(input.adAccountId, LISTED_FIELDS));
+      const states: LookalikeState[] = [];
+      for (const spec of input.lookalikes) {
+        const tag = lookalikeTag(input.audienceKey, spec);
+        const name = lookalikeName(input.seedName, spec);
+        const found = audiences.find(
+          (audience) =>
+            audience.subtype === 'LOOKALIKE' && String(audience.description ?? '').includes(tag) && originOf(audience) === input.seedId,
+        );
+        if (found) {
+          const id = String(found.id);
+          if (found.name !== name) await callMeta(pool, input.adAccountId, () => graph.renameCustomAudience(id, name));
+          states.push({ ...spec, id, approximateSize: sizeOf(found) });
+          continue;
+        }
+        try {
+          const { id } = await callForAdAccount(pool, input.adAccountId, () =>
+            graph.createLookalike(input.adAccountId, {
+              name,
+              description: `Lookalike of audience ${input.audienceKey}, kept by audience-sync ${tag}`,
+              originAudienceId: input.seedId,
+              ratio: spec.percent / 100,
+              country: spec.country,
+            }),
+          );
+          states.push({ ...spec, id, approximateSize: null });
+        } catch (error) {
+          if (!(error instanceof GraphApiError && error.kind === 'invalid_request')) throw graphFailure(error);
+          const problem = `Meta did not create the lookalike ${lookalikeLabel(spec)}: ${error.metaMessage ?? error.reason}`;
+          states.push({ ...spec, id: null, approximateSize: null, problem });
+        }
+      }
+      return states;
+    },
+
+    /** `lookalike remove --delete-at-meta`: one already gone at Meta is as good as deleted. */
+    async deleteLookalike(input: { adAccountId: string; lookalikeId: string }): Promise<void> {
+      try {
+        await callForAdAccount(pool, input.adAccountId, () => graph.deleteCustomAudience(input.lookalikeId));
+      } catch (error) {
+        if (!(error instanceof GraphApiError && error.kind === 'audience_gone')) throw graphFailure(error);
+      }
+    },
+  };
+}
+
+/** The seed a listed lookalike was built from (`lookalike_spec.origin`). */
+function originOf(audience: Record<string, unknown>): string | undefined {
+  const spec = audience.lookalike_spec as { origin?: Array<{ id?: unknown }> } | undefined;
+  const id = spec?.origin?.[0]?.id;
+  return id === undefined ? undefined : String(id);
+}
+
+/** Meta's size range, absent (or -1, for a lookalike not populated yet) until it has one. */
+function sizeOf(audience: Record<string, unknown>): LookalikeState['approximateSize'] {
+  const lower = Number(audience.approximate_count_lower_bound);
+  const upper = Number(audience.approximate_count_upper_bound);
+  return Number.isFinite(lower) && Number.isFinite(upper) && lower >= 0 && upper >= 0 ? { lower, upper } : null;
+}
