@@ -251,7 +251,7 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
               termsOnly: attention.graphSubcode !== undefined && TERMS_SUBCODES.includes(attention.graphSubcode),
             });
       if (check.status === 'needs_person') {
-        s.attention = { ...attention, reason: check.reason };
+        s.attention = { ...attention, reason: withValueBasedTerms(check.reason, attention.graphSubcode) };
         publish();
         return;
       }
@@ -437,12 +437,23 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
     s.verifiedAt = Date.now();
   }
 
+  /**
+   * A value-based audience needs its own terms accepted too (reference §1). Meta documents no error of its own for
+   * them, so whenever the terms are refused the sentence names both.
+   */
+  function withValueBasedTerms(reason: string, graphSubcode: number | undefined): string {
+    if (config.valueColumn === undefined || graphSubcode === undefined || !CUSTOM_AUDIENCE_TERMS_SUBCODES.includes(graphSubcode)) {
+      return reason;
+    }
+    return `${reason} A value-based audience also needs the value-based audience terms accepted for the ad account, at ${VALUE_BASED_TERMS_URL}.`;
+  }
+
   /** Sets the state a failed step leaves the audience in and returns the cycle outcome to record. */
   function recordFailure(failure: Failure): 'failed' | 'needs_attention' | 'audience_gone' {
     if (failure.type === FailureType.NeedsPerson) {
       const details = failure.details as NeedsPersonDetails | undefined;
       s.attention = {
-        reason: details?.reason ?? failure.message,
+        reason: withValueBasedTerms(details?.reason ?? failure.message, details?.graphSubcode),
         since: new Date().toISOString(),
         graphCode: details?.graphCode,
         graphSubcode: details?.graphSubcode,
@@ -500,6 +511,9 @@ const SYNCED_OUTCOMES = ['synced', 'replaced', 'unchanged'];
 
 /** Meta's subcodes for terms not accepted: the parked check then asks the ad account, not the audience. */
 const TERMS_SUBCODES = [1870034, 1870090, 1870092];
+/** Of those, the Custom Audience terms' (1870092 is the Business Tools terms'). */
+const CUSTOM_AUDIENCE_TERMS_SUBCODES = [1870034, 1870090];
+const VALUE_BASED_TERMS_URL = 'https://www.facebook.com/customaudiences/value_based/tos.php';
 
 interface Failure {
   type?: string;

@@ -125,6 +125,15 @@ class FakeMeta {
   }
 }
 
+/** The failure an activity throws for a Graph error only a person can fix. */
+function needsPerson(reason: string, graphCode: number, graphSubcode: number): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(`Graph API error ${graphCode}/${graphSubcode}`, FailureType.NeedsPerson, {
+    reason,
+    graphCode,
+    graphSubcode,
+  });
+}
+
 jest.setTimeout(60_000);
 
 describe('audienceSyncWorkflow (time-skipping)', () => {
@@ -301,13 +310,7 @@ describe('audienceSyncWorkflow (time-skipping)', () => {
 
   it('parks on an error only a person can fix, checks once per interval, and recovers by itself', async () => {
     const meta = new FakeMeta();
-    meta.uploadFailures.push(
-      ApplicationFailure.nonRetryable('Graph API error 190/460', FailureType.NeedsPerson, {
-        reason: 'The access token was invalidated; generate a new one and restart the worker.',
-        graphCode: 190,
-        graphSubcode: 460,
-      }),
-    );
+    meta.uploadFailures.push(needsPerson('The access token was invalidated; generate a new one and restart the worker.', 190, 460));
     meta.accessAnswers.push({ status: 'needs_person', reason: 'The access token is still invalid.' });
     await withWorkflow(meta, config(), async (handle) => {
       await waitFor(async () => (await handle.query(statusQuery)).state === 'needs_attention');
@@ -320,6 +323,19 @@ describe('audienceSyncWorkflow (time-skipping)', () => {
       await waitFor(async () => (await handle.query(statusQuery)).state === 'synced');
       expect(meta.accessChecks).toBe(2);
       expect(meta.uploads).toBe(2);
+    });
+  });
+
+  it('names the value-based terms too when a value-based audience is refused for terms', async () => {
+    const meta = new FakeMeta();
+    meta.uploadFailures.push(needsPerson("The business has not accepted Meta's Custom Audience Terms.", 200, 1870034));
+    await withWorkflow(meta, config({ valueColumn: 'ltv' }), async (handle) => {
+      await waitFor(async () => (await handle.query(statusQuery)).state === 'needs_attention');
+      const parked = await handle.query(statusQuery);
+      expect(parked.attention?.reason).toBe(
+        "The business has not accepted Meta's Custom Audience Terms. A value-based audience also needs the value-based " +
+          'audience terms accepted for the ad account, at https://www.facebook.com/customaudiences/value_based/tos.php.',
+      );
     });
   });
 
