@@ -40,10 +40,7 @@ export function createLookalikeActivities(deps: ActivityDependencies) {
       for (const spec of input.lookalikes) {
         const tag = lookalikeTag(input.audienceKey, spec);
         const name = lookalikeName(input.seedName, spec);
-        const found = audiences.find(
-          (audience) =>
-            audience.subtype === 'LOOKALIKE' && String(audience.description ?? '').includes(tag) && originOf(audience) === input.seedId,
-        );
+        const found = findLookalike(audiences, input.audienceKey, input.seedId, spec);
         if (found) {
           const id = String(found.id);
           if (found.name !== name) await callMeta(pool, input.adAccountId, () => graph.renameCustomAudience(id, name));
@@ -70,15 +67,36 @@ export function createLookalikeActivities(deps: ActivityDependencies) {
       return states;
     },
 
-    /** `lookalike remove --delete-at-meta`: one already gone at Meta is as good as deleted. */
-    async deleteLookalike(input: { adAccountId: string; lookalikeId: string }): Promise<void> {
+    /**
+     * `lookalike remove --delete-at-meta`: finds the lookalike by its tag, as keepLookalikes does, and deletes it.
+     * Returns whether Meta held it (one already gone is as good as deleted).
+     */
+    async deleteLookalike(input: { audienceKey: string; adAccountId: string; seedId: string; lookalike: LookalikeSpec }): Promise<boolean> {
+      const audiences = await callMeta(pool, input.adAccountId, () => graph.listCustomAudiences(input.adAccountId, LISTED_FIELDS));
+      const found = findLookalike(audiences, input.audienceKey, input.seedId, input.lookalike);
+      if (!found) return false;
       try {
-        await callForAdAccount(pool, input.adAccountId, () => graph.deleteCustomAudience(input.lookalikeId));
+        await callForAdAccount(pool, input.adAccountId, () => graph.deleteCustomAudience(String(found.id)));
+        return true;
       } catch (error) {
-        if (!(error instanceof GraphApiError && error.kind === 'audience_gone')) throw graphFailure(error);
+        if (error instanceof GraphApiError && error.kind === 'audience_gone') return false;
+        throw graphFailure(error);
       }
     },
   };
+}
+
+/** The audience's lookalike of `spec` among the account's audiences: tagged by us, built from the current seed. */
+function findLookalike(
+  audiences: Array<Record<string, unknown>>,
+  audienceKey: string,
+  seedId: string,
+  spec: LookalikeSpec,
+): Record<string, unknown> | undefined {
+  const tag = lookalikeTag(audienceKey, spec);
+  return audiences.find(
+    (audience) => audience.subtype === 'LOOKALIKE' && String(audience.description ?? '').includes(tag) && originOf(audience) === seedId,
+  );
 }
 
 /** The seed a listed lookalike was built from (`lookalike_spec.origin`). */

@@ -14,6 +14,7 @@ import {
   statusQuery,
   syncNowUpdate,
   type LookalikeChange,
+  type LookalikeChangeResult,
   type SyncNowOptions,
   type SyncNowResult,
 } from '../workflows/messages';
@@ -100,7 +101,7 @@ export class AudienceClient {
     return this.update(audienceKey, (handle) => handle.executeUpdate(renameUpdate, { args: [name] }));
   }
 
-  async changeLookalike(audienceKey: string, change: LookalikeChange): Promise<AudienceStatus> {
+  async changeLookalike(audienceKey: string, change: LookalikeChange): Promise<LookalikeChangeResult> {
     return this.update(audienceKey, (handle) => handle.executeUpdate(lookalikeUpdate, { args: [change] }));
   }
 

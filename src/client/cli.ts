@@ -278,7 +278,7 @@ lookalikeCommand
   .option('--json', 'print JSON')
   .action(async (key: string, spec: string, options) => {
     const [add] = collectLookalike(spec, []) as [LookalikeSpec];
-    const status = await withClient((client) => client.changeLookalike(key, { add }));
+    const { status } = await withClient((client) => client.changeLookalike(key, { add }));
     if (options.json) return printJson(status);
     const kept = status.lookalikes.find((known) => sameLookalike(known, add));
     console.log(`${key}: ${kept ? describeLookalike(kept) : 'lookalike added'}`);
@@ -291,12 +291,11 @@ lookalikeCommand
   .option('--json', 'print JSON')
   .action(async (key: string, spec: string, options) => {
     const [remove] = collectLookalike(spec, []) as [LookalikeSpec];
-    const status = await withClient((client) => client.changeLookalike(key, { remove, deleteAtMeta: !!options.deleteAtMeta }));
-    if (options.json) return printJson(status);
-    console.log(
-      `${key}: no longer keeps the lookalike ${lookalikeLabel(remove)}` +
-        (options.deleteAtMeta ? ', which was deleted at Meta.' : '; it stays at Meta.'),
-    );
+    const result = await withClient((client) => client.changeLookalike(key, { remove, deleteAtMeta: !!options.deleteAtMeta }));
+    if (options.json) return printJson(result);
+    const atMeta =
+      result.deletedAtMeta === undefined ? '; it stays at Meta.' : result.deletedAtMeta ? ', which was deleted at Meta.' : '; Meta did not hold it.';
+    console.log(`${key}: no longer keeps the lookalike ${lookalikeLabel(remove)}${atMeta}`);
   });
 
 program

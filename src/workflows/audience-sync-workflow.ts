@@ -73,6 +73,12 @@ const upload = proxyActivities<AudienceSyncActivities>({
   scheduleToCloseTimeout: '24 hours',
   retry: RETRY,
 });
+/** Lookalikes are kept beside the sync, not in its way: a few minutes of retries, then a problem shown in status. */
+const lookalikeCalls = proxyActivities<AudienceSyncActivities>({
+  startToCloseTimeout: '2 minutes',
+  scheduleToCloseTimeout: '10 minutes',
+  retry: RETRY,
+});
 const bookkeeping = proxyActivities<AudienceSyncActivities>({
   startToCloseTimeout: '1 minute',
   retry: RETRY,
@@ -193,9 +199,9 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
   setHandler(
     lookalikeUpdate,
     async (change) => {
-      await changeLookalikes(change);
+      const deletedAtMeta = await changeLookalikes(change);
       publish();
-      return status();
+      return { status: status(), ...(deletedAtMeta !== undefined ? { deletedAtMeta } : {}) };
     },
     {
       validator: (change: LookalikeChange) => {
@@ -374,12 +380,27 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
     } finally {
       cycleInProgress = false;
     }
-    if (s.fbAudienceId && SYNCED_OUTCOMES.includes(summary.outcome)) await keepLookalikes(s.fbAudienceId);
     s.lastCycle = summary;
     s.cyclesCompleted++;
     s.nextCycleAt = Date.now() + config.intervalMs;
     iterationsThisRun++;
     publish(summary.outcome === 'failed' ? undefined : new Date(summary.finishedAt));
+    // After the cycle is counted: a `sync-now --wait` arriving meanwhile waits for the next one, as it should.
+    if (s.fbAudienceId && SYNCED_OUTCOMES.includes(summary.outcome) && config.lookalikes?.length) {
+      await keepLookalikes(s.fbAudienceId);
+      publish();
+    }
+  }
+
+  /** Runs lookalike work one piece at a time: a cycle and a `lookalike` update must not both make one lookalike. */
+  async function withLookalikesLock<T>(work: () => Promise<T>): Promise<T> {
+    while (keepingLookalikes) await condition(() => !keepingLookalikes);
+    keepingLookalikes = true;
+    try {
+      return await work();
+    } finally {
+      keepingLookalikes = false;
+    }
   }
 
   /**
@@ -387,42 +408,49 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
    * are reported for each, not for the cycle: the audience itself is in sync.
    */
   async function keepLookalikes(seedId: string): Promise<void> {
-    const wanted = config.lookalikes ?? [];
-    if (wanted.length === 0 || (s.memberCount ?? 0) < MIN_LOOKALIKE_SEED) return;
-    // A cycle and a `lookalike add` must not both find a lookalike missing and make it twice.
-    await condition(() => !keepingLookalikes);
-    keepingLookalikes = true;
-    try {
-      s.lookalikes = await metaCalls.keepLookalikes({
-        audienceKey: config.audienceKey,
-        adAccountId: config.adAccountId,
-        seedId,
-        seedName: config.name,
-        lookalikes: wanted,
-      });
-    } catch (error) {
-      const { message } = failureOf(error);
-      s.lookalikes = wanted.map((spec) => ({
-        ...(s.lookalikes?.find((known) => sameLookalike(known, spec)) ?? { ...spec, id: null, approximateSize: null }),
-        problem: `Its lookalikes could not be checked at Meta: ${message}`,
-      }));
-    } finally {
-      keepingLookalikes = false;
-    }
+    if ((config.lookalikes ?? []).length === 0 || (s.memberCount ?? 0) < MIN_LOOKALIKE_SEED) return;
+    await withLookalikesLock(async () => {
+      const wanted = config.lookalikes ?? [];
+      try {
+        s.lookalikes = await lookalikeCalls.keepLookalikes({
+          audienceKey: config.audienceKey,
+          adAccountId: config.adAccountId,
+          seedId,
+          seedName: config.name,
+          lookalikes: wanted,
+        });
+      } catch (error) {
+        const { message } = failureOf(error);
+        s.lookalikes = wanted.map((spec) => ({
+          ...(s.lookalikes?.find((known) => sameLookalike(known, spec)) ?? { ...spec, id: null, approximateSize: null }),
+          problem: `Its lookalikes could not be checked at Meta: ${message}`,
+        }));
+      }
+    });
   }
 
-  async function changeLookalikes(change: LookalikeChange): Promise<void> {
+  /** Returns, for a removal with `deleteAtMeta`, whether Meta held the lookalike and deleted it. */
+  async function changeLookalikes(change: LookalikeChange): Promise<boolean | undefined> {
     if ('add' in change) {
       config.lookalikes = [...(config.lookalikes ?? []), change.add];
       if (s.fbAudienceId) await keepLookalikes(s.fbAudienceId);
-      return;
+      return undefined;
     }
-    const removed = s.lookalikes?.find((known) => sameLookalike(known, change.remove));
-    config.lookalikes = (config.lookalikes ?? []).filter((spec) => !sameLookalike(spec, change.remove));
-    s.lookalikes = s.lookalikes?.filter((known) => !sameLookalike(known, change.remove));
-    if (change.deleteAtMeta && removed?.id) {
-      await metaCalls.deleteLookalike({ adAccountId: config.adAccountId, lookalikeId: removed.id });
-    }
+    return withLookalikesLock(async () => {
+      // Deleted first: if Meta refuses, the lookalike is still kept and the removal can be asked for again.
+      const deleted =
+        change.deleteAtMeta && s.fbAudienceId
+          ? await lookalikeCalls.deleteLookalike({
+              audienceKey: config.audienceKey,
+              adAccountId: config.adAccountId,
+              seedId: s.fbAudienceId,
+              lookalike: change.remove,
+            })
+          : undefined;
+      config.lookalikes = (config.lookalikes ?? []).filter((spec) => !sameLookalike(spec, change.remove));
+      s.lookalikes = s.lookalikes?.filter((known) => !sameLookalike(known, change.remove));
+      return deleted;
+    });
   }
 
   async function verifyAudience(fbAudienceId: string): Promise<void> {

@@ -18,7 +18,13 @@ export const renameUpdate = defineUpdate<AudienceStatus, [string]>('rename');
 export const syncNowUpdate = defineUpdate<SyncNowResult, [SyncNowOptions]>('syncNow');
 
 /** Adds or removes one of the audience's lookalikes; answered once it is made (or deleted) at Meta. */
-export const lookalikeUpdate = defineUpdate<AudienceStatus, [LookalikeChange]>('lookalike');
+export const lookalikeUpdate = defineUpdate<LookalikeChangeResult, [LookalikeChange]>('lookalike');
+
+export interface LookalikeChangeResult {
+  status: AudienceStatus;
+  /** For a removal with `deleteAtMeta`: whether Meta held the lookalike, which is now deleted. */
+  deletedAtMeta?: boolean;
+}
 
 export const statusQuery = defineQuery<AudienceStatus>('status');
 

@@ -464,6 +464,8 @@ describe('audienceSyncWorkflow (time-skipping)', () => {
       ]);
       meta.members = 500;
       await handle.executeUpdate(syncNowUpdate, { args: [{ wait: true }] });
+      // Kept once the cycle is counted.
+      await waitFor(async () => (await handle.query(statusQuery)).lookalikes.every((known) => known.id));
       const kept = await handle.query(statusQuery);
       expect(kept.lookalikes).toEqual([
         { country: 'US', percent: 1, id: 'lal-1', approximateSize: { lower: 1000, upper: 2000 } },
