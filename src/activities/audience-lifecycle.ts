@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { markReplaceDue, saveAudience, readAudience } from '../db/audiences';
+import type { PoolClient } from 'pg';
+import { markReplaceDue, saveAudience, readAudience, type AudienceRecord } from '../db/audiences';
 import { forgetSyncedRows } from '../db/change-plan';
 import { inTransaction, SCHEMA } from '../db/pool';
 import type { CustomerFileSource } from '../workflows/audience-config';
@@ -7,7 +8,8 @@ import type { ActivityDependencies } from './dependencies';
 import { graphFailure } from './graph-failures';
 import { callForAdAccount, callMeta } from './ad-account-gate';
 import { GraphApiError } from '../facebook/graph-error';
-import { ADOPTION_FIELDS, adoptionNotFound, adoptionProblem } from '../facebook/audience-adoption';
+import { operationStatusCode } from '../facebook/graph-responses';
+import { ADOPTION_FIELDS, adoptionNotFound, adoptionProblem, valueBasedMismatch } from '../facebook/audience-adoption';
 import { FailureType } from '../workflows/failure-types';
 
 export interface EnsureAudienceInput {
@@ -44,9 +46,21 @@ export type AccessCheck =
 /** operation_status of an audience that has not received any upload (reference §2.4). */
 const NO_UPLOAD_YET = 410;
 
-function operationStatusOf(audience: Record<string, unknown>): number | undefined {
-  const status = audience.operation_status as { code?: unknown } | undefined;
-  return status?.code === undefined ? undefined : Number(status.code);
+/**
+ * Records `audience.fbAudienceId` as the key's Custom Audience, in the caller's transaction, and returns what was
+ * recorded before. Rows our tables say Meta holds belong to the audience used before, if it was another one: the
+ * one now in use is owed all of them, so they are pending addition again.
+ */
+async function useAudience(client: PoolClient, audience: AudienceRecord & { fbAudienceId: string }): Promise<AudienceRecord | undefined> {
+  const known = await readAudience(client, audience.audienceKey);
+  if (known?.fbAudienceId && known.fbAudienceId !== audience.fbAudienceId) await forgetSyncedRows(client, audience.audienceKey);
+  await saveAudience(client, {
+    audienceKey: audience.audienceKey,
+    adAccountId: audience.adAccountId,
+    name: audience.name,
+    fbAudienceId: audience.fbAudienceId,
+  });
+  return known;
 }
 
 /**
@@ -70,10 +84,10 @@ export function createLifecycleActivities(deps: ActivityDependencies) {
       const found = existing.find(
         (audience) => String(audience.description ?? '').includes(tag) && audience.id !== input.goneFbAudienceId,
       );
-      if (found && Boolean(found.is_value_based) !== input.valueBased) {
+      const mismatch = found && valueBasedMismatch(found, input.valueBased);
+      if (mismatch) {
         throw ApplicationFailure.nonRetryable(
-          `Custom Audience ${String(found.id)}, created by an earlier connection of ${input.audienceKey}, is ` +
-            `${found.is_value_based ? '' : 'not '}value-based and this connection is ${input.valueBased ? 'value-based' : 'not'}; ` +
+          `Custom Audience ${String(found.id)}, created by an earlier connection of ${input.audienceKey}, ${mismatch}; ` +
             'a Custom Audience cannot switch between value-based and not, so connect a new audience key instead.',
           FailureType.AdoptionRefused,
         );
@@ -92,20 +106,10 @@ export function createLifecycleActivities(deps: ActivityDependencies) {
           ).id;
 
       await inTransaction(pool, async (client) => {
-        const known = await readAudience(client, input.audienceKey);
-        if (known?.fbAudienceId && known.fbAudienceId !== fbAudienceId) {
-          // Our synced rows describe the old audience; the one now in use starts empty, so all is uploaded again.
-          await forgetSyncedRows(client, input.audienceKey);
-        }
-        await saveAudience(client, {
-          audienceKey: input.audienceKey,
-          adAccountId: input.adAccountId,
-          name: input.name,
-          fbAudienceId,
-        });
+        const known = await useAudience(client, { ...input, fbAudienceId });
         // An audience found from an earlier connection may hold rows our tables know nothing of (they were wiped
         // meanwhile): its first cycle replaces them. One that never received an upload holds nothing.
-        if (found && known?.fbAudienceId !== fbAudienceId && operationStatusOf(found) !== NO_UPLOAD_YET) {
+        if (found && known?.fbAudienceId !== fbAudienceId && operationStatusCode(found) !== NO_UPLOAD_YET) {
           await markReplaceDue(client, input.audienceKey, 'found_without_records');
         }
       });
@@ -129,15 +133,7 @@ export function createLifecycleActivities(deps: ActivityDependencies) {
       const problem = adoptionProblem(audience, input.adAccountId, input.valueBased);
       if (problem) throw ApplicationFailure.nonRetryable(problem, FailureType.AdoptionRefused);
       await inTransaction(pool, async (client) => {
-        const known = await readAudience(client, input.audienceKey);
-        // Rows our tables say Meta holds belong to another audience: the adopted one is owed all of them.
-        if (known?.fbAudienceId && known.fbAudienceId !== input.fbAudienceId) await forgetSyncedRows(client, input.audienceKey);
-        await saveAudience(client, {
-          audienceKey: input.audienceKey,
-          adAccountId: input.adAccountId,
-          name: input.name,
-          fbAudienceId: input.fbAudienceId,
-        });
+        await useAudience(client, input);
         await markReplaceDue(client, input.audienceKey, 'adopted');
       });
       return { fbAudienceId: input.fbAudienceId, nameAtMeta: String(audience.name ?? '') };

@@ -44,10 +44,10 @@ const OPERATIONS: readonly Operation[] = ['remove', 'add'];
 export function createUploadActivities(deps: ActivityDependencies) {
   return {
     /**
-     * Uploads the cycle's planned batches, `uploadConcurrency` at a time (a replace's one after another). Each batch Meta acknowledges is applied
-     * to the audience's rows in the same transaction that marks it acknowledged, so a retried attempt (after a
-     * crash, a timeout or throttling) resumes with the unacknowledged batches and never re-sends one Meta
-     * confirmed.
+     * Uploads the cycle's planned batches, `uploadConcurrency` at a time (a replace's one after another). Each
+     * batch Meta acknowledges is applied to the audience's rows in the same transaction that marks it acknowledged,
+     * so a retried attempt (after a crash, a timeout or throttling) resumes with the unacknowledged batches and
+     * never re-sends one Meta confirmed.
      */
     async uploadCycle(input: UploadCycleInput): Promise<UploadResult> {
       return failingOnBrokenInvariants(() => upload(deps, input));

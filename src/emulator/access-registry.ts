@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import { GraphErrorResponse } from './graph-error-response';
+import { sha256Hex } from './match-key-catalog';
 import { quotedSchemaName } from './store-schema';
 
 /**
@@ -34,11 +34,11 @@ export class AccessRegistry {
   assertUsableToken(token: string | undefined): void {
     if (token === undefined || token === '') throw new GraphErrorResponse(104);
     if (this.requiredToken !== undefined && token !== this.requiredToken) throw new GraphErrorResponse(190);
-    if (this.revokedTokenDigests.has(digest(token))) throw new GraphErrorResponse(190, 460);
+    if (this.revokedTokenDigests.has(sha256Hex(token))) throw new GraphErrorResponse(190, 460);
   }
 
   async setTokenRevoked(token: string, revoked: boolean): Promise<void> {
-    const tokenDigest = digest(token);
+    const tokenDigest = sha256Hex(token);
     if (revoked) {
       await this.pool.query(`INSERT INTO ${this.s}.revoked_tokens VALUES ($1) ON CONFLICT DO NOTHING`, [tokenDigest]);
       this.revokedTokenDigests.add(tokenDigest);
@@ -72,8 +72,4 @@ export class AccessRegistry {
     this.revokedTokenDigests.clear();
     this.accountsWithoutTerms.clear();
   }
-}
-
-function digest(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
 }

@@ -1,7 +1,7 @@
 import { AUDIENCE_FIELD_NAMES, audienceView, requestedFields } from './audience-fields';
-import { createHash } from 'node:crypto';
 import isoCountries from 'i18n-iso-countries';
 import { z } from 'zod';
+import { sha256Hex } from './match-key-catalog';
 import { parseObjectParameter } from './users-request';
 import type { AudienceRecord, Lookalike } from './audience-store';
 import type { EmulatorContext } from './emulator-context';
@@ -112,7 +112,7 @@ async function newLookalike(context: EmulatorContext, adAccountId: string, call:
     });
   }
   const international = spec.allow_international_seeds === true || spec.allow_international_seeds === 'true';
-  const fromCountry = international ? MIN_SEED_PEOPLE : await context.store.countRowsWithCountry(origin, sha256(country.toLowerCase()));
+  const fromCountry = international ? MIN_SEED_PEOPLE : await context.store.countRowsWithCountry(origin, sha256Hex(country.toLowerCase()));
   if (fromCountry < MIN_SEED_PEOPLE) {
     throw new GraphErrorResponse(100, undefined, {
       message:
@@ -205,8 +205,4 @@ function decodeCursor(cursor: unknown): string {
   const id = typeof cursor === 'string' ? Buffer.from(cursor, 'base64url').toString() : '';
   if (!/^\d{1,18}$/.test(id)) throw invalidParameter('Param after is not a valid cursor');
   return id;
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
 }

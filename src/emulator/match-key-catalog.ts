@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * The schema keys Meta documents for /users (reference §3.1, §5, §6, §7) and what a valid value of each looks
  * like. The emulator holds its own list, independent of src/matching, so that it checks what clients send
@@ -16,6 +18,11 @@ function isSha256Hex(text: string): boolean {
   for (let i = 0; i < 64; i += 1) if (LOWERCASE_HEX[text.charCodeAt(i)] === 0) return false;
   return true;
 }
+/** Lowercase hex SHA-256 of UTF-8 text: how Meta's hashed keys are written. */
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
 /** IDFA / Android advertising ids: UUIDs, lowercase with hyphens, never hashed. */
 const MOBILE_ADVERTISER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const LDU_STATES = new Set([0, 1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013]);

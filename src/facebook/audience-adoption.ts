@@ -27,14 +27,23 @@ export function adoptionProblem(audience: Record<string, unknown>, adAccountId: 
       'multi-key rows into it; let audience-sync create its own audience instead.'
     );
   }
-  if (Boolean(audience.is_value_based) !== valueBased) {
+  const mismatch = valueBasedMismatch(audience, valueBased);
+  if (mismatch) {
     return (
-      `Custom Audience ${id} is ${audience.is_value_based ? '' : 'not '}value-based and this connection is ` +
-      `${valueBased ? 'value-based' : 'not'}; Meta never switches an audience between the two, so adopt another one or let ` +
+      `Custom Audience ${id} ${mismatch}; Meta never switches an audience between the two, so adopt another one or let ` +
       'audience-sync create its own.'
     );
   }
   return undefined;
+}
+
+/**
+ * `is value-based and this connection is not` (or the other way round) when the audience read from Meta is not
+ * of the connection's kind; undefined when it is.
+ */
+export function valueBasedMismatch(audience: Record<string, unknown>, valueBased: boolean): string | undefined {
+  if (Boolean(audience.is_value_based) === valueBased) return undefined;
+  return `is ${valueBased ? 'not ' : ''}value-based and this connection is ${valueBased ? 'value-based' : 'not'}`;
 }
 
 export function adoptionNotFound(audienceId: string): string {

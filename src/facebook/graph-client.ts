@@ -7,6 +7,7 @@ import {
   errorEnvelopeSchema,
   graphObjectSchema,
   listPageSchema,
+  operationStatusCode,
   operationStatusSchema,
   successSchema,
   termsOfServiceSchema,
@@ -193,7 +194,7 @@ export class GraphClient {
       { method: 'GET', path: `/${objectId(audienceId)}`, params: { fields: 'operation_status' } },
       operationStatusSchema,
     );
-    return audience.operation_status?.code ?? 0;
+    return operationStatusCode(audience) ?? 0;
   }
 
   /** Whether the business accepted the Custom Audience Terms for this ad account (reference §1). */

@@ -54,3 +54,9 @@ export const termsOfServiceSchema = z.object({
 export const operationStatusSchema = z.object({
   operation_status: z.object({ code: z.coerce.number() }).partial().optional(),
 });
+
+/** An audience's `operation_status` code (reference §2.4), read or listed; undefined when Meta gave none. */
+export function operationStatusCode(audience: unknown): number | undefined {
+  const parsed = operationStatusSchema.safeParse(audience);
+  return parsed.success ? parsed.data.operation_status?.code : undefined;
+}

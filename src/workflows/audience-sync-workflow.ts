@@ -100,7 +100,7 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
   let cycleInProgress = false;
   let resumeRequested = false;
   let published: { state?: SyncState; members?: number; details?: string; lookalikes?: string } = {};
-  let keepingLookalikes = false;
+  let lookalikeWorkRunning = false;
 
   const visibleState = (): SyncState => (s.paused && !cycleInProgress ? 'paused' : s.state);
   const status = (): AudienceStatus => describeStatus(config, s, visibleState());
@@ -386,29 +386,26 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
     iterationsThisRun++;
     publish(summary.outcome === 'failed' ? undefined : new Date(summary.finishedAt));
     // After the cycle is counted: a `sync-now --wait` arriving meanwhile waits for the next one, as it should.
-    if (s.fbAudienceId && SYNCED_OUTCOMES.includes(summary.outcome) && config.lookalikes?.length) {
-      await keepLookalikes(s.fbAudienceId);
-      publish();
-    }
+    if (s.fbAudienceId && SYNCED_OUTCOMES.includes(summary.outcome) && (await keepLookalikes(s.fbAudienceId))) publish();
   }
 
   /** Runs lookalike work one piece at a time: a cycle and a `lookalike` update must not both make one lookalike. */
   async function withLookalikesLock<T>(work: () => Promise<T>): Promise<T> {
-    while (keepingLookalikes) await condition(() => !keepingLookalikes);
-    keepingLookalikes = true;
+    while (lookalikeWorkRunning) await condition(() => !lookalikeWorkRunning);
+    lookalikeWorkRunning = true;
     try {
       return await work();
     } finally {
-      keepingLookalikes = false;
+      lookalikeWorkRunning = false;
     }
   }
 
   /**
-   * Makes the connection's lookalikes exist beside the seed once it holds enough members at Meta. Their failures
-   * are reported for each, not for the cycle: the audience itself is in sync.
+   * Makes the connection's lookalikes exist beside the seed once it holds enough members at Meta, and says whether
+   * it looked at them. Their failures are reported for each, not for the cycle: the audience itself is in sync.
    */
-  async function keepLookalikes(seedId: string): Promise<void> {
-    if ((config.lookalikes ?? []).length === 0 || (s.memberCount ?? 0) < MIN_LOOKALIKE_SEED) return;
+  async function keepLookalikes(seedId: string): Promise<boolean> {
+    if ((config.lookalikes ?? []).length === 0 || (s.memberCount ?? 0) < MIN_LOOKALIKE_SEED) return false;
     await withLookalikesLock(async () => {
       const wanted = config.lookalikes ?? [];
       try {
@@ -427,6 +424,7 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
         }));
       }
     });
+    return true;
   }
 
   /** Returns, for a removal with `deleteAtMeta`, whether Meta held the lookalike and deleted it. */

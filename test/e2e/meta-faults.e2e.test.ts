@@ -57,17 +57,9 @@ describe('faults from Meta, end to end', () => {
     };
   }
 
-  const calls = (since = 0) => stack.emulatorJson<CallLogEntry[]>(`/_emulator/calls?since=${since}`);
-  const lastSeq = async () => (await calls()).at(-1)?.seq ?? 0;
-  const addFaults = (rules: unknown) =>
-    stack.emulatorJson('/_emulator/faults', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(rules),
-    });
 
   it('syncs exactly through 20% transient failures and a throttling burst, waiting as long as Meta asks', async () => {
-    await addFaults([
+    await stack.addFaults([
       { fault: 'error', code: 2, rate: 0.08, match: { adAccountId: 'act_8880001' } },
       { fault: 'error', code: 1, subcode: 99, rate: 0.04, match: { adAccountId: 'act_8880001' } },
       { fault: 'http_5xx', httpStatus: 502, rate: 0.04, match: { adAccountId: 'act_8880001' } },
@@ -75,12 +67,12 @@ describe('faults from Meta, end to end', () => {
       // A dozen calls can all escape a 20% rate (one run in ten); the first upload fails for certain.
       { fault: 'http_5xx', httpStatus: 503, nextCalls: 1, match: { adAccountId: 'act_8880001', path: '/users' } },
     ]);
-    const since = await lastSeq();
+    const since = await stack.lastCallSeq();
     const first = await audience('transient-a', 'act_8880001', 30_000, 100_000);
     const second = await audience('transient-b', 'act_8880001', 20_000, 200_000);
     // Once uploads are under way, Meta throttles the ad account once, asking for a minute's pause.
-    await eventually(async () => (await calls(since)).some((call) => call.path.endsWith('/users') && call.status === 200));
-    await addFaults({ fault: 'throttle', code: 80003, retryAfterMinutes: 1, nextCalls: 1, match: { adAccountId: 'act_8880001', path: '/users' } });
+    await eventually(async () => (await stack.calls(since)).some((call) => call.path.endsWith('/users') && call.status === 200));
+    await stack.addFaults({ fault: 'throttle', code: 80003, retryAfterMinutes: 1, nextCalls: 1, match: { adAccountId: 'act_8880001', path: '/users' } });
 
     for (const synced of [first, second]) {
       const status = await eventually(async () => {
@@ -91,7 +83,7 @@ describe('faults from Meta, end to end', () => {
       await synced.expectExact(status.fbAudienceId as string);
     }
 
-    const log = (await calls(since)).filter((call) => call.adAccountId === 'act_8880001');
+    const log = (await stack.calls(since)).filter((call) => call.adAccountId === 'act_8880001');
     expect(log.filter((call) => call.fault && call.fault !== 'throttle').length).toBeGreaterThan(0);
     const throttled = log.find((call) => call.fault === 'throttle');
     expect(throttled).toBeDefined();
@@ -100,7 +92,7 @@ describe('faults from Meta, end to end', () => {
     const tooEarly = log.filter((call) => call.at > settled && call.at < (throttled as CallLogEntry).at + 60_000);
     expect(tooEarly).toEqual([]);
     expect(log.some((call) => call.at >= (throttled as CallLogEntry).at + 60_000)).toBe(true);
-    await stack.emulatorJson('/_emulator/faults', { method: 'DELETE' });
+    await stack.clearFaults();
   });
 
   it('parks a revoked token in needs_attention, calls at most once per interval, and recovers when it is fixed', async () => {
@@ -119,9 +111,9 @@ describe('faults from Meta, end to end', () => {
     expect(parked.summary).toMatch(/access token/i);
     expect(parked.summary).toMatch(/audience-sync resume/);
 
-    const since = await lastSeq();
+    const since = await stack.lastCallSeq();
     await new Promise((resolve) => setTimeout(resolve, 35_000));
-    const whileParked = (await calls(since)).filter((call) => call.adAccountId === 'act_8880002' || call.audienceId === parked.fbAudienceId);
+    const whileParked = (await stack.calls(since)).filter((call) => call.adAccountId === 'act_8880002' || call.audienceId === parked.fbAudienceId);
     expect(whileParked.length).toBeGreaterThanOrEqual(2);
     expect(whileParked.length).toBeLessThanOrEqual(4);
     expect(whileParked.every((call) => !call.path.endsWith('/users'))).toBe(true);

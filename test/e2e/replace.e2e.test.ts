@@ -29,14 +29,6 @@ describe('replace, end to end', () => {
     await stack?.stop();
   });
 
-  const calls = async (since: number) => stack.emulatorJson<CallLogEntry[]>(`/_emulator/calls?since=${since}`);
-  const lastSeq = async () => (await calls(0)).at(-1)?.seq ?? 0;
-  const addFaults = (rules: unknown) =>
-    stack.emulatorJson('/_emulator/faults', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(rules),
-    });
 
   /** A synced audience of `count` members of its own, numbered from `first`. */
   async function syncedAudience(name: string, count: number, first: number) {
@@ -99,13 +91,13 @@ describe('replace, end to end', () => {
     await addBehindTheBack(audience.fbAudienceId, schema, ['stranger1@example.com', 'stranger2@example.com']);
     expect((await audience.held()).rows).toHaveLength(330 + 2);
 
-    const since = await lastSeq();
+    const since = await stack.lastCallSeq();
     const result = await stack.cliJson<SyncNowResult>(['sync-now', audience.key, '--replace', '--wait']);
     expect(result.cycle).toEqual(expect.objectContaining({ outcome: 'replaced', replaced: 330 }));
     expect(result.cycle?.message).toMatch(/an operator asked for it/);
     await audience.expectExact();
 
-    const log = await calls(since);
+    const log = await stack.calls(since);
     expect(replaceCalls(log, audience.fbAudienceId)).toHaveLength(1);
     expect(usersCalls(log, audience.fbAudienceId)).toEqual([]);
     // Before the session, the audience's operation_status was read: a replace starts only when none runs.
@@ -124,21 +116,21 @@ describe('replace, end to end', () => {
     // 25,000 members make 27,500 rows: three replace batches, each held two seconds by Meta.
     const audience = await syncedAudience('killed', 25_000, 2_000_000);
     await audience.change([...audience.members().slice(1_000), ...Array.from({ length: 500 }, (_, i) => member(2_100_000 + i))]);
-    await addFaults({ fault: 'slow', delayMs: 2_000, match: { audienceId: audience.fbAudienceId, path: '/usersreplace' } });
-    const since = await lastSeq();
+    await stack.addFaults({ fault: 'slow', delayMs: 2_000, match: { audienceId: audience.fbAudienceId, path: '/usersreplace' } });
+    const since = await stack.lastCallSeq();
     expect((await stack.cli(['sync-now', audience.key, '--replace'])).code).toBe(0);
 
-    await eventually(async () => replaceCalls(await calls(since), audience.fbAudienceId).some((call) => call.status === 200), 120_000);
+    await eventually(async () => replaceCalls(await stack.calls(since), audience.fbAudienceId).some((call) => call.status === 200), 120_000);
     await worker.stop('SIGKILL');
     worker = await stack.startWorker();
     const replaced = await eventually(async () => {
       const [latest] = await audience.history();
       return latest?.outcome === 'replaced' && latest;
     }, 300_000);
-    await stack.emulatorJson('/_emulator/faults', { method: 'DELETE' });
+    await stack.clearFaults();
     await audience.expectExact();
 
-    const log = await calls(since);
+    const log = await stack.calls(since);
     const sent = replaceCalls(log, audience.fbAudienceId);
     // Three batches, plus at most the one in flight when the worker died; one session throughout.
     expect(sent.filter((call) => call.status === 200).length).toBeGreaterThanOrEqual(3);
@@ -153,12 +145,12 @@ describe('replace, end to end', () => {
   it('waits out throttling in the middle of a replace and still ends exact', async () => {
     const audience = await syncedAudience('throttled', 400, 3_000_000);
     await audience.change(audience.members().slice(100));
-    await addFaults({ fault: 'throttle', retryAfterMinutes: 1, nextCalls: 1, match: { audienceId: audience.fbAudienceId, path: '/usersreplace' } });
-    const since = await lastSeq();
+    await stack.addFaults({ fault: 'throttle', retryAfterMinutes: 1, nextCalls: 1, match: { audienceId: audience.fbAudienceId, path: '/usersreplace' } });
+    const since = await stack.lastCallSeq();
     const result = await stack.cliJson<SyncNowResult>(['sync-now', audience.key, '--replace', '--wait']);
     expect(result.cycle?.outcome).toBe('replaced');
     await audience.expectExact();
-    const sent = replaceCalls(await calls(since), audience.fbAudienceId);
+    const sent = replaceCalls(await stack.calls(since), audience.fbAudienceId);
     expect(sent.map((call) => call.fault ?? call.status)).toEqual(['throttle', 200]);
     expect(sent[1].at - sent[0].at).toBeGreaterThanOrEqual(60_000);
   });
@@ -172,13 +164,13 @@ describe('replace, end to end', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ replaceWindowMs: 1_000 }),
     });
-    await addFaults({ fault: 'slow', delayMs: 2_000, match: { audienceId: audience.fbAudienceId, path: '/usersreplace' } });
+    await stack.addFaults({ fault: 'slow', delayMs: 2_000, match: { audienceId: audience.fbAudienceId, path: '/usersreplace' } });
     try {
-      const since = await lastSeq();
+      const since = await stack.lastCallSeq();
       const result = await stack.cliJson<SyncNowResult>(['sync-now', audience.key, '--replace', '--wait']);
       expect(result.cycle?.outcome).toBe('replaced');
       await audience.expectExact();
-      const log = await calls(since);
+      const log = await stack.calls(since);
       const sent = replaceCalls(log, audience.fbAudienceId);
       expect(sent.map((call) => call.status)).toEqual([200, 400]);
       // The rows of the refused batch went in with /users, after the session ended.
@@ -191,26 +183,26 @@ describe('replace, end to end', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ replaceWindowMs: 90 * 60_000 }),
       });
-      await stack.emulatorJson('/_emulator/faults', { method: 'DELETE' });
+      await stack.clearFaults();
     }
   });
 
   it('replaces again in a new session when Meta says a replace failed part-way (1870148)', async () => {
     const audience = await syncedAudience('failed-part-way', 300, 7_000_000);
     await addBehindTheBack(audience.fbAudienceId, (await audience.held()).schema, ['stranger5@example.com']);
-    await addFaults({ fault: 'error', code: 2650, subcode: 1870148, nextCalls: 1, match: { audienceId: audience.fbAudienceId, path: '/usersreplace' } });
-    const since = await lastSeq();
+    await stack.addFaults({ fault: 'error', code: 2650, subcode: 1870148, nextCalls: 1, match: { audienceId: audience.fbAudienceId, path: '/usersreplace' } });
+    const since = await stack.lastCallSeq();
     const result = await stack.cliJson<SyncNowResult>(['sync-now', audience.key, '--replace', '--wait']);
     expect(result.cycle?.outcome).toBe('replaced');
     await audience.expectExact();
-    expect(replaceCalls(await calls(since), audience.fbAudienceId).map((call) => call.fault ?? call.status)).toEqual(['error', 200]);
+    expect(replaceCalls(await stack.calls(since), audience.fbAudienceId).map((call) => call.fault ?? call.status)).toEqual(['error', 200]);
   });
 
   it('adds and removes instead when Meta will not replace an audience that large (1870144), and says what stays', async () => {
     const audience = await syncedAudience('too-large', 300, 8_000_000);
     await addBehindTheBack(audience.fbAudienceId, (await audience.held()).schema, ['stranger6@example.com']);
     await audience.change([...audience.members().slice(10), member(8_100_001)]);
-    await addFaults({ fault: 'error', code: 2650, subcode: 1870144, nextCalls: 1, match: { audienceId: audience.fbAudienceId, path: '/usersreplace' } });
+    await stack.addFaults({ fault: 'error', code: 2650, subcode: 1870144, nextCalls: 1, match: { audienceId: audience.fbAudienceId, path: '/usersreplace' } });
     const result = await stack.cliJson<SyncNowResult>(['sync-now', audience.key, '--replace', '--wait']);
     expect(result.cycle).toMatchObject({ outcome: 'synced', replaced: 0, added: 1, removed: 11 });
     expect(result.cycle?.message).toMatch(/does not replace an audience of 100 million.*outside audience-sync stay/);

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import path from 'node:path';
 import { Pool } from 'pg';
-import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../src/emulator';
+import { startEmulator, type CallLogEntry, type EmulatorOptions, type RunningEmulator } from '../../src/emulator';
 import { startDevServer, type DevServer } from '../../src/local/temporal-dev-server';
 import { freePort, waitUntil } from '../../src/local/polling';
 import { testReaderUrl } from './source-reader';
@@ -134,6 +134,28 @@ export class TestStack {
     const response = await fetch(`${this.emulator.url}${pathAndQuery}`, init);
     if (!response.ok) throw new Error(`${pathAndQuery}: HTTP ${response.status} ${await response.text()}`);
     return (await response.json()) as T;
+  }
+
+  /** The emulator's call log from `since` (its sequence numbers) on. */
+  calls(since = 0): Promise<CallLogEntry[]> {
+    return this.emulatorJson<CallLogEntry[]>(`/_emulator/calls?since=${since}`);
+  }
+
+  /** The sequence number of the last call so far, to read only later calls with `calls`. */
+  async lastCallSeq(): Promise<number> {
+    return (await this.calls()).at(-1)?.seq ?? 0;
+  }
+
+  async addFaults(rules: unknown): Promise<void> {
+    await this.emulatorJson('/_emulator/faults', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(rules),
+    });
+  }
+
+  async clearFaults(): Promise<void> {
+    await this.emulatorJson('/_emulator/faults', { method: 'DELETE' });
   }
 
   async stop(): Promise<void> {
