@@ -78,7 +78,7 @@ export function createLifecycleActivities(deps: ActivityDependencies) {
   return {
     async ensureCustomAudience(input: EnsureAudienceInput): Promise<{ fbAudienceId: string; created: boolean }> {
       const tag = audienceTag(input.audienceKey);
-      const existing = await callMeta(pool, input.adAccountId, () =>
+      const existing = await callMeta(deps, input.adAccountId, () =>
         graph.listCustomAudiences(input.adAccountId, ['id', 'description', 'operation_status', 'is_value_based']),
       );
       const found = existing.find(
@@ -95,7 +95,7 @@ export function createLifecycleActivities(deps: ActivityDependencies) {
       const fbAudienceId = found
         ? String(found.id)
         : (
-            await callMeta(pool, input.adAccountId, () =>
+            await callMeta(deps, input.adAccountId, () =>
               graph.createCustomAudience(input.adAccountId, {
                 name: input.name,
                 description: `Synced by audience-sync from audience ${input.audienceKey} ${tag}`,
@@ -122,7 +122,7 @@ export function createLifecycleActivities(deps: ActivityDependencies) {
      * Meta, which the workflow renames to the connection's name if they differ.
      */
     async adoptCustomAudience(input: AdoptAudienceInput): Promise<{ fbAudienceId: string; nameAtMeta: string }> {
-      const audience = await callMeta(pool, input.adAccountId, () =>
+      const audience = await callMeta(deps, input.adAccountId, () =>
         graph.getCustomAudience(input.fbAudienceId, [...ADOPTION_FIELDS]),
       ).catch((error: unknown) => {
         if (error instanceof ApplicationFailure && error.type === FailureType.AudienceGone) {
@@ -145,7 +145,7 @@ export function createLifecycleActivities(deps: ActivityDependencies) {
       fbAudienceId: string;
       name: string;
     }): Promise<void> {
-      await callMeta(pool, input.adAccountId, () => graph.renameCustomAudience(input.fbAudienceId, input.name));
+      await callMeta(deps, input.adAccountId, () => graph.renameCustomAudience(input.fbAudienceId, input.name));
       await pool.query(`UPDATE ${SCHEMA}.audiences SET name = $2, updated_at = now() WHERE audience_key = $1`, [
         input.audienceKey,
         input.name,
@@ -156,7 +156,7 @@ export function createLifecycleActivities(deps: ActivityDependencies) {
     async checkAudienceAccess(input: AccessCheckInput): Promise<AccessCheck> {
       try {
         if (input.termsOnly || !input.fbAudienceId) {
-          const accepted = await callForAdAccount(pool, input.adAccountId, () =>
+          const accepted = await callForAdAccount(deps, input.adAccountId, () =>
             graph.getAdAccountTermsAccepted(input.adAccountId),
           );
           return accepted
@@ -169,7 +169,7 @@ export function createLifecycleActivities(deps: ActivityDependencies) {
               };
         }
         const audienceId = input.fbAudienceId;
-        await callForAdAccount(pool, input.adAccountId, () => graph.getCustomAudience(audienceId, ['id']));
+        await callForAdAccount(deps, input.adAccountId, () => graph.getCustomAudience(audienceId, ['id']));
         return { status: 'ok' };
       } catch (error) {
         if (error instanceof GraphApiError && error.kind === 'needs_person') {

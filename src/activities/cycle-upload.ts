@@ -148,8 +148,9 @@ async function uploadBatch(
 ): Promise<void> {
   const users = await readUsersBatch(deps.pool, input.audienceKey, batch, schema);
   const send = batch.operation === 'add' ? deps.graph.addUsers : deps.graph.removeUsers;
-  const response = await callForAdAccount(deps.pool, input.adAccountId, () => send.call(deps.graph, input.fbAudienceId, users));
+  const response = await callForAdAccount(deps, input.adAccountId, () => send.call(deps.graph, input.fbAudienceId, users));
   await inTransaction(deps.pool, (client) =>
     acknowledgeBatch(client, input.audienceKey, input.cycleId, batch, response.numInvalidEntries),
   );
+  deps.metrics.rowsUploaded(input.audienceKey, batch.operation, batch.rowCount);
 }

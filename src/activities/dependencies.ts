@@ -3,6 +3,7 @@ import type { GraphClient } from '../facebook/graph-client';
 import type { MemberEncoder } from './member-encoder';
 import type { SourceAccess } from './source-access';
 import type { SourceLimits } from '../db/source-session';
+import type { AudienceMetrics } from '../metrics/audience-metrics';
 
 /** What the activities need from the outside world; the worker builds it once, tests build their own. */
 export interface ActivityDependencies {
@@ -20,6 +21,8 @@ export interface ActivityDependencies {
   sourceLimits: SourceLimits;
   /** Rows per upload request; Meta accepts at most 10,000. */
   batchSize: number;
+  /** Where rows uploaded, Meta's sizes and throttle waits are counted (the worker's Prometheus endpoint). */
+  metrics: AudienceMetrics;
   /** How long a usersreplace session is continued (SESSION_BUDGET_MS, within Meta's 90 minutes); tests shorten it. */
   replaceSessionBudgetMs?: number;
 }

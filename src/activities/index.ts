@@ -5,6 +5,7 @@ import { createUploadActivities } from './cycle-upload';
 import { createClosingActivities } from './cycle-closing';
 import { createSourceAccessActivities } from './source-access';
 import { createLookalikeActivities } from './lookalikes';
+import { createAudienceAtMetaActivities } from './audience-at-meta';
 
 export function createActivities(deps: ActivityDependencies) {
   return {
@@ -14,6 +15,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createClosingActivities(deps),
     ...createSourceAccessActivities(deps),
     ...createLookalikeActivities(deps),
+    ...createAudienceAtMetaActivities(deps),
   };
 }
 

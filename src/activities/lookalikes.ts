@@ -1,4 +1,5 @@
 import { GraphApiError } from '../facebook/graph-error';
+import { approximateSizeOf } from '../facebook/graph-responses';
 import { lookalikeLabel, lookalikeName, type LookalikeSpec, type LookalikeState } from '../workflows/lookalike-spec';
 import type { ActivityDependencies } from './dependencies';
 import { callForAdAccount, callMeta } from './ad-account-gate';
@@ -25,7 +26,7 @@ export function lookalikeTag(audienceKey: string, spec: LookalikeSpec): string {
 const LISTED_FIELDS = ['id', 'name', 'description', 'subtype', 'lookalike_spec', 'approximate_count_lower_bound', 'approximate_count_upper_bound'];
 
 export function createLookalikeActivities(deps: ActivityDependencies) {
-  const { pool, graph } = deps;
+  const { graph } = deps;
 
   return {
     /**
@@ -35,7 +36,7 @@ export function createLookalikeActivities(deps: ActivityDependencies) {
      * not thrown: the audience's sync does not depend on its lookalikes.
      */
     async keepLookalikes(input: KeepLookalikesInput): Promise<LookalikeState[]> {
-      const audiences = await callMeta(pool, input.adAccountId, () => graph.listCustomAudiences(input.adAccountId, LISTED_FIELDS));
+      const audiences = await callMeta(deps, input.adAccountId, () => graph.listCustomAudiences(input.adAccountId, LISTED_FIELDS));
       const states: LookalikeState[] = [];
       for (const spec of input.lookalikes) {
         const tag = lookalikeTag(input.audienceKey, spec);
@@ -43,12 +44,12 @@ export function createLookalikeActivities(deps: ActivityDependencies) {
         const found = findLookalike(audiences, input.audienceKey, input.seedId, spec);
         if (found) {
           const id = String(found.id);
-          if (found.name !== name) await callMeta(pool, input.adAccountId, () => graph.renameCustomAudience(id, name));
-          states.push({ ...spec, id, approximateSize: sizeOf(found) });
+          if (found.name !== name) await callMeta(deps, input.adAccountId, () => graph.renameCustomAudience(id, name));
+          states.push({ ...spec, id, approximateSize: approximateSizeOf(found) });
           continue;
         }
         try {
-          const { id } = await callForAdAccount(pool, input.adAccountId, () =>
+          const { id } = await callForAdAccount(deps, input.adAccountId, () =>
             graph.createLookalike(input.adAccountId, {
               name,
               description: `Lookalike of audience ${input.audienceKey}, kept by audience-sync ${tag}`,
@@ -72,11 +73,11 @@ export function createLookalikeActivities(deps: ActivityDependencies) {
      * Returns whether Meta held it (one already gone is as good as deleted).
      */
     async deleteLookalike(input: { audienceKey: string; adAccountId: string; seedId: string; lookalike: LookalikeSpec }): Promise<boolean> {
-      const audiences = await callMeta(pool, input.adAccountId, () => graph.listCustomAudiences(input.adAccountId, LISTED_FIELDS));
+      const audiences = await callMeta(deps, input.adAccountId, () => graph.listCustomAudiences(input.adAccountId, LISTED_FIELDS));
       const found = findLookalike(audiences, input.audienceKey, input.seedId, input.lookalike);
       if (!found) return false;
       try {
-        await callForAdAccount(pool, input.adAccountId, () => graph.deleteCustomAudience(String(found.id)));
+        await callForAdAccount(deps, input.adAccountId, () => graph.deleteCustomAudience(String(found.id)));
         return true;
       } catch (error) {
         if (error instanceof GraphApiError && error.kind === 'audience_gone') return false;
@@ -104,11 +105,4 @@ function originOf(audience: Record<string, unknown>): string | undefined {
   const spec = audience.lookalike_spec as { origin?: Array<{ id?: unknown }> } | undefined;
   const id = spec?.origin?.[0]?.id;
   return id === undefined ? undefined : String(id);
-}
-
-/** Meta's size range, absent (or -1, for a lookalike not populated yet) until it has one. */
-function sizeOf(audience: Record<string, unknown>): LookalikeState['approximateSize'] {
-  const lower = Number(audience.approximate_count_lower_bound);
-  const upper = Number(audience.approximate_count_upper_bound);
-  return Number.isFinite(lower) && Number.isFinite(upper) && lower >= 0 && upper >= 0 ? { lower, upper } : null;
 }

@@ -95,7 +95,7 @@ async function sendSession(
     const last = batch.batchNo === lastBatchNo || outOfTime;
     let invalidEntries: number;
     try {
-      const response = await callForAdAccount(deps.pool, target.adAccountId, () =>
+      const response = await callForAdAccount(deps, target.adAccountId, () =>
         deps.graph.replaceUsers(target.fbAudienceId, users, {
           sessionId: session.sessionId,
           batchSeq: batch.batchNo + 1,
@@ -111,6 +111,7 @@ async function sendSession(
       await acknowledgeReplaceBatch(client, target.cycleId, batch, invalidEntries);
       if (last) await settleReplace(client, target.audienceKey, target.cycleId, deps.batchSize);
     });
+    deps.metrics.rowsUploaded(target.audienceKey, 'replace', batch.rowCount);
     context.heartbeat({ replaceBatches: batch.batchNo + 1, of: lastBatchNo + 1 });
   }
   return 'settled';
@@ -165,7 +166,7 @@ async function afterRefusedBatch(
  * a new one repairs.
  */
 export async function waitForOtherReplace(deps: ActivityDependencies, target: ReplaceTarget): Promise<void> {
-  const status = await callMeta(deps.pool, target.adAccountId, () => deps.graph.getOperationStatus(target.fbAudienceId));
+  const status = await callMeta(deps, target.adAccountId, () => deps.graph.getOperationStatus(target.fbAudienceId));
   if (status === REPLACE_IN_PROGRESS) throw otherReplaceRunning();
 }
 

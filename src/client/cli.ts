@@ -340,10 +340,15 @@ program
 program
   .command('worker')
   .description('Run a worker: executes the audience workflows and their activities.')
-  .action(async () => {
+  .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (default: METRICS_ADDRESS)')
+  .action(async (options) => {
     const { startAudienceWorker } = await import('../worker/audience-worker');
-    const { finished } = await startAudienceWorker(readEnvironment());
-    console.log('audience-sync worker running; Ctrl-C stops it.');
+    const { installWorkerRuntime } = await import('../worker/worker-runtime');
+    const environment = readEnvironment(options.metrics ? { ...process.env, METRICS_ADDRESS: options.metrics as string } : process.env);
+    if (environment.METRICS_ADDRESS) installWorkerRuntime({ metricsAddress: environment.METRICS_ADDRESS });
+    const { finished } = await startAudienceWorker(environment);
+    const served = environment.METRICS_ADDRESS ? ` Metrics at http://${environment.METRICS_ADDRESS}/metrics.` : '';
+    console.log(`audience-sync worker running; Ctrl-C stops it.${served}`);
     await finished;
   });
 

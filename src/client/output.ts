@@ -2,7 +2,7 @@ import ms from 'ms';
 import { LIMITED_DATA_USE_COVERAGE } from '../matching/keys';
 import type { CycleRecord } from '../db/sync-cycles';
 import type { AudienceStatus, CycleSummary } from '../workflows/audience-status';
-import { describeLookalike } from '../workflows/status-text';
+import { describeLookalike, describeMetaView } from '../workflows/status-text';
 import type { AudienceListing } from './audience-client';
 
 export function printJson(value: unknown): void {
@@ -33,6 +33,7 @@ export function formatStatus(status: AudienceStatus): string {
   if (status.reconcileEveryMs !== null) {
     lines.push(`  reconciliation:  every ${ms(status.reconcileEveryMs, { long: true })}, next ${status.nextReconcileAt ?? 'counted from the first cycle'}`);
   }
+  if (status.meta) lines.push(`  ${describeMetaView(status.meta)}`, `                   ${status.meta.note}`);
   for (const lookalike of status.lookalikes) lines.push(`  ${describeLookalike(lookalike)}`);
   if (status.lastCycle) lines.push(`  last cycle:      ${formatCycle(status.lastCycle)}`, ...formatMatchKeys(status.lastCycle));
   return lines.join('\n');

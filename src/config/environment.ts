@@ -36,6 +36,10 @@ const environmentSchema = z.object({
   FB_ACCESS_TOKEN: z.string().min(1).optional(),
   UPLOAD_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
   HASH_THREADS: z.coerce.number().int().min(0).max(64).optional(),
+  METRICS_ADDRESS: z
+    .string()
+    .regex(/^(\[[0-9a-fA-F:]+\]|[^\s:/]+):\d{1,5}$/, 'must be host:port, e.g. 0.0.0.0:9464')
+    .optional(),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;

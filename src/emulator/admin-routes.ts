@@ -24,6 +24,16 @@ const settingsBodySchema = z
   .partial()
   .strict();
 const audienceIdSchema = z.object({ id: z.string().regex(/^\d+$/) });
+const statusSchema = z.object({ code: z.number().int(), description: z.string() }).strict();
+/** null takes a field back to the emulator's own answer. */
+const statusOverrideSchema = z
+  .object({
+    approximate_count: z.object({ lower: z.number().int().min(-1), upper: z.number().int().min(-1) }).strict().nullable(),
+    delivery_status: statusSchema.nullable(),
+    operation_status: statusSchema.nullable(),
+  })
+  .partial()
+  .strict();
 const adAccountParamsSchema = z.object({ adAccountId: z.string().regex(/^(act_)?\d+$/) });
 const callsQuerySchema = z.object({ since: z.coerce.number().int().min(0).default(0) });
 
@@ -52,6 +62,19 @@ export function registerAdminRoutes(app: FastifyInstance, context: EmulatorConte
     if (!audience) return notFound(reply, `No audience with id ${id}`);
     // Streamed: a benchmark audience holds millions of rows, more than fits in one string.
     return reply.type('application/json').send(Readable.from(rowsDocument(context.store, id, audience.uploadSchema ?? [])));
+  });
+
+  /** Sets what Meta reports of an audience (its size range, delivery and operation status), as tests need. */
+  app.patch('/_emulator/audiences/:id', async (request, reply) => {
+    const { id } = parse(audienceIdSchema, request.params);
+    if (!(await context.store.findAudience(id))) return notFound(reply, `No audience with id ${id}`);
+    const changes = parse(statusOverrideSchema, request.body);
+    const override = { ...context.statusOverrides.get(id) };
+    if (changes.approximate_count !== undefined) override.approximateCount = changes.approximate_count ?? undefined;
+    if (changes.delivery_status !== undefined) override.deliveryStatus = changes.delivery_status ?? undefined;
+    if (changes.operation_status !== undefined) override.operationStatus = changes.operation_status ?? undefined;
+    context.statusOverrides.set(id, override);
+    return { success: true };
   });
 
   /** Deletes an audience the way Meta does on its own (expiry, a person in Ads Manager): later calls get 100/33. */

@@ -142,16 +142,16 @@ export async function listAudiences(context: EmulatorContext, adAccountId: strin
   next.searchParams.set('after', cursors.after);
   return {
     body: {
-      data: page.map((audience) => audienceView(audience, fields)),
+      data: page.map((audience) => audienceView(audience, fields, context.statusOverrides.get(audience.id))),
       paging: { cursors, ...(audiences.length > limit ? { next: next.toString() } : {}) },
     },
     rows: 0,
   };
 }
 
-export function readAudience(audience: AudienceRecord, call: GraphCall): GraphAnswer {
+export function readAudience(context: EmulatorContext, audience: AudienceRecord, call: GraphCall): GraphAnswer {
   const fields = requestedFields(call.params['fields'], 'CustomAudience', AUDIENCE_FIELD_NAMES);
-  return { body: audienceView(audience, fields), rows: 0 };
+  return { body: audienceView(audience, fields, context.statusOverrides.get(audience.id)), rows: 0 };
 }
 
 export async function updateAudience(context: EmulatorContext, audience: AudienceRecord, call: GraphCall): Promise<GraphAnswer> {

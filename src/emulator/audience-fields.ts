@@ -2,8 +2,8 @@ import type { AudienceRecord } from './audience-store';
 import { invalidParameter } from './graph-error-response';
 
 /**
- * The Custom Audience fields the emulator serves (reference §2.3). Sizes are the rows held, exactly; Meta reports
- * matched people as a range, which an emulator without matching cannot know.
+ * The Custom Audience fields the emulator serves (reference §2.3). A customer list's size is the range its rows
+ * round to, since an emulator without matching cannot know the people they match.
  */
 
 /** delivery_status 300 ("too small to be used") below this many people; Meta's threshold is unpublished, ~100. */
@@ -17,12 +17,32 @@ const unixSeconds = (date: Date | null): number | null => (date === null ? null 
  */
 const LOOKALIKE_POOL_PER_COUNTRY = 2_000_000;
 
-/** A customer list's size is the rows it holds, exactly; a lookalike's, its ratio of the pretend pool. */
+/** A customer list's size is the rows it holds; a lookalike's, its ratio of the pretend pool. */
 function sizeOf(audience: AudienceRecord): number {
   return audience.lookalike ? Math.round(audience.lookalike.ratio * LOOKALIKE_POOL_PER_COUNTRY) : audience.rowCount;
 }
 
-const AUDIENCE_FIELDS: Readonly<Record<string, (audience: AudienceRecord) => unknown>> = {
+/** Status a test sets through the admin API in place of the emulator's own (`PATCH /_emulator/audiences/:id`). */
+export interface AudienceStatusOverride {
+  approximateCount?: { lower: number; upper: number };
+  deliveryStatus?: { code: number; description: string };
+  operationStatus?: { code: number; description: string };
+}
+
+/**
+ * Meta's size range: -1 for a customer list that has received no upload (Meta has nothing to match yet), else the
+ * size rounded down and up to two significant digits (5,034 rows: 5,000 to 5,100), a range as Meta gives.
+ */
+function approximateCount(audience: AudienceRecord): { lower: number; upper: number } {
+  if (!audience.lookalike && audience.uploadSchema === null) return { lower: -1, upper: -1 };
+  const size = sizeOf(audience);
+  const step = size < 100 ? 1 : 10 ** (Math.floor(Math.log10(size)) - 1);
+  return { lower: Math.floor(size / step) * step, upper: Math.ceil(size / step) * step };
+}
+
+type AudienceField = (audience: AudienceRecord, override: AudienceStatusOverride) => unknown;
+
+const AUDIENCE_FIELDS: Readonly<Record<string, AudienceField>> = {
   id: (audience) => audience.id,
   account_id: (audience) => audience.adAccountId,
   name: (audience) => audience.name,
@@ -37,19 +57,21 @@ const AUDIENCE_FIELDS: Readonly<Record<string, (audience: AudienceRecord) => unk
       country: audience.lookalike.country,
       origin: [{ id: audience.lookalike.originAudienceId, type: 'custom_audience' }],
     },
-  approximate_count_lower_bound: sizeOf,
-  approximate_count_upper_bound: sizeOf,
-  operation_status: (audience) => {
+  approximate_count_lower_bound: (audience, override) => (override.approximateCount ?? approximateCount(audience)).lower,
+  approximate_count_upper_bound: (audience, override) => (override.approximateCount ?? approximateCount(audience)).upper,
+  operation_status: (audience, override) => {
+    if (override.operationStatus) return override.operationStatus;
     if (audience.replace) return { code: 414, description: 'Replace in progress.' };
     if (audience.lookalike) return { code: 200, description: 'Normal' };
     return audience.uploadSchema === null
       ? { code: 410, description: 'No upload: this audience has not received any data yet.' }
       : { code: 200, description: 'Normal' };
   },
-  delivery_status: (audience) =>
-    sizeOf(audience) < DELIVERABLE_AUDIENCE_SIZE
+  delivery_status: (audience, override) =>
+    override.deliveryStatus ??
+    (sizeOf(audience) < DELIVERABLE_AUDIENCE_SIZE
       ? { code: 300, description: 'This audience is too small to be used.' }
-      : { code: 200, description: 'This audience is ready for use.' },
+      : { code: 200, description: 'This audience is ready for use.' }),
   data_source: (audience) => dataSourceOf(audience.uploadSchema),
   time_created: (audience) => unixSeconds(audience.createdAt),
   time_updated: (audience) => unixSeconds(audience.updatedAt),
@@ -85,8 +107,12 @@ export function requestedFields(fieldsParam: unknown, nodeType: string, known: r
 
 export const AUDIENCE_FIELD_NAMES: readonly string[] = Object.keys(AUDIENCE_FIELDS);
 
-export function audienceView(audience: AudienceRecord, fields: readonly string[]): Record<string, unknown> {
+export function audienceView(
+  audience: AudienceRecord,
+  fields: readonly string[],
+  override: AudienceStatusOverride = {},
+): Record<string, unknown> {
   const view: Record<string, unknown> = {};
-  for (const field of fields) view[field] = AUDIENCE_FIELDS[field]?.(audience);
+  for (const field of fields) view[field] = AUDIENCE_FIELDS[field]?.(audience, override);
   return view;
 }

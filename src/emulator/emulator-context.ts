@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import { AccessRegistry } from './access-registry';
 import { AccountThrottle, type ThrottleSettings } from './account-throttle';
 import { AudienceStore, type AudienceRecord } from './audience-store';
+import type { AudienceStatusOverride } from './audience-fields';
 import { CallLog } from './call-log';
 import { FaultBook } from './fault-rules';
 import { wipeStore } from './store-schema';
@@ -21,6 +22,8 @@ export class EmulatorContext {
   readonly faults: FaultBook;
   readonly throttle = new AccountThrottle();
   readonly calls = new CallLog();
+  /** Sizes and statuses tests set for an audience, by id; kept in memory, as tests set them after start-up. */
+  readonly statusOverrides = new Map<string, AudienceStatusOverride>();
   settings: EmulatorSettings;
   private readonly shutdownController = new AbortController();
 
@@ -63,6 +66,7 @@ export class EmulatorContext {
     this.faults.clear();
     this.throttle.clear();
     this.calls.clear();
+    this.statusOverrides.clear();
     this.settings = { ...this.startupSettings };
   }
 }

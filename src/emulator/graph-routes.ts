@@ -159,7 +159,7 @@ function answerCall(context: EmulatorContext, node: GraphNode, call: GraphCall):
   if (!audience || audience.deletedAt !== null) throw objectNotFound(call.method, node.objectId);
   switch (route) {
     case 'GET ':
-      return readAudience(audience, call);
+      return readAudience(context, audience, call);
     case 'POST ':
       return updateAudience(context, audience, call);
     case 'DELETE ':

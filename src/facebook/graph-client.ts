@@ -1,7 +1,9 @@
 import { request as httpRequest } from 'undici';
 import type { z } from 'zod';
 import { adAccountDigits, toAdAccountNode } from './ad-account-id';
-import { graphApiErrorFromResponse, graphApiErrorWithoutAnswer } from './graph-error';
+import { GraphApiError, graphApiErrorFromResponse, graphApiErrorWithoutAnswer } from './graph-error';
+import type { GraphErrorKind } from './error-classification';
+import type { MetaRequestOutcome } from '../metrics/metric-catalog';
 import {
   createdObjectSchema,
   errorEnvelopeSchema,
@@ -27,6 +29,8 @@ export interface GraphClientOptions {
   timeoutMs?: number;
   /** Called with the usage headers of every answer that carries them, so callers can pace before Meta refuses. */
   onUsage?: (usage: GraphUsage) => void;
+  /** Called once per request with what it did (e.g. add_users) and how it ended, for the metrics. */
+  onRequest?: (operation: string, outcome: MetaRequestOutcome) => void;
 }
 
 export type CustomerFileSource = 'USER_PROVIDED_ONLY' | 'PARTNER_PROVIDED_ONLY' | 'BOTH_USER_AND_PARTNER_PROVIDED';
@@ -71,6 +75,7 @@ export class GraphClient {
   private readonly accessToken: string;
   private readonly timeoutMs: number;
   private readonly onUsage: ((usage: GraphUsage) => void) | undefined;
+  private readonly onRequest: GraphClientOptions['onRequest'];
   private readonly bodyBuffers = new BodyBuffers();
 
   constructor(options: GraphClientOptions) {
@@ -83,6 +88,7 @@ export class GraphClient {
     this.accessToken = options.accessToken;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.onUsage = options.onUsage;
+    this.onRequest = options.onRequest;
   }
 
   async createCustomAudience(
@@ -250,6 +256,18 @@ export class GraphClient {
   }
 
   private async request<Schema extends z.ZodType>(request: GraphRequest, schema: Schema): Promise<z.output<Schema>> {
+    if (!this.onRequest) return this.send(request, schema);
+    try {
+      const answer = await this.send(request, schema);
+      this.onRequest(operationOf(request), 'ok');
+      return answer;
+    } catch (error) {
+      this.onRequest(operationOf(request), error instanceof GraphApiError ? REQUEST_OUTCOMES[error.kind] : 'transient');
+      throw error;
+    }
+  }
+
+  private async send<Schema extends z.ZodType>(request: GraphRequest, schema: Schema): Promise<z.output<Schema>> {
     const endpoint = this.endpoint(request);
     const secrets = [this.accessToken];
     const url = new URL(`${this.baseUrl}/${this.apiVersion}${request.path}`);
@@ -297,6 +315,26 @@ export class GraphClient {
     }
     return parsed.data;
   }
+}
+
+const REQUEST_OUTCOMES: Record<GraphErrorKind, MetaRequestOutcome> = {
+  throttled: 'throttled',
+  retryable: 'transient',
+  needs_person: 'permanent',
+  audience_gone: 'permanent',
+  invalid_request: 'permanent',
+};
+
+/** What a request does, without ids: the metrics' `operation` label. */
+function operationOf(request: GraphRequest): string {
+  const [, node = '', edge] = request.path.split('/');
+  if (node.startsWith('act_')) {
+    if (edge !== 'customaudiences') return 'read_ad_account';
+    return request.method === 'GET' ? 'list_audiences' : 'create_audience';
+  }
+  if (edge === 'users') return request.method === 'DELETE' ? 'remove_users' : 'add_users';
+  if (edge === 'usersreplace') return 'replace_users';
+  return { GET: 'read_audience', POST: 'update_audience', DELETE: 'delete_audience' }[request.method];
 }
 
 /** Ids go into the URL path, so only digits are let through. */

@@ -60,3 +60,18 @@ export function operationStatusCode(audience: unknown): number | undefined {
   const parsed = operationStatusSchema.safeParse(audience);
   return parsed.success ? parsed.data.operation_status?.code : undefined;
 }
+
+/** Meta's size range of a read or listed audience; null when it gives none, or -1 (not known yet). */
+export function approximateSizeOf(audience: Record<string, unknown>): { lower: number; upper: number } | null {
+  const lower = Number(audience['approximate_count_lower_bound']);
+  const upper = Number(audience['approximate_count_upper_bound']);
+  return Number.isFinite(lower) && Number.isFinite(upper) && lower >= 0 && upper >= 0 ? { lower, upper } : null;
+}
+
+const statusCodeSchema = z.object({ code: z.coerce.number().int(), description: z.string().default('') });
+
+/** A `{code, description}` field (delivery_status, operation_status); null when Meta gives none. */
+export function statusCodeOf(audience: Record<string, unknown>, field: string): { code: number; description: string } | null {
+  const parsed = statusCodeSchema.safeParse(audience[field]);
+  return parsed.success ? parsed.data : null;
+}

@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ConfigurationError, readEnvironment, type Environment } from '../config/environment';
 import type { Pool } from 'pg';
 import { createPool } from '../db/pool';
 import { startEmulator, type RunningEmulator } from '../emulator';
 import { startAudienceWorker } from '../worker/audience-worker';
+import { installWorkerRuntime } from '../worker/worker-runtime';
 import { AudienceClient, UserFacingError } from '../client/audience-client';
 import { formatStatus } from '../client/output';
 import { DEFAULT_MAX_CYCLES_PER_RUN, workflowIdFor, type AudienceConfig } from '../workflows/audience-config';
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
     }
 
     // The local stack owns Ctrl-C, so the worker drains before the server it talks to goes away.
-    Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+    installWorkerRuntime({ logLevel: 'WARN', shutdownSignals: [], metricsAddress: environment.METRICS_ADDRESS });
     const { worker, finished } = await startAudienceWorker(workerEnvironment);
     stoppers.push(async () => {
       worker.shutdown();

@@ -1,4 +1,4 @@
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { Environment } from '../config/environment';
 import { requireAccessToken } from '../config/environment';
 import { temporalConnectionOptions, unreachableTemporalMessage } from '../config/temporal-connection';
@@ -11,7 +11,9 @@ import { sourceLimits } from '../db/source-session';
 import { migrate } from '../db/migrations';
 import { GraphClient } from '../facebook/graph-client';
 import { MAX_ROWS_PER_USERS_REQUEST } from '../facebook/users-payload';
+import { createAudienceMetrics } from '../metrics/audience-metrics';
 import { WORKFLOW_BUNDLE_PATH } from './workflow-bundle';
+import { startAudienceStateCounts } from './audience-state-counts';
 
 /** Activities one worker runs at once; each cycle holds at most two database connections. */
 const MAX_CONCURRENT_ACTIVITIES = 50;
@@ -24,14 +26,18 @@ export interface RunningWorker {
 
 /**
  * Starts a worker for the audience-sync task queue with real dependencies built from the environment. The
- * caller stops it with `worker.shutdown()` (the CLI relies on Temporal's default SIGINT/SIGTERM handling).
+ * caller stops it with `worker.shutdown()` (the CLI relies on Temporal's default SIGINT/SIGTERM handling), and
+ * installs the Runtime first (installWorkerRuntime) when METRICS_ADDRESS asks for metrics.
  */
 export async function startAudienceWorker(environment: Environment): Promise<RunningWorker> {
   const accessToken = requireAccessToken(environment);
   const pool = createPool(environment.DATABASE_URL, { max: 20 });
   const sourcePool = createSourcePool(environment.SOURCE_DATABASE_URL ?? environment.DATABASE_URL, 20);
   const encoder = createMemberEncoder(environment.HASH_THREADS);
+  const metrics = createAudienceMetrics(Runtime.instance().metricMeter);
+  let stopStateCounts: (() => Promise<void>) | undefined;
   const closeResources = async () => {
+    await stopStateCounts?.();
     await encoder.close();
     await Promise.all([pool.end(), sourcePool.end()]);
   };
@@ -56,12 +62,15 @@ export async function startAudienceWorker(environment: Environment): Promise<Run
           baseUrl: environment.FB_GRAPH_URL,
           apiVersion: environment.FB_API_VERSION,
           accessToken,
+          onRequest: metrics.metaRequest,
         }),
         uploadConcurrency: environment.UPLOAD_CONCURRENCY,
         sourceLimits: sourceLimits(environment.SOURCE_STATEMENT_TIMEOUT),
         batchSize: MAX_ROWS_PER_USERS_REQUEST,
+        metrics,
       }),
     });
+    if (environment.METRICS_ADDRESS) stopStateCounts = await startAudienceStateCounts(environment, metrics);
     const openConnection = connection;
     const finished = worker.run().finally(async () => {
       await openConnection.close();

@@ -1,5 +1,6 @@
 import type { LimitedDataUseMode } from '../matching/keys';
 import type { LookalikeState } from './lookalike-spec';
+import type { MetaView } from './meta-view';
 
 /**
  * What the workflow knows about its audience between and across runs, and what it shows operators.
@@ -7,15 +8,17 @@ import type { LookalikeState } from './lookalike-spec';
  */
 
 /** The `SyncState` search attribute and the `state` of the status query. */
-export type SyncState =
-  | 'creating'
-  | 'syncing'
-  | 'synced'
-  | 'paused'
-  | 'below_minimum'
-  | 'needs_confirmation'
-  | 'needs_attention'
-  | 'failed';
+export const SYNC_STATES = [
+  'creating',
+  'syncing',
+  'synced',
+  'paused',
+  'below_minimum',
+  'needs_confirmation',
+  'needs_attention',
+  'failed',
+] as const;
+export type SyncState = (typeof SYNC_STATES)[number];
 
 /** Counts of one finished cycle. Only counts and codes: nothing here identifies a member. */
 export interface CycleSummary {
@@ -86,6 +89,8 @@ export interface CarriedState {
   adopted?: boolean;
   /** The audience's lookalikes at Meta as of the last cycle (`connect --lookalike`). */
   lookalikes?: LookalikeState[];
+  /** What Meta made of the audience, read after the last cycle. */
+  metaView?: MetaView;
   /** Epoch ms from which the next periodic reconciliation is counted: the last replace, or the first cycle. */
   reconciledAt?: number;
   /** How many cycles have finished, including earlier runs; also numbers `syncNow --wait` waiters. */
@@ -117,12 +122,21 @@ export interface AudienceStatus {
   reconcileEveryMs: number | null;
   nextReconcileAt: string | null;
   attention: Attention | null;
+  /** Meta's own view, read after each cycle, with what it asks of a person and what its figures mean. */
+  meta: MetaViewStatus | null;
   memberCount: number | null;
   lastCycle: CycleSummary | null;
   cyclesCompleted: number;
   totals: CarriedState['totals'];
   /** One sentence on what is going on and, if anything, what to do. */
   summary: string;
+}
+
+export interface MetaViewStatus extends MetaView {
+  /** One sentence when Meta's view asks something of a person (too small, unusable, an operation in trouble). */
+  attention: string | null;
+  /** What Meta's figures mean beside ours: matched people, as ranges, up to 24 hours behind. */
+  note: string;
 }
 
 export function initialState(): CarriedState {

@@ -7,6 +7,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  metricMeter,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -44,6 +45,7 @@ import {
 import { lookalikeLabel, MIN_LOOKALIKE_SEED, sameLookalike } from './lookalike-spec';
 import * as SA from './search-attributes';
 import { describeStatus, renderDetails } from './status-text';
+import { createAudienceMetrics } from '../metrics/audience-metrics';
 
 export interface AudienceSyncInput {
   config: AudienceConfig;
@@ -79,6 +81,12 @@ const lookalikeCalls = proxyActivities<AudienceSyncActivities>({
   scheduleToCloseTimeout: '10 minutes',
   retry: RETRY,
 });
+/** Meta's view is read at the end of each cycle, which it must not hold up for long: a throttled read gives up. */
+const metaViewRead = proxyActivities<AudienceSyncActivities>({
+  startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '2 minutes',
+  retry: RETRY,
+});
 const bookkeeping = proxyActivities<AudienceSyncActivities>({
   startToCloseTimeout: '1 minute',
   retry: RETRY,
@@ -101,6 +109,8 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
   let resumeRequested = false;
   let published: { state?: SyncState; members?: number; details?: string; lookalikes?: string } = {};
   let lookalikeWorkRunning = false;
+  // Recorded only when a task first runs, never on replay, on the worker's metrics endpoint.
+  const metrics = createAudienceMetrics(metricMeter);
 
   const visibleState = (): SyncState => (s.paused && !cycleInProgress ? 'paused' : s.state);
   const status = (): AudienceStatus => describeStatus(config, s, visibleState());
@@ -377,16 +387,39 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
       } else if (failure.type === FailureType.CycleStateLost) {
         s.syncRequest = request;
       }
-    } finally {
-      cycleInProgress = false;
     }
+    // Read while the cycle still counts as running: a `sync-now --wait` arriving meanwhile waits for the next one.
+    if (s.fbAudienceId && !META_UNREADABLE_OUTCOMES.includes(summary.outcome)) await readAudienceAtMeta(s.fbAudienceId);
+    cycleInProgress = false;
     s.lastCycle = summary;
     s.cyclesCompleted++;
     s.nextCycleAt = Date.now() + config.intervalMs;
     iterationsThisRun++;
+    recordCycleMetrics(summary);
     publish(summary.outcome === 'failed' ? undefined : new Date(summary.finishedAt));
     // After the cycle is counted: a `sync-now --wait` arriving meanwhile waits for the next one, as it should.
     if (s.fbAudienceId && SYNCED_OUTCOMES.includes(summary.outcome) && (await keepLookalikes(s.fbAudienceId))) publish();
+  }
+
+  function recordCycleMetrics(summary: CycleSummary): void {
+    const seconds = (Date.parse(summary.finishedAt) - Date.parse(summary.startedAt)) / 1000;
+    metrics.cycleFinished(config.audienceKey, summary.outcome, seconds);
+    metrics.droppedValues(config.audienceKey, summary.drops);
+    if (s.memberCount !== undefined) metrics.members(config.audienceKey, s.memberCount);
+  }
+
+  /** Once per cycle: what Meta made of the audience. A failed read keeps the last figures and says why. */
+  async function readAudienceAtMeta(fbAudienceId: string): Promise<void> {
+    try {
+      s.metaView = await metaViewRead.readAudienceAtMeta({ audienceKey: config.audienceKey, adAccountId: config.adAccountId, fbAudienceId });
+    } catch (error) {
+      const { message } = failureOf(error);
+      s.metaView = {
+        ...(s.metaView ?? { approximateSize: null, deliveryStatus: null, operationStatus: null }),
+        readAt: new Date().toISOString(),
+        problem: `Meta's view of the audience could not be read: ${message}`,
+      };
+    }
   }
 
   /** Runs lookalike work one piece at a time: a cycle and a `lookalike` update must not both make one lookalike. */
@@ -531,6 +564,9 @@ const STATE_AFTER: Record<CyclePlan['decision'], SyncState> = {
   below_minimum: 'below_minimum',
   needs_confirmation: 'needs_confirmation',
 };
+
+/** Cycles after which reading the audience at Meta would only fail again: access is refused, or it is gone. */
+const META_UNREADABLE_OUTCOMES = ['needs_attention', 'audience_gone'];
 
 /** Cycles after which the audience at Meta is as its members are: its lookalikes can be kept. */
 const SYNCED_OUTCOMES = ['synced', 'replaced', 'unchanged'];

@@ -1,3 +1,5 @@
+import type { ApproximateSize } from './meta-view';
+
 /**
  * A lookalike a connection keeps beside its (value-based or plain) seed audience: `--lookalike us:1` is the 1% of
  * the United States' people most like the seed (reference §6). Plain JSON: it is part of the workflow's config.
@@ -34,7 +36,7 @@ export interface LookalikeState extends LookalikeSpec {
   /** Null until Meta has created it. */
   id: string | null;
   /** Meta's size range; null when Meta gives none yet (it takes hours to populate). */
-  approximateSize: { lower: number; upper: number } | null;
+  approximateSize: ApproximateSize;
   /** Why it could not be created this cycle, in one sentence (Meta's refusal, or a seed still too small). */
   problem?: string;
 }

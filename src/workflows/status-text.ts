@@ -1,10 +1,14 @@
 import type { AudienceConfig } from './audience-config';
 import type { AudienceStatus, CarriedState, SyncState } from './audience-status';
 import { lookalikeLabel, MIN_LOOKALIKE_SEED, sameLookalike, type LookalikeState } from './lookalike-spec';
+import { metaViewAttention, metaViewNote, type ApproximateSize } from './meta-view';
 
 /** The status query's answer, with one sentence that tells an operator what is going on and what to do. */
 export function describeStatus(config: AudienceConfig, s: CarriedState, state: SyncState): AudienceStatus {
   const nextCycleAt = s.nextCycleAt === undefined ? null : new Date(s.nextCycleAt).toISOString();
+  const meta = s.metaView
+    ? { ...s.metaView, attention: metaViewAttention(s.metaView) ?? null, note: metaViewNote(s.metaView, s.memberCount) }
+    : null;
   return {
     audienceKey: config.audienceKey,
     name: config.name,
@@ -27,11 +31,12 @@ export function describeStatus(config: AudienceConfig, s: CarriedState, state: S
         ? new Date(s.reconciledAt + config.reconcileEveryMs).toISOString()
         : null,
     attention: s.attention ?? null,
+    meta,
     memberCount: s.memberCount ?? null,
     lastCycle: s.lastCycle ?? null,
     cyclesCompleted: s.cyclesCompleted,
     totals: s.totals,
-    summary: [summarySentence(config.audienceKey, s, state, nextCycleAt), s.lastCycle?.sourceWarning]
+    summary: [summarySentence(config.audienceKey, s, state, nextCycleAt), s.lastCycle?.sourceWarning, meta?.attention]
       .filter(Boolean)
       .join(' '),
   };
@@ -75,9 +80,14 @@ function lookalikesOf(config: AudienceConfig, s: CarriedState): LookalikeState[]
   );
 }
 
+/** Meta's range of people in words: "about 1,000–1,100 people", or that Meta gives none yet. */
+export function describeSize(size: ApproximateSize): string {
+  return size ? `about ${size.lower.toLocaleString('en-US')}–${size.upper.toLocaleString('en-US')} people` : 'no size yet (-1)';
+}
+
 /** One line on a lookalike: its id and size at Meta, or why it is not there. */
 export function describeLookalike(lookalike: LookalikeState): string {
-  const size = lookalike.approximateSize ? `, about ${lookalike.approximateSize.lower}–${lookalike.approximateSize.upper} people` : '';
+  const size = lookalike.approximateSize ? `, ${describeSize(lookalike.approximateSize)}` : '';
   const where = lookalike.id ? `${lookalike.id}${size}` : 'not made yet';
   return `lookalike ${lookalikeLabel(lookalike)}: ${where}${lookalike.problem ? `. ${lookalike.problem}` : ''}`;
 }
@@ -97,6 +107,17 @@ export function renderDetails(status: AudienceStatus): string {
         `+${cycle.added} / −${cycle.removed} rows, ${cycle.dropped} values dropped.`,
     );
   }
+  if (status.meta) lines.push(describeMetaView(status.meta));
   for (const lookalike of status.lookalikes) lines.push(describeLookalike(lookalike));
   return lines.join('\n\n');
+}
+
+/** Meta's view in one line: its size range and statuses, or why it could not be read. */
+export function describeMetaView(meta: NonNullable<AudienceStatus['meta']>): string {
+  const status = (label: string, value: { code: number; description: string } | null) =>
+    value ? `${label} ${value.code} (${value.description})` : `${label} not given`;
+  return (
+    `At Meta (read ${meta.readAt}): ${describeSize(meta.approximateSize)}, ${status('delivery', meta.deliveryStatus)}, ` +
+    `${status('operation', meta.operationStatus)}.${meta.problem ? ` ${meta.problem}` : ''}`
+  );
 }

@@ -3,6 +3,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Pool } from 'pg';
 import { createUploadActivities, type UploadResult } from '../../src/activities/cycle-upload';
 import type { ActivityDependencies } from '../../src/activities/dependencies';
+import type { AudienceMetrics } from '../../src/metrics/audience-metrics';
 import type { CallLogEntry } from '../../src/emulator';
 import { inTransaction, SCHEMA } from '../../src/db/pool';
 import { planReplaceBatches } from '../../src/db/change-plan';
@@ -11,6 +12,7 @@ import { jsonText } from '../support/json-text';
 import { AD_ACCOUNT, EmulatorTestKit } from '../emulator/emulator-test-kit';
 import { DATABASE_URL, PreparationHarness } from '../support/preparation-harness';
 import { testReaderUrl } from '../support/source-reader';
+import { recordedMetrics } from '../support/recorded-metrics';
 
 /**
  * The replace's sessions against the emulator, with the session budget shortened: a session that runs out of
@@ -60,7 +62,8 @@ async function replaceWithBudget(count: number, budgetMs: number) {
     await planReplaceBatches(client, audienceKey, plan.cycleId, 10);
   });
   const since = (await kit.admin<CallLogEntry[]>('GET', '/_emulator/calls')).at(-1)?.seq ?? 0;
-  const activities = createUploadActivities(deps(harness.pool, kit, budgetMs));
+  const metrics = recordedMetrics();
+  const activities = createUploadActivities(deps(harness.pool, kit, budgetMs, metrics));
   const result: UploadResult = await new MockActivityEnvironment().run(activities.uploadCycle, {
     audienceKey,
     cycleId: plan.cycleId,
@@ -71,26 +74,37 @@ async function replaceWithBudget(count: number, budgetMs: number) {
     (call) => call.audienceId === fbAudienceId && call.method === 'POST',
   );
   const held = await kit.rowsOf(fbAudienceId);
-  return { result, calls, held };
+  return { result, calls, held, uploaded: rowsUploaded(metrics) };
 }
 
-function deps(pool: Pool, emulator: EmulatorTestKit, budgetMs: number): ActivityDependencies {
-  return { pool, graph: emulator.client, batchSize: 10, uploadConcurrency: 1, replaceSessionBudgetMs: budgetMs } as ActivityDependencies;
+function deps(pool: Pool, emulator: EmulatorTestKit, budgetMs: number, metrics: AudienceMetrics): ActivityDependencies {
+  return { pool, graph: emulator.client, batchSize: 10, uploadConcurrency: 1, replaceSessionBudgetMs: budgetMs, metrics } as ActivityDependencies;
+}
+
+/** audience_sync_rows_uploaded_total as the upload counted it, by operation. */
+function rowsUploaded(metrics: ReturnType<typeof recordedMetrics>): Record<string, number> {
+  const totals: Record<string, number> = {};
+  for (const { metric, args } of metrics.recorded) {
+    if (metric === 'rowsUploaded') totals[args[1] as string] = (totals[args[1] as string] ?? 0) + (args[2] as number);
+  }
+  return totals;
 }
 
 const sorted = (rows: unknown[][]) => rows.map((row) => JSON.stringify(row)).sort();
 
 it('replaces in one session, back to back, when the session has time', async () => {
-  const { result, calls, held } = await replaceWithBudget(35, 60_000);
+  const { result, calls, held, uploaded } = await replaceWithBudget(35, 60_000);
   expect(result).toMatchObject({ outcome: 'replaced', replaced: 35, added: 0 });
+  expect(uploaded).toEqual({ replace: 35 });
   expect(calls.map((call) => call.path.split('/').at(-1))).toEqual(['usersreplace', 'usersreplace', 'usersreplace', 'usersreplace']);
   expect(sorted(held.rows)).toEqual(sorted(emailsOf(35).map(emailRow)));
 });
 
 it('starts over once when a session runs out of time, then ends the next one early and adds the rest', async () => {
-  const { result, calls, held } = await replaceWithBudget(35, 0);
+  const { result, calls, held, uploaded } = await replaceWithBudget(35, 0);
   // The first session was given up before a batch went; the second sent its first batch as its last.
   expect(result).toMatchObject({ outcome: 'replaced', replaced: 10, added: 25 });
+  expect(uploaded).toEqual({ replace: 10, add: 25 });
   expect(calls.map((call) => call.path.split('/').at(-1))).toEqual(['usersreplace', 'users', 'users', 'users']);
   expect(sorted(held.rows)).toEqual(sorted(emailsOf(35).map(emailRow)));
   expect(result.message).toMatch(/with its 35 current rows because an operator asked for it/);

@@ -80,6 +80,41 @@ describe('audience sync, end to end', () => {
     expect(audiences.filter((audience) => audience.id === current.fbAudienceId)).toEqual([
       expect.objectContaining({ name: 'E2E members', ad_account_id: 'act_5550001', row_count: 1100 }),
     ]);
+    // Meta's own view, read at the end of the cycle: the 1,100 rows rounded to a range, ready for use.
+    expect(current.meta).toMatchObject({
+      approximateSize: { lower: 1100, upper: 1100 },
+      deliveryStatus: { code: 200 },
+      operationStatus: { code: 200 },
+      attention: null,
+    });
+  });
+
+  it("shows Meta's view in status and says when the audience is too small or unusable at Meta", async () => {
+    const { fbAudienceId } = await status();
+    const setAtMeta = (body: unknown) =>
+      stack.emulatorJson(`/_emulator/audiences/${fbAudienceId}`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const text = await stack.cli(['status', key]);
+    expect(text.stdout).toMatch(/At Meta \(read .*\): about 1,100–1,100 people, delivery 200 \(This audience is ready for use\.\), operation 200 \(Normal\)\./);
+    expect(text.stdout).toMatch(/Meta counts the people it matched from the 1000 members sent, as a range, not the rows it accepted/);
+
+    await setAtMeta({ approximate_count: { lower: -1, upper: -1 }, delivery_status: { code: 300, description: 'This audience is too small to be used.' } });
+    await syncNow();
+    const small = await status();
+    expect(small.meta).toMatchObject({ approximateSize: null, deliveryStatus: { code: 300 } });
+    expect(small.summary).toMatch(/Meta reports the audience too small to be used in ads \(delivery status 300\)/);
+    expect(small.meta?.note).toMatch(/does not report a size yet \(-1\)/);
+
+    await setAtMeta({ approximate_count: null, delivery_status: null, operation_status: { code: 471, description: 'Flagged' } });
+    await syncNow();
+    expect((await status()).summary).toMatch(/operation status 471 \(Flagged\): Meta flagged it for integrity/);
+
+    await setAtMeta({ operation_status: null });
+    await syncNow();
+    expect((await status()).meta).toMatchObject({ approximateSize: { lower: 1100, upper: 1100 }, attention: null });
   });
 
   it('uploads joins, leaves and changed emails, and the emulator is exact again', async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { AD_ACCOUNT, API_VERSION, EmulatorTestKit, TOKEN, graphErrorOf, usersBatch } from './emulator-test-kit';
 
 const kit = new EmulatorTestKit('audiences');
@@ -30,7 +31,7 @@ describe('audience lifecycle through the client', () => {
       description: 'created by a test',
       subtype: 'CUSTOM',
       customer_file_source: 'USER_PROVIDED_ONLY',
-      approximate_count_lower_bound: 0,
+      approximate_count_lower_bound: -1,
       operation_status: { code: 410 },
       delivery_status: { code: 300 },
     });
@@ -200,5 +201,61 @@ describe('request validation', () => {
     } finally {
       await kit.restart();
     }
+  });
+});
+
+describe("Meta's view of an audience", () => {
+  const email = (i: number) => [createHash('sha256').update(`person${i}@example.com`).digest('hex')];
+  const VIEW = ['approximate_count_lower_bound', 'approximate_count_upper_bound', 'delivery_status', 'operation_status'];
+
+  it('gives -1 before any upload, then the rows rounded down and up to two significant digits', async () => {
+    const id = await kit.createAudience();
+    expect(await kit.client.getCustomAudience(id, VIEW)).toMatchObject({
+      approximate_count_lower_bound: -1,
+      approximate_count_upper_bound: -1,
+      delivery_status: { code: 300 },
+      operation_status: { code: 410 },
+    });
+    await kit.client.addUsers(id, usersBatch(['EMAIL'], Array.from({ length: 5034 }, (_, i) => email(i))));
+    expect(await kit.client.getCustomAudience(id, VIEW)).toMatchObject({
+      approximate_count_lower_bound: 5000,
+      approximate_count_upper_bound: 5100,
+      delivery_status: { code: 200 },
+      operation_status: { code: 200 },
+    });
+  });
+
+  it('reports the size and statuses a test sets, until it sets them back with null', async () => {
+    const id = await kit.createAudience();
+    await kit.admin('PATCH', `/_emulator/audiences/${id}`, {
+      approximate_count: { lower: 1000, upper: 1200 },
+      delivery_status: { code: 400, description: 'Policy' },
+    });
+    const listed = (await kit.client.listCustomAudiences(AD_ACCOUNT, ['id', ...VIEW])).find((audience) => audience['id'] === id);
+    expect(listed).toMatchObject({ approximate_count_lower_bound: 1000, approximate_count_upper_bound: 1200, delivery_status: { code: 400 } });
+    await kit.admin('PATCH', `/_emulator/audiences/${id}`, { approximate_count: null, delivery_status: null });
+    expect(await kit.client.getCustomAudience(id, VIEW)).toMatchObject({ approximate_count_lower_bound: -1, delivery_status: { code: 300 } });
+    await kit.admin('PATCH', '/_emulator/audiences/999', { delivery_status: null }, [404]);
+    await kit.admin('PATCH', `/_emulator/audiences/${id}`, { delivery_status: { code: 'x' } }, [400]);
+  });
+
+  it('counts each request by what it did and how it ended, for the metrics', async () => {
+    const outcomes: string[] = [];
+    const client = kit.clientWith({ onRequest: (operation, outcome) => outcomes.push(`${operation}:${outcome}`) });
+    const id = await kit.createAudience();
+    await client.getCustomAudience(id, ['name']);
+    await graphErrorOf(client.getCustomAudience('999', ['name']));
+    await kit.admin('POST', '/_emulator/faults', { fault: 'throttle', code: 80003, nextCalls: 1 });
+    await graphErrorOf(client.addUsers(id, usersBatch(['EMAIL'], [email(1)])));
+    await kit.admin('POST', '/_emulator/faults', { fault: 'error', code: 2, nextCalls: 1 });
+    await graphErrorOf(client.removeUsers(id, usersBatch(['EMAIL'], [email(1)])));
+    await client.listCustomAudiences(AD_ACCOUNT, ['id']);
+    expect(outcomes).toEqual([
+      'read_audience:ok',
+      'read_audience:permanent',
+      'add_users:throttled',
+      'remove_users:transient',
+      'list_audiences:ok',
+    ]);
   });
 });

@@ -11,6 +11,7 @@ import { createPreparationActivities, type CyclePlan, type PrepareCycleInput } f
 import { createSourceAccess } from '../../src/activities/source-access';
 import { CALLING_THREAD_ENCODER, type MemberEncoder } from '../../src/activities/member-encoder';
 import type { GraphClient } from '../../src/facebook/graph-client';
+import { recordedMetrics } from './recorded-metrics';
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -53,6 +54,7 @@ export class PreparationHarness {
       uploadConcurrency: 1,
       sourceLimits: { ...sourceLimits('1min'), ...options.limits },
       batchSize: 10_000,
+      metrics: recordedMetrics(),
     });
     const prepare = async (
       sourceSql: string,

@@ -45,6 +45,10 @@ class FakeMeta {
   sourceAnswers: Awaited<ReturnType<AudienceSyncActivities['checkSourceAccess']>>[] = [];
   /** What preparations report when the worker runs them as a privileged role it was allowed to use. */
   sourceWarning: string | undefined;
+  metaReads = 0;
+  /** Meta's delivery status of the audience; a failure makes the next reads throw it. */
+  delivery = { code: 200, description: 'This audience is ready for use.' };
+  metaReadFailure: Error | undefined;
 
   activities(): Partial<AudienceSyncActivities> {
     return {
@@ -121,6 +125,17 @@ class FakeMeta {
         return { outcome: 'synced', added, removed, replaced: 0, invalidEntries: 0, removalsRefused: 0 };
       },
       closeCycle: async () => undefined,
+      readAudienceAtMeta: async () => {
+        this.metaReads++;
+        if (this.metaReadFailure) throw this.metaReadFailure;
+        return {
+          readAt: new Date().toISOString(),
+          // Meta matches some of the rows it holds, a while after they arrive.
+          approximateSize: this.synced ? { lower: Math.floor(this.synced * 0.6), upper: Math.floor(this.synced * 0.7) } : null,
+          deliveryStatus: this.delivery,
+          operationStatus: { code: 200, description: 'Normal' },
+        };
+      },
     };
   }
 }
@@ -191,9 +206,23 @@ describe('audienceSyncWorkflow (time-skipping)', () => {
       try {
         await body(handle);
       } finally {
+        await settled(handle);
         await handle.terminate();
       }
     });
+  }
+
+  /**
+   * Waits until no activity is in flight (as twice in a row shows): the time-skipping server stops skipping time
+   * for good when a workflow is terminated while one of its activities runs, which would hang the next test.
+   */
+  async function settled(handle: WorkflowHandle<typeof audienceSyncWorkflow>): Promise<void> {
+    let quiet = 0;
+    for (let i = 0; i < 100 && quiet < 2; i++) {
+      const pending = (await handle.describe()).raw.pendingActivities?.length ?? 0;
+      quiet = pending === 0 ? quiet + 1 : 0;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   /** Lets workflow time pass (skipped) and gives the worker a moment to run what became due. */
@@ -217,7 +246,7 @@ describe('audienceSyncWorkflow (time-skipping)', () => {
       await advance(HOUR);
       await waitFor(() => meta.prepareCalls.length === 2);
       await advance(HOUR);
-      await waitFor(() => meta.prepareCalls.length === 3);
+      await waitFor(async () => (await handle.query(statusQuery)).cyclesCompleted === 3);
       const status = await handle.query(statusQuery);
       expect(status.state).toBe('synced');
       expect(status.fbAudienceId).toBe('fb-1');
@@ -494,6 +523,30 @@ describe('audienceSyncWorkflow (time-skipping)', () => {
       await waitFor(async () => (await handle.query(statusQuery)).cyclesCompleted === 5);
     });
     expect(meta.prepareCalls.map((call) => call.replace)).toEqual([undefined, undefined, 'reconcile', undefined, 'reconcile']);
+  });
+
+  it("reads Meta's view once after each cycle, says what a person must act on, and keeps the figures when a read fails", async () => {
+    const meta = new FakeMeta();
+    await withWorkflow(meta, config(), async (handle) => {
+      await waitFor(async () => (await handle.query(statusQuery)).cyclesCompleted === 1);
+      const first = await handle.query(statusQuery);
+      expect(first.meta).toMatchObject({ approximateSize: { lower: 300, upper: 350 }, deliveryStatus: { code: 200 }, attention: null });
+      expect(first.meta?.note).toMatch(/from the 500 members sent.*not the rows it accepted/);
+      expect(meta.metaReads).toBe(1);
+
+      meta.delivery = { code: 300, description: 'This audience is too small to be used.' };
+      await handle.executeUpdate(syncNowUpdate, { args: [{ wait: true }] });
+      const small = await handle.query(statusQuery);
+      expect(small.summary).toMatch(/too small to be used in ads \(delivery status 300\)/);
+      expect(meta.metaReads).toBe(2);
+
+      meta.metaReadFailure = ApplicationFailure.nonRetryable('Graph API error 100/33', FailureType.AudienceGone);
+      await handle.executeUpdate(syncNowUpdate, { args: [{ wait: true }] });
+      const failed = await handle.query(statusQuery);
+      expect(failed.meta).toMatchObject({ approximateSize: { lower: 300, upper: 350 }, problem: expect.stringMatching(/could not be read: Graph API error 100\/33/) });
+      expect(failed.state).toBe('synced');
+      expect(meta.metaReads).toBe(3);
+    });
   });
 
   it('recreates an audience Meta deleted and uploads everything again', async () => {
