@@ -7,12 +7,11 @@ import type { MemberRowsOptions } from '../matching/member-rows';
 import { MATCHING_VERSION } from '../matching/version';
 import { inTransaction, withClient } from '../db/pool';
 import { checkAudienceSql, type AudienceSql } from '../db/audience-sql';
-import { FINGERPRINT_COPY, MEMBER_COLUMNS, memberRowsCopy } from '../db/source-query';
+import { FINGERPRINT_COPY } from '../db/source-query';
 import {
   assertSourceSettings,
   beginSourceTransaction,
   copyFromSource,
-  describeSourceColumns,
   withSourceSession,
 } from '../db/source-session';
 import {
@@ -40,15 +39,15 @@ import { advanceGeneration, claimAudienceForCycle, recordUploadSchema } from '..
 import { uploadSchema, type LimitedDataUseMode } from '../matching/keys';
 import { replacePendingMessage, type ReplaceReason } from '../workflows/replace-reason';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from '../db/binary-copy';
-import { NEWLINE } from '../db/copy-text';
 import { finishCycle, lastCountedMembership, openCycle, recordPlan } from '../db/sync-cycles';
 import type { ActivityDependencies } from './dependencies';
 import { decideCycle, type CycleDecision } from './cycle-decision';
-import { mergeCounts, type EncodedChunk, type MemberChunk } from './member-chunk-encoding';
+import { mergeCounts, withMissingUserIds, type EncodedChunk } from './member-chunk-encoding';
 import { CALLING_THREAD_ENCODER } from './member-encoder';
 import { ensureSourceFit } from './source-access';
 import { failingOnBrokenInvariants } from './invariant-failure';
-import { missingUserIdFailure, oversizedRowFailure, sourceQueryFailure } from './source-query-failure';
+import { fromSource, oversizedRowFailure, sourceQueryFailure } from './source-query-failure';
+import { encodeEachChunk, MAX_SOURCE_ROW_BYTES, sourceMemberChunks } from './source-member-chunks';
 
 export interface PrepareCycleInput {
   audienceKey: string;
@@ -97,16 +96,6 @@ export interface CyclePlan {
   generation: number;
 }
 
-/**
- * COPY text handed to the encoder at a time: some 2,000 rows of a typical customer table, big enough to amortize a
- * thread hop, small enough to stream.
- */
-const CHUNK_BYTES = 512 * 1024;
-/**
- * The longest source row a cycle takes: far beyond any member's match keys, and small enough that a row is held
- * whole on the way to a hashing thread (whose heap is capped) without threatening the worker's memory.
- */
-export const MAX_SOURCE_ROW_BYTES = 4 * 1024 * 1024;
 /**
  * Up to this many changed members are encoded on the activity's own thread, a chunk at a time: under a second of
  * work, where a hashing thread would cost its start-up and tens of MB on top of what the last upload left.
@@ -163,7 +152,7 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
   if (replace) log.info('the cycle replaces the audience at Meta', { reason: replace });
 
   // Anything but one read-only SELECT fails the cycle before a byte of it reaches a database.
-  const query = await fromSource(deps, checkAudienceSql(input.sourceSql));
+  const query = await fromSource(checkAudienceSql(input.sourceSql), deps.sourceLimits);
   const sourceWarning = await ensureSourceFit(deps.sourceAccess);
 
   const started = Date.now();
@@ -173,12 +162,12 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
   let passTwo: PassTwo = { sourceRows: 0, withoutUserId: 0, drops: {} };
   await withSourceSession(deps.sourcePool, async (source) => {
     // One snapshot for both passes, read-only: the query can see what it is allowed to and change nothing.
-    await fromSource(deps, beginSourceTransaction(source, 'REPEATABLE READ'));
+    await fromSource(beginSourceTransaction(source, 'REPEATABLE READ'), deps.sourceLimits);
     let changedIds: string[] | undefined;
     if (await membersReusable(deps.pool, input.audienceKey, basis)) {
       await copyFingerprints(deps, query, source, tables);
       // The query may have switched the timeouts off for the session: they hold again while the source waits.
-      await fromSource(deps, assertSourceSettings(source, deps.sourceLimits));
+      await fromSource(assertSourceSettings(source, deps.sourceLimits), deps.sourceLimits);
       const changes = await inTransaction(deps.pool, (client) =>
         findChangedMembers(client, input.audienceKey, tables),
       );
@@ -208,7 +197,7 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
       log.info('staged changed members', { scope, rebuiltMembers, ms: Date.now() - started });
     }
     // Nothing read needs keeping, and what a SELECT managed to do anyway (a large object, a NOTIFY) is undone.
-    await fromSource(deps, source.query('ROLLBACK'));
+    await fromSource(source.query('ROLLBACK'), deps.sourceLimits);
   });
 
   const firstLoad = scope === 'all' && (await loadFirstMembers(deps.pool, input.audienceKey, tables, rebuiltMembers));
@@ -234,9 +223,7 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
     const { decision } = decided;
     const message =
       replace && decision !== 'upload' ? [decided.message, replacePendingMessage(replace)].filter(Boolean).join(' ') : decided.message;
-    const drops = passTwo.withoutUserId
-      ? { ...passTwo.drops, 'user_id:missing': passTwo.withoutUserId }
-      : passTwo.drops;
+    const drops = withMissingUserIds(passTwo.drops, passTwo.withoutUserId);
     const result: CyclePlan = {
       cycleId: input.cycleId,
       decision,
@@ -263,15 +250,6 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
   });
 }
 
-/** Runs a step of the source query, classifying its failure as the query's (not ours). */
-async function fromSource<T>(deps: ActivityDependencies, step: Promise<T>): Promise<T> {
-  try {
-    return await step;
-  } catch (error) {
-    throw sourceQueryFailure(error, deps.sourceLimits);
-  }
-}
-
 /** Pass 1: COPY from the source straight into our fingerprints table. */
 async function copyFingerprints(
   deps: ActivityDependencies,
@@ -280,7 +258,7 @@ async function copyFingerprints(
   tables: CycleTables,
 ): Promise<void> {
   await withClient(deps.pool, async (target) => {
-    const out = await fromSource(deps, copyFromSource(source, query, FINGERPRINT_COPY, deps.sourceLimits));
+    const out = await fromSource(copyFromSource(source, query, FINGERPRINT_COPY, deps.sourceLimits), deps.sourceLimits);
     const into = target.query(copyFrom(copyIntoFingerprintsSql(tables)));
     let sourceError: unknown;
     out.once('error', (error) => (sourceError = error));
@@ -324,67 +302,12 @@ async function stageMembers(
       if (chunk.copyData.length > 0 && !copy.write(chunk.copyData)) await Promise.race([once(copy, 'drain'), copyFailed]);
       context.heartbeat({ stage: 'staging', sourceRows: totals.sourceRows });
     };
-    const inFlight = new Set<Promise<void>>();
     const encoder =
       onlyMembers !== undefined && onlyMembers.length <= FEW_MEMBERS ? CALLING_THREAD_ENCODER : deps.encoder;
-    const dispatch = async (chunk: MemberChunk): Promise<void> => {
-      // One chunk per encoder thread while the next is read keeps every core busy without buffering the source.
-      while (inFlight.size >= encoder.parallelism) await Promise.race(inFlight);
-      const work = encoder.encode(chunk, options).then(write);
-      inFlight.add(work);
-      // A failed chunk stays in the set, so the next wait or the final one throws: its members were not staged.
-      void work.then(() => inFlight.delete(work), () => undefined);
-    };
-
-    for await (const chunk of memberRows(deps, query, source, onlyMembers)) await dispatch(chunk);
-    await Promise.all(inFlight);
+    const chunks = sourceMemberChunks(source, query, onlyMembers, deps.sourceLimits);
+    await encodeEachChunk(chunks, encoder.parallelism, (chunk) => encoder.encode(chunk, options), write);
     copy.end(COPY_BINARY_TRAILER);
     await Promise.race([once(copy, 'finish'), copyFailed]);
     return totals;
   });
-}
-
-/**
- * The source rows of every member, or of the listed ones, as COPY text cut at line ends: this thread only moves
- * bytes, and the encoder threads parse their own chunks, in parallel, with the driver's type parsers. A row is
- * held whole until it is cut, so one longer than MAX_SOURCE_ROW_BYTES fails the cycle instead.
- */
-async function* memberRows(
-  deps: ActivityDependencies,
-  query: AudienceSql,
-  source: PoolClient,
-  onlyMembers: string[] | undefined,
-): AsyncGenerator<MemberChunk> {
-  const columns = await fromSource(deps, describeSourceColumns(source, query, MEMBER_COLUMNS, deps.sourceLimits));
-  if (!columns.some((column) => column.name === 'user_id')) throw missingUserIdFailure();
-  const stream = await fromSource(deps, copyFromSource(source, query, memberRowsCopy(onlyMembers), deps.sourceLimits));
-  const data = (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-  try {
-    let held: Buffer[] = [];
-    let heldBytes = 0;
-    /** Bytes of the row that has not ended yet. */
-    let openRow = 0;
-    for (;;) {
-      const next = await fromSource(deps, data.next());
-      if (next.done) break;
-      const piece = next.value;
-      held.push(piece);
-      heldBytes += piece.length;
-      const lastNewline = piece.lastIndexOf(NEWLINE);
-      openRow = lastNewline < 0 ? openRow + piece.length : piece.length - lastNewline - 1;
-      if (openRow > MAX_SOURCE_ROW_BYTES) throw oversizedRowFailure(MAX_SOURCE_ROW_BYTES);
-      // Cut only where the newest piece ends a row, so a row longer than a chunk is joined once, not piece by piece.
-      if (heldBytes < CHUNK_BYTES || lastNewline < 0) continue;
-      const text = Buffer.concat(held, heldBytes);
-      const end = text.length - openRow;
-      held = [text.subarray(end)];
-      heldBytes = openRow;
-      yield { copyText: text.subarray(0, end), columns };
-    }
-    // COPY ends every row with a newline: anything left is a cut-off row, which the parser refuses.
-    if (heldBytes > 0) yield { copyText: Buffer.concat(held, heldBytes), columns };
-  } finally {
-    // Stopped early (a failure here or in the encoder): the COPY is abandoned and its connection with it.
-    stream.destroy();
-  }
 }

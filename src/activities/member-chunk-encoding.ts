@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import { AUDIENCE_SCHEMA, LIMITED_DATA_USE_BIT, UNHASHED_KEYS, VALUE_BIT } from '../matching/keys';
-import { buildMemberRows, type MemberRowsOptions } from '../matching/member-rows';
+import { buildMemberRows, type MemberRows, type MemberRowsOptions } from '../matching/member-rows';
 import { encodeRowInto } from '../matching/row-codec';
 import { BinaryCopyWriter } from '../db/binary-copy';
 import { FINGERPRINT_COLUMN } from '../db/source-query';
@@ -45,7 +45,47 @@ const MAX_FIRST_CAPACITY = 8 * 1024 * 1024;
 export function encodeMembers(chunk: MemberChunk, options: MemberRowsOptions): EncodedChunk {
   if ('records' in chunk) return encodeMemberChunk(chunk.records, options);
   const capacity = Math.min(Math.ceil(chunk.copyText.byteLength * TUPLE_BYTES_PER_SOURCE_BYTE), MAX_FIRST_CAPACITY);
-  return encodeMemberChunk(parseCopyTextRows(chunk.copyText, chunk.columns), options, capacity);
+  return encodeMemberChunk(chunkRecords(chunk), options, capacity);
+}
+
+/** The chunk's source rows, parsed here when they came as COPY text. */
+export function chunkRecords(chunk: MemberChunk): Record<string, unknown>[] {
+  return 'records' in chunk ? chunk.records : parseCopyTextRows(chunk.copyText, chunk.columns);
+}
+
+/** A source row as the member a cycle stages: its id, its rows, and which keys it has (keys.ts COVERAGE_KEYS bits). */
+export interface SourceMember {
+  id: string;
+  built: MemberRows;
+  keysMask: number;
+}
+
+/** Options for buildMemberRows as a cycle builds rows: digests as bytes, which the staged rows hold. */
+export function stagedRowOptions(options: MemberRowsOptions): MemberRowsOptions {
+  return { ...options, digests: 'bytes' };
+}
+
+/**
+ * Normalizes and hashes one source row as a cycle does, counting its dropped values into `drops` by `KEY:reason`;
+ * undefined for a row without a usable `user_id`, which cannot be tracked and is skipped.
+ */
+export function readSourceMember(
+  record: Record<string, unknown>,
+  rowOptions: MemberRowsOptions,
+  drops: Record<string, number>,
+): SourceMember | undefined {
+  const memberId = record.user_id;
+  if (memberId === null || memberId === undefined || String(memberId) === '') return undefined;
+  const built = buildMemberRows(record, rowOptions);
+  for (const dropped of built.dropped) {
+    const label = `${dropped.key}:${dropped.reason}`;
+    drops[label] = (drops[label] ?? 0) + 1;
+  }
+  let keysMask = 0;
+  for (const key of built.keysWithValue) keysMask |= KEY_BITS.get(key) as number;
+  if (built.limitedDataUse) keysMask |= LIMITED_DATA_USE_BIT;
+  if (rowOptions.valueColumn !== undefined && built.rows.length > 0) keysMask |= VALUE_BIT;
+  return { id: String(memberId), built, keysMask };
 }
 
 /**
@@ -59,30 +99,21 @@ export function encodeMemberChunk(
   options: MemberRowsOptions,
   capacity?: number,
 ): EncodedChunk {
-  const rowOptions: MemberRowsOptions = { ...options, digests: 'bytes' };
+  const rowOptions = stagedRowOptions(options);
   const copy = new BinaryCopyWriter(capacity);
   const drops: Record<string, number> = {};
   let withoutUserId = 0;
   for (const record of records) {
-    const memberId = record.user_id;
-    if (memberId === null || memberId === undefined || String(memberId) === '') {
+    const member = readSourceMember(record, rowOptions, drops);
+    if (member === undefined) {
       withoutUserId++;
       continue;
     }
-    const member = buildMemberRows(record, rowOptions);
-    for (const dropped of member.dropped) {
-      const label = `${dropped.key}:${dropped.reason}`;
-      drops[label] = (drops[label] ?? 0) + 1;
-    }
-    let keysMask = 0;
-    for (const key of member.keysWithValue) keysMask |= KEY_BITS.get(key) as number;
-    if (member.limitedDataUse) keysMask |= LIMITED_DATA_USE_BIT;
-    if (rowOptions.valueColumn !== undefined && member.rows.length > 0) keysMask |= VALUE_BIT;
-
-    copy.tuple(STAGING_COLUMNS).utf8(String(memberId)).int8(BigInt(String(record[FINGERPRINT_COLUMN]))).int4(keysMask);
-    let listedHash = copy.byteaArray(member.rows.length, DIGEST_BYTES);
+    const { rows } = member.built;
+    copy.tuple(STAGING_COLUMNS).utf8(member.id).int8(BigInt(String(record[FINGERPRINT_COLUMN]))).int4(member.keysMask);
+    let listedHash = copy.byteaArray(rows.length, DIGEST_BYTES);
     copy.null().null();
-    for (const row of member.rows) {
+    for (const row of rows) {
       copy.tuple(STAGING_COLUMNS).null().null().null().null();
       const rowHash = copy.field(DIGEST_BYTES);
       let dataStart = 0;
@@ -101,6 +132,11 @@ export function encodeMemberChunk(
   }
   // A copy of exactly the tuples: a view would take its whole, larger buffer along when cloned off the thread.
   return { copyData: Buffer.from(copy.tuples), sourceRows: records.length, withoutUserId, drops };
+}
+
+/** Dropped values by `KEY:reason` with the source rows that had no usable user_id, as a cycle records them. */
+export function withMissingUserIds(drops: Record<string, number>, withoutUserId: number): Record<string, number> {
+  return withoutUserId ? { ...drops, 'user_id:missing': withoutUserId } : drops;
 }
 
 export function mergeCounts(into: Record<string, number>, from: Record<string, number>): void {

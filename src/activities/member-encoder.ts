@@ -4,10 +4,13 @@ import { availableParallelism } from 'node:os';
 import Piscina from 'piscina';
 import type { MemberRowsOptions } from '../matching/member-rows';
 import { encodeMembers, type EncodedChunk, type MemberChunk } from './member-chunk-encoding';
+import { summarizeMembers, type MemberChunkSummary } from './member-chunk-summary';
 
 /** Turns chunks of source members into staging COPY tuples, on worker threads when there are cores for it. */
 export interface MemberEncoder {
   encode(chunk: MemberChunk, options: MemberRowsOptions): Promise<EncodedChunk>;
+  /** The same normalization and hashing, summarized for `preview` instead of staged (member-chunk-summary). */
+  summarize(chunk: MemberChunk, options: MemberRowsOptions, examples: number): Promise<MemberChunkSummary>;
   /** How many chunks it can usefully work on at once. */
   readonly parallelism: number;
   close(): Promise<void>;
@@ -21,6 +24,7 @@ const THREAD_IDLE_MS = 500;
 export const CALLING_THREAD_ENCODER: MemberEncoder = {
   parallelism: 1,
   encode: async (chunk, options) => encodeMembers(chunk, options),
+  summarize: async (chunk, options, examples) => summarizeMembers(chunk, options, examples),
   close: async () => undefined,
 };
 
@@ -47,6 +51,8 @@ export function createMemberEncoder(threads: number = availableParallelism()): M
   return {
     parallelism: threads,
     encode: (chunk, options) => pool.run({ chunk, options }) as Promise<EncodedChunk>,
+    summarize: (chunk, options, examples) =>
+      pool.run({ chunk, options, examples }, { name: 'summarizeOnThread' }) as Promise<MemberChunkSummary>,
     close: () => pool.destroy(),
   };
 }

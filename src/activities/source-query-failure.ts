@@ -49,6 +49,15 @@ export function sourceQueryFailure(error: unknown, limits: SourceLimits): unknow
   );
 }
 
+/** Runs a step of the source query, classifying its failure as the query's (not ours). */
+export async function fromSource<T>(step: Promise<T>, limits: SourceLimits): Promise<T> {
+  try {
+    return await step;
+  } catch (error) {
+    throw sourceQueryFailure(error, limits);
+  }
+}
+
 export function missingUserIdFailure(): ApplicationFailure {
   return ApplicationFailure.nonRetryable(
     'The source query returns no user_id column; it must return one row per member with a stable user_id.',

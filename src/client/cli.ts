@@ -28,8 +28,13 @@ import { describeLookalike } from '../workflows/status-text';
 import { AudienceClient, UserFacingError } from './audience-client';
 import { parseSourceQuery, tryQueryOnSource } from './source-check';
 import { checkAdoptable } from './adoption-check';
-import { formatCycle, formatHistory, formatList, formatStatus, printJson } from './output';
+import { formatCycle, formatHistory, formatList, formatPreview, formatStatus, printJson } from './output';
+import type { AudiencePreview } from './preview-tally';
+import type { AudienceSql } from '../db/audience-sql';
 import { collectFaultFlag, parseThrottleFlag } from '../emulator/command-line-flags';
+
+/** Example members `preview` and `connect` show. */
+const DEFAULT_SAMPLE = 5;
 
 function parseInterval(value: string): number {
   const parsed = ms(value as ms.StringValue);
@@ -147,10 +152,7 @@ program
   .option('--no-check', 'do not try the query on the source database (it is still parsed), nor read an adopted audience at Meta')
   .option('--json', 'print JSON')
   .action(async (options) => {
-    const sourceSql: string | undefined = options.queryFile
-      ? readQueryFile(options.queryFile as string)
-      : (options.query as string | undefined);
-    if (!sourceSql?.trim()) throw new UserFacingError('Give the audience query with --query or --query-file.');
+    const sourceSql = audienceSql(options);
     const environment = readEnvironment();
     const query = await parseSourceQuery(sourceSql);
     if (options.check) {
@@ -175,8 +177,16 @@ program
       ...(options.valueColumn !== undefined ? { valueColumn: options.valueColumn as string } : {}),
       ...((options.lookalike as LookalikeSpec[]).length > 0 ? { lookalikes: options.lookalike as LookalikeSpec[] } : {}),
     };
-    const result = await withClient((client) => client.connectAudience(config));
-    if (options.json) return printJson({ audienceKey: config.audienceKey, ...result });
+    let preview: AudiencePreview | undefined;
+    const result = await withClient(async (client) => {
+      if (options.check) {
+        // Once Temporal answers, as it reads the whole source: what the first cycle will find, before the workflow.
+        preview = await previewQuery(environment, query, options);
+        if (!options.json) console.log(formatPreview(preview, options.minSize));
+      }
+      return client.connectAudience(config);
+    });
+    if (options.json) return printJson({ audienceKey: config.audienceKey, ...result, ...(preview ? { preview } : {}) });
     if (result.started && config.customAudienceId) {
       console.log(
         `Connected ${config.audienceKey}: it adopts Custom Audience ${config.customAudienceId}, whose membership the first ` +
@@ -198,6 +208,30 @@ program
         );
       }
     }
+  });
+
+program
+  .command('preview')
+  .description(
+    'Run an audience query as a cycle would and show its members, match-key coverage, dropped values and examples; ' +
+      'creates nothing.',
+  )
+  .addOption(new Option('--query <sql>', 'SELECT returning user_id plus traits').conflicts('queryFile'))
+  .option('--query-file <file>', 'file holding the SELECT')
+  .option('--default-country <cc>', 'country for phone numbers without a country code', parseCountry)
+  .addOption(
+    new Option('--limited-data-use <members>', 'Limited Data Use for members whose limited_data_use trait is true, or all').choices(
+      LIMITED_DATA_USE_MODES,
+    ),
+  )
+  .option('--value-column <column>', "a value-based audience: the column or traits key of each member's value", parseColumnName)
+  .option('--sample <n>', 'example members, and user ids per drop reason, to show', parseCount, DEFAULT_SAMPLE)
+  .option('--json', 'print JSON')
+  .action(async (options) => {
+    const environment = readEnvironment();
+    const preview = await previewQuery(environment, await parseSourceQuery(audienceSql(options)), options);
+    if (options.json) printJson(preview);
+    else console.log(formatPreview(preview));
   });
 
 program
@@ -367,6 +401,28 @@ program
     const { runEmulatorCommand } = await import('../emulator/emulator-command');
     await runEmulatorCommand({ databaseUrl: readEnvironment().DATABASE_URL, ...options });
   });
+
+/** The audience's SQL, from --query or --query-file. */
+function audienceSql(options: { query?: string; queryFile?: string }): string {
+  const sourceSql = options.queryFile ? readQueryFile(options.queryFile) : options.query;
+  if (!sourceSql?.trim()) throw new UserFacingError('Give the audience query with --query or --query-file.');
+  return sourceSql;
+}
+
+/** The preview of `connect` and `preview`, with the options that change what members yield. */
+async function previewQuery(
+  environment: Environment,
+  query: AudienceSql,
+  options: { defaultCountry?: string; limitedDataUse?: LimitedDataUseMode; valueColumn?: string; sample?: number },
+): Promise<AudiencePreview> {
+  const { previewAudience } = await import('./audience-preview');
+  return previewAudience(environment, query, {
+    examples: options.sample ?? DEFAULT_SAMPLE,
+    ...(options.defaultCountry ? { defaultCountry: options.defaultCountry } : {}),
+    ...(options.limitedDataUse ? { limitedDataUse: options.limitedDataUse } : {}),
+    ...(options.valueColumn !== undefined ? { valueColumn: options.valueColumn } : {}),
+  });
+}
 
 function readQueryFile(file: string): string {
   try {

@@ -4,6 +4,7 @@ import type { CycleRecord } from '../db/sync-cycles';
 import type { AudienceStatus, CycleSummary } from '../workflows/audience-status';
 import { describeLookalike, describeMetaView } from '../workflows/status-text';
 import type { AudienceListing } from './audience-client';
+import type { AudiencePreview } from './preview-tally';
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -62,6 +63,38 @@ function formatMatchKeys(cycle: Pick<CycleSummary, 'coverage' | 'drops' | 'membe
   return lines;
 }
 
+/**
+ * What `preview` (and `connect`, before it starts the workflow) shows of the audience's query: counts, key names
+ * and user ids, never a value. With `minSize`, whether the first cycle would upload.
+ */
+export function formatPreview(preview: AudiencePreview, minSize?: number): string {
+  const leftOut = preview.userIdsWithoutRows
+    ? `; ${plural(preview.userIdsWithoutRows, 'user_id')} left out, with nothing Meta can use`
+    : '';
+  const members = `${plural(preview.sourceRows, 'row')}: ${plural(preview.members, 'member')}${leftOut}`;
+  const lines = [`The query returns ${members}. Nothing was created.`, ...formatMatchKeys(preview)];
+  // In the order of the dropped values above them: the most frequent first.
+  const dropExamples = Object.entries(preview.dropExamples)
+    .sort(([a], [b]) => (preview.drops[b] ?? 0) - (preview.drops[a] ?? 0))
+    .map(([label, userIds]) => `${label} ${userIds.join(', ')}`);
+  if (dropExamples.length > 0) lines.push(`  dropped from:    ${dropExamples.join('; ')}`);
+  const { userIds, rows } = preview.duplicateUserIds;
+  if (userIds > 0) lines.push(`  duplicate ids:   ${plural(userIds, 'user_id')} on ${rows} rows; a cycle keeps one row of each`);
+  if (preview.coverage[LIMITED_DATA_USE_COVERAGE]) {
+    lines.push(`  limited data use: ${preview.coverage[LIMITED_DATA_USE_COVERAGE]} members`);
+  }
+  if (minSize !== undefined && preview.members < minSize) {
+    lines.push(`  minimum size:    ${minSize}: cycles upload nothing until the query yields that many members`);
+  }
+  preview.examples.forEach((example, n) => {
+    const keys = example.rows > 0 ? `${example.keys.join(', ')} (${plural(example.rows, 'row')})` : 'left out, nothing Meta can use';
+    const dropped = example.dropped.length > 0 ? `; dropped ${example.dropped.join(', ')}` : '';
+    lines.push(`  ${n === 0 ? 'examples:' : ''}`.padEnd(19) + `${example.userId}: ${keys}${dropped}`);
+  });
+  if (preview.sourceWarning) lines.push(`  ${preview.sourceWarning}`);
+  return lines.join('\n');
+}
+
 export function formatList(listings: AudienceListing[]): string {
   if (listings.length === 0) return 'No audiences are connected.';
   const rows = listings.map((item) => [
@@ -91,6 +124,10 @@ export function formatHistory(cycles: CycleRecord[]): string {
     cycle.message ?? '',
   ]);
   return table(['STARTED', 'TOOK', 'OUTCOME', 'MEMBERS', 'ADDS', 'REMOVES', 'ADDED', 'REMOVED', 'REPLACED', 'LDU', 'DROPPED', 'MESSAGE'], rows);
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 function table(header: string[], rows: string[][]): string {

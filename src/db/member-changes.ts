@@ -1,5 +1,5 @@
 import type { ClientBase, Pool } from 'pg';
-import { AUDIENCE_SCHEMA, LIMITED_DATA_USE_COVERAGE, VALUE_COLUMN } from '../matching/keys';
+import { COVERAGE_KEYS } from '../matching/keys';
 import { inTransaction, SCHEMA, type Queryable } from './pool';
 import type { CycleTables } from './cycle-tables';
 import { StateInvariantError } from './state-invariant';
@@ -308,12 +308,6 @@ async function changeMembers(
   );
 }
 
-/**
- * What coverage counts, in the order of the bits of `keys_mask`: the match keys, then the members with LDU and the
- * members with a value (keys.ts).
- */
-const COUNTED = [...AUDIENCE_SCHEMA, LIMITED_DATA_USE_COVERAGE, VALUE_COLUMN];
-
 export interface AudienceMembership {
   /** Members with at least one row: what the minimum size is checked against. */
   members: number;
@@ -330,7 +324,7 @@ export async function audienceMembership(
   audienceKey: string,
   changedIn?: CycleTables,
 ): Promise<AudienceMembership> {
-  const perKey = COUNTED.map(
+  const perKey = COVERAGE_KEYS.map(
     (_, bit) => `count(*) FILTER (WHERE keys_mask & ${1 << bit} <> 0) AS k${bit}`,
   );
   const changedOnly = changedIn ? `AND member_id IN (SELECT member_id FROM ${changedIn.changed})` : '';
@@ -340,7 +334,7 @@ export async function audienceMembership(
     [audienceKey],
   );
   const coverage: Record<string, number> = {};
-  COUNTED.forEach((key, bit) => {
+  COVERAGE_KEYS.forEach((key, bit) => {
     const count = Number(rows[0][`k${bit}`]);
     if (count > 0) coverage[key] = count;
   });
@@ -354,7 +348,7 @@ export function movedMembership(
   after: AudienceMembership,
 ): AudienceMembership {
   const coverage: Record<string, number> = {};
-  for (const key of COUNTED) {
+  for (const key of COVERAGE_KEYS) {
     const count = (last.coverage[key] ?? 0) - (before.coverage[key] ?? 0) + (after.coverage[key] ?? 0);
     if (count > 0) coverage[key] = count;
   }

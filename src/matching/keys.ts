@@ -61,3 +61,9 @@ export const LIMITED_DATA_USE_BIT = 1 << AUDIENCE_SCHEMA.length;
 export const LIMITED_DATA_USE_COVERAGE = 'LDU';
 /** The next bit counts the members of a value-based audience with a usable value, as LOOKALIKE_VALUE. */
 export const VALUE_BIT = LIMITED_DATA_USE_BIT << 1;
+
+/**
+ * What coverage counts, in the order of the bits of `keys_mask`: the match keys, then the members with LDU and the
+ * members with a value.
+ */
+export const COVERAGE_KEYS: readonly string[] = [...AUDIENCE_SCHEMA, LIMITED_DATA_USE_COVERAGE, VALUE_COLUMN];

@@ -1,6 +1,6 @@
 import { SCHEMA } from '../../src/db/pool';
 import { encodeMembers } from '../../src/activities/member-chunk-encoding';
-import type { MemberEncoder } from '../../src/activities/member-encoder';
+import { CALLING_THREAD_ENCODER, type MemberEncoder } from '../../src/activities/member-encoder';
 import { PreparationHarness, DATABASE_URL } from '../support/preparation-harness';
 import { testReaderUrl } from '../support/source-reader';
 
@@ -19,13 +19,13 @@ it('fails the cycle when a chunk of members could not be encoded, even while the
   let calls = 0;
   // The second chunk fails at once, while the source's third chunk is still being read: nothing waits on it then.
   const encoder: MemberEncoder = {
+    ...CALLING_THREAD_ENCODER,
     parallelism: 2,
     encode: async (chunk, options) => {
       calls++;
       if (calls === 2) throw new Error('the hashing thread ended');
       return encodeMembers(chunk, options);
     },
-    close: async () => undefined,
   };
   // Some 1.7 MB of source rows: several chunks of COPY text.
   const { prepare } = harness.source({ url: readerUrl, encoder });
