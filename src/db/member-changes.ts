@@ -164,9 +164,17 @@ export async function loadFirstMembers(
   for (const outcome of [members, pending, stored]) if (outcome.status === 'rejected') throw outcome.reason;
   // A member's rows are distinct, so with one member per user_id a row's staged copies are the members wanting
   // it, counted in the sort that orders the rows anyway. A user_id listed twice had the rows of its dropped copy
-  // counted too: then the rows are counted again, over the members kept.
+  // counted and pending too: then the rows are counted again, over the members kept, and only theirs stay pending.
   if (members.status === 'fulfilled' && members.value !== stagedMembers) {
-    await inTransaction(pool, (client) => replaceRows(client, audienceKey, tables, ROWS_COUNTED_OVER_MEMBERS));
+    await inTransaction(pool, async (client) => {
+      await replaceRows(client, audienceKey, tables, ROWS_COUNTED_OVER_MEMBERS);
+      await client.query(
+        `DELETE FROM ${SCHEMA}.pending_rows p
+          WHERE p.audience_key = $1
+            AND NOT EXISTS (SELECT 1 FROM ${SCHEMA}.audience_rows r WHERE r.audience_key = $1 AND r.row_hash = p.row_hash)`,
+        [audienceKey],
+      );
+    });
   }
   return true;
 }

@@ -37,6 +37,7 @@ import { sha256Hex } from '../../src/matching/sha256';
 const pool = createPool(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
 const audienceKey = `member-changes-${randomUUID()}`;
 const firstLoadKey = `member-changes-first-${randomUUID()}`;
+const duplicateKey = `member-changes-duplicate-${randomUUID()}`;
 const reloadKey = `member-changes-reload-${randomUUID()}`;
 const raceKey = `member-changes-race-${randomUUID()}`;
 const failedPendingKey = `member-changes-failed-pending-${randomUUID()}`;
@@ -54,16 +55,16 @@ const fingerprint = (n: number) => String(n);
 
 beforeAll(async () => {
   await migrate(pool);
-  for (const key of [audienceKey, firstLoadKey, reloadKey, raceKey, failedPendingKey]) {
+  for (const key of [audienceKey, firstLoadKey, duplicateKey, reloadKey, raceKey, failedPendingKey]) {
     await pool.query(`INSERT INTO ${SCHEMA}.audiences (audience_key, ad_account_id, name) VALUES ($1, 'act_1', $1)`, [key]);
   }
 });
 
 afterAll(async () => {
   for (const table of ['audience_members', 'audience_rows', 'pending_rows']) {
-    await pool.query(`DELETE FROM ${SCHEMA}.${table} WHERE audience_key = ANY ($1)`, [[audienceKey, firstLoadKey, reloadKey, raceKey, failedPendingKey]]);
+    await pool.query(`DELETE FROM ${SCHEMA}.${table} WHERE audience_key = ANY ($1)`, [[audienceKey, firstLoadKey, duplicateKey, reloadKey, raceKey, failedPendingKey]]);
   }
-  await pool.query(`DELETE FROM ${SCHEMA}.audiences WHERE audience_key = ANY ($1)`, [[audienceKey, firstLoadKey, reloadKey, raceKey, failedPendingKey]]);
+  await pool.query(`DELETE FROM ${SCHEMA}.audiences WHERE audience_key = ANY ($1)`, [[audienceKey, firstLoadKey, duplicateKey, reloadKey, raceKey, failedPendingKey]]);
   await pool.end();
 });
 
@@ -221,6 +222,26 @@ describe('applyMemberChanges', () => {
       [firstLoadKey],
     );
     expect(shared.rows).toEqual([]);
+  });
+
+  it('loads a first cycle whose source lists a user_id twice with different rows, and uploads only the kept one', async () => {
+    const source: SourceMember[] = [
+      { user_id: 'a', email: 'a@example.com', fingerprint: fingerprint(1) },
+      { user_id: 'b', email: 'b-first@example.com', fingerprint: fingerprint(2) },
+      { user_id: 'b', email: 'b-second@example.com', fingerprint: fingerprint(22) },
+    ];
+    await runCycle(source, true, duplicateKey);
+    const { rows } = await pool.query<{ stored: boolean; pending: string | null }>(
+      `SELECT r.row_hash IS NOT NULL AS stored, p.operation AS pending
+         FROM ${SCHEMA}.pending_rows p FULL JOIN ${SCHEMA}.audience_rows r USING (audience_key, row_hash)
+        WHERE coalesce(p.audience_key, r.audience_key) = $1`,
+      [duplicateKey],
+    );
+    // Every stored row is pending addition and every pending addition is a stored row: one per member kept.
+    expect(rows).toEqual([
+      { stored: true, pending: 'add' },
+      { stored: true, pending: 'add' },
+    ]);
   });
 
   it('loads a first cycle again from scratch when an interrupted attempt left part of it, and never once Meta may hold rows', async () => {
