@@ -116,8 +116,46 @@ export class BenchStack {
     for (const table of tables) {
       await this.pool.query(`DELETE FROM ${SCHEMA}.${table} WHERE audience_key = ANY ($1)`, [audienceKeys]);
     }
-    // And the space they took is reused at once rather than whenever autovacuum comes by.
-    await this.pool.query(`VACUUM ${[...tables, 'cycle_batches'].map((table) => `${SCHEMA}.${table}`).join(', ')}`);
+    // And the space they took is given back, so that the next audience's state is measured alone (stateBytes).
+    await this.compactState();
+  }
+
+  /**
+   * Rewrites audience-sync's tables without the space deleted rows left, so that what an audience's first sync
+   * adds to them (stateBytes before and after) is its own. Takes each table's exclusive lock for a moment.
+   */
+  async compactState(): Promise<void> {
+    const { rows } = await this.pool.query<{ name: string }>(
+      `SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relkind = 'r'`,
+      [SCHEMA],
+    );
+    await this.pool.query(`VACUUM FULL ${rows.map((row) => row.name).join(', ')}`);
+  }
+
+  /** On-disk bytes of audience-sync's tables with their indexes and TOAST. */
+  async stateBytes(): Promise<number> {
+    const { rows } = await this.pool.query<{ bytes: string }>(
+      `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relkind = 'r'`,
+      [SCHEMA],
+    );
+    return Number(rows[0]?.bytes ?? 0);
+  }
+
+  /** The server's WAL position: the WAL written between two readings is their difference (walBytesSince). */
+  async walPosition(): Promise<string> {
+    const { rows } = await this.pool.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+    return rows[0]?.lsn as string;
+  }
+
+  /**
+   * WAL the whole server wrote since `position`. During a benchmark's sync that is audience-sync's: the emulator
+   * keeps its rows in unlogged tables and the Temporal dev server in SQLite.
+   */
+  async walBytesSince(position: string): Promise<number> {
+    const { rows } = await this.pool.query<{ bytes: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn) AS bytes', [position]);
+    return Number(rows[0]?.bytes ?? 0);
   }
 
   async stop(): Promise<void> {

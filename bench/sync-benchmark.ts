@@ -15,7 +15,9 @@ import { CpuMeter, totalCpuSeconds, type CpuSplit } from './cpu-meter';
 /**
  * `npm run bench`: the real worker and workflow against the emulator with Meta-like latency, at N and N/10
  * members: initial sync, a delta cycle after 1% churn, a cycle with no change; the worker's peak RSS in each;
- * history events per cycle; and the floor: SHA-256 of as many values on every core.
+ * history events per cycle; what the first sync wrote (our tables' bytes and the WAL, per member); and the floor:
+ * SHA-256 of as many values on every core, in wall time and in CPU. Both sizes run in one process, so their ratios
+ * hold however fast the machine is this hour.
  */
 interface SizeResult {
   members: number;
@@ -31,6 +33,16 @@ interface SizeResult {
   eventsPerCycle: number;
   /** Where the initial sync's CPU went: the worker, the emulator and PostgreSQL serving each. */
   initialSyncCpuSeconds: CpuSplit;
+  /** audience-sync's own CPU in the initial sync: the worker and the PostgreSQL backends serving it. */
+  ownCpuSeconds: number;
+  /** Wall time and CPU of the floor: SHA-256 of `hashes` values on every core. */
+  hashFloorSeconds: number;
+  hashCpuSeconds: number;
+  /** On-disk bytes of audience-sync's tables and indexes the audience holds after its first sync, per member. */
+  stateBytesPerMember: number;
+  /** WAL PostgreSQL wrote during the first sync, per member. */
+  walBytesPerMember: number;
+  seedSeconds: number;
 }
 
 const options = new Command()
@@ -48,11 +60,10 @@ const say = (line: string) => {
 async function main(): Promise<void> {
   const stack = await BenchStack.start({ latencyMs: options.latencyMs, workerLog: options.workerLog });
   try {
+    await stack.compactState();
     const tenth = await runSize(stack, Math.max(1, Math.round(options.members / 10)));
     const full = await runSize(stack, options.members);
-    say(`Hash floor: SHA-256 of ${full.hashes.toLocaleString()} values on ${availableParallelism()} cores …`);
-    const hashFloorSeconds = await hashFloor(full.hashes);
-    report(tenth, full, hashFloorSeconds);
+    report(tenth, full);
   } finally {
     await stack.stop();
   }
@@ -61,6 +72,7 @@ async function main(): Promise<void> {
 async function runSize(stack: BenchStack, members: number): Promise<SizeResult> {
   const table = `bench_profiles_${members}`;
   say(`\n== ${members.toLocaleString()} members: seeding ${table} …`);
+  const seedStarted = Date.now();
   await stack.pool.query(`DROP TABLE IF EXISTS ${table}`);
   await createProfilesTable(stack.pool, table);
   await stack.grantSourceRead(table);
@@ -68,6 +80,8 @@ async function runSize(stack: BenchStack, members: number): Promise<SizeResult> 
     await insertProfiles(stack.pool, table, first, Math.min(250_000, members - first + 1));
   }
   await stack.pool.query(`VACUUM ANALYZE ${table}`);
+  const seedSeconds = seconds(seedStarted);
+  say(`  seeded in ${seedSeconds} s`);
 
   const worker = await stack.startWorker();
   const key = `bench-${members}-${randomBytes(3).toString('hex')}`;
@@ -86,6 +100,8 @@ async function runSize(stack: BenchStack, members: number): Promise<SizeResult> 
   try {
     worker.takePeakRssMb();
     say('initial sync …');
+    const stateBytesBefore = await stack.stateBytes();
+    const walBefore = await stack.walPosition();
     let started = Date.now();
     const cpu = await CpuMeter.start(stack.pool, {
       worker: worker.process.pid as number,
@@ -104,12 +120,16 @@ async function runSize(stack: BenchStack, members: number): Promise<SizeResult> 
     });
     const initialSyncSeconds = seconds(started);
     const initialSyncCpuSeconds = await cpu.stop();
+    const walBytes = await stack.walBytesSince(walBefore);
+    const stateBytes = (await stack.stateBytes()) - stateBytesBefore;
     const peakRssMbInitial = worker.takePeakRssMb();
     if (synced.state !== 'synced') throw new Error(`initial sync ended ${synced.state}: ${synced.summary}`);
     const cycle = synced.lastCycle;
     const held = await stack.emulatorRowCount(synced.fbAudienceId as string);
     if (!cycle || held !== cycle.added) throw new Error(`the emulator holds ${held} rows, the cycle added ${cycle?.added}`);
-    say(`  ${initialSyncSeconds} s, ${cycle.added.toLocaleString()} rows, peak RSS ${peakRssMbInitial} MB`);
+    const ownCpuSeconds = round2(initialSyncCpuSeconds.worker + initialSyncCpuSeconds.postgresForWorker);
+    say(`  ${initialSyncSeconds} s, ${cycle.added.toLocaleString()} rows, peak RSS ${peakRssMbInitial} MB, own CPU ${ownCpuSeconds} s`);
+    say(`  state ${(stateBytes / members).toFixed(0)} B and WAL ${(walBytes / members).toFixed(0)} B per member`);
 
     say('delta sync after 1% churn …');
     await churn(stack, table, members);
@@ -131,10 +151,14 @@ async function runSize(stack: BenchStack, members: number): Promise<SizeResult> 
     say(`  ${noChangeSyncSeconds} s, outcome ${unchanged.cycle?.outcome}, ${noChangeMetaCalls} calls to Meta`);
 
     await stack.client.disconnect(key);
+    const hashes = await countHashes(stack, key);
+    say(`hash floor: SHA-256 of ${hashes.toLocaleString()} values on ${availableParallelism()} cores …`);
+    const floor = await hashFloor(hashes);
+    say(`  ${floor.seconds} s, ${floor.cpuSeconds} CPU s; own CPU / hash CPU ${(ownCpuSeconds / floor.cpuSeconds).toFixed(1)}×`);
     return {
       members,
       uploadRows: cycle.added,
-      hashes: await countHashes(stack, key),
+      hashes,
       initialSyncSeconds,
       deltaSyncSeconds,
       noChangeSyncSeconds,
@@ -144,6 +168,12 @@ async function runSize(stack: BenchStack, members: number): Promise<SizeResult> 
       peakRssMbNoChange,
       eventsPerCycle,
       initialSyncCpuSeconds,
+      ownCpuSeconds,
+      hashFloorSeconds: floor.seconds,
+      hashCpuSeconds: floor.cpuSeconds,
+      stateBytesPerMember: Math.round(stateBytes / members),
+      walBytesPerMember: Math.round(walBytes / members),
+      seedSeconds,
     };
   } finally {
     await worker.stop();
@@ -195,10 +225,14 @@ async function countHashes(stack: BenchStack, audienceKey: string): Promise<numb
   }
 }
 
-/** The time every core needs to SHA-256 `count` values shaped like normalized identifiers: the sync's floor. */
-async function hashFloor(count: number): Promise<number> {
+/**
+ * The time every core needs to SHA-256 `count` values shaped like normalized identifiers, and the CPU it takes:
+ * the sync's floor.
+ */
+async function hashFloor(count: number): Promise<{ seconds: number; cpuSeconds: number }> {
   const threads = availableParallelism();
   const started = Date.now();
+  const cpuBefore = process.cpuUsage();
   await Promise.all(
     Array.from({ length: threads }, (_, thread) => {
       const share = Math.ceil(count / threads);
@@ -214,10 +248,14 @@ async function hashFloor(count: number): Promise<number> {
       });
     }),
   );
-  return seconds(started);
+  const cpu = process.cpuUsage(cpuBefore);
+  return { seconds: seconds(started), cpuSeconds: round2((cpu.user + cpu.system) / 1e6) };
 }
 
-function report(tenth: SizeResult, full: SizeResult, hashFloorSeconds: number): void {
+const round2 = (value: number) => Math.round(value * 100) / 100;
+const ratio = (full: number, tenth: number) => round2(full / tenth);
+
+function report(tenth: SizeResult, full: SizeResult): void {
   const rows: [string, string, string][] = [
     ['members', String(tenth.members), String(full.members)],
     ['rows uploaded', String(tenth.uploadRows), String(full.uploadRows)],
@@ -230,15 +268,30 @@ function report(tenth: SizeResult, full: SizeResult, hashFloorSeconds: number): 
     ['worker peak RSS, no change (MB)', String(tenth.peakRssMbNoChange), String(full.peakRssMbNoChange)],
     ['history events per cycle', String(tenth.eventsPerCycle), String(full.eventsPerCycle)],
     ...cpuRows(tenth.initialSyncCpuSeconds, full.initialSyncCpuSeconds),
+    ['own CPU: worker + PostgreSQL for it (s)', String(tenth.ownCpuSeconds), String(full.ownCpuSeconds)],
+    ['hash floor, wall (s)', String(tenth.hashFloorSeconds), String(full.hashFloorSeconds)],
+    ['hash floor, CPU (s)', String(tenth.hashCpuSeconds), String(full.hashCpuSeconds)],
+    ['own CPU / hash CPU', ownPerHash(tenth).toFixed(1), ownPerHash(full).toFixed(1)],
+    ['state bytes per member', String(tenth.stateBytesPerMember), String(full.stateBytesPerMember)],
+    ['WAL bytes per member, first sync', String(tenth.walBytesPerMember), String(full.walBytesPerMember)],
+    ['seeding the source (s)', String(tenth.seedSeconds), String(full.seedSeconds)],
   ];
-  const peakRssMb = Math.max(full.peakRssMbInitial, full.peakRssMbDelta, full.peakRssMbNoChange);
-  const peakRssMbAtTenth = Math.max(tenth.peakRssMbInitial, tenth.peakRssMbDelta, tenth.peakRssMbNoChange);
+  const peakRss = (size: SizeResult) => Math.max(size.peakRssMbInitial, size.peakRssMbDelta, size.peakRssMbNoChange);
+  const growth = {
+    initialSync: ratio(full.initialSyncSeconds, tenth.initialSyncSeconds),
+    deltaSync: ratio(full.deltaSyncSeconds, tenth.deltaSyncSeconds),
+    noChangeSync: ratio(full.noChangeSyncSeconds, tenth.noChangeSyncSeconds),
+    postgresForWorkerCpu: ratio(full.initialSyncCpuSeconds.postgresForWorker, tenth.initialSyncCpuSeconds.postgresForWorker),
+    workerCpu: ratio(full.initialSyncCpuSeconds.worker, tenth.initialSyncCpuSeconds.worker),
+    ownCpu: ratio(full.ownCpuSeconds, tenth.ownCpuSeconds),
+    peakRss: ratio(peakRss(full), peakRss(tenth)),
+  };
   say('');
   say(`cores: ${availableParallelism()}, emulator latency: ${options.latencyMs} ms`);
   const width = Math.max(...rows.map((row) => row[0].length));
   for (const [label, a, b] of rows) say(`${label.padEnd(width)}  ${a.padStart(10)}  ${b.padStart(10)}`);
-  say(`hash floor for ${full.hashes.toLocaleString()} SHA-256 on all cores (s): ${hashFloorSeconds}`);
-  say(`initial sync / hash floor: ${(full.initialSyncSeconds / hashFloorSeconds).toFixed(1)}×`);
+  say(`initial sync / hash floor: ${(full.initialSyncSeconds / full.hashFloorSeconds).toFixed(1)}×`);
+  say(`growth for ${ratio(full.members, tenth.members)}× the members: ${Object.entries(growth).map(([what, times]) => `${what} ${times}×`).join(', ')}`);
   console.log(
     JSON.stringify({
       members: full.members,
@@ -248,14 +301,24 @@ function report(tenth: SizeResult, full: SizeResult, hashFloorSeconds: number): 
       deltaSyncSeconds: full.deltaSyncSeconds,
       noChangeSyncSeconds: full.noChangeSyncSeconds,
       noChangeMetaCalls: full.noChangeMetaCalls,
-      hashFloorSeconds,
-      peakRssMb,
-      peakRssMbAtTenth,
+      hashFloorSeconds: full.hashFloorSeconds,
+      hashCpuSeconds: full.hashCpuSeconds,
+      ownCpuSeconds: full.ownCpuSeconds,
+      ownCpuPerHashCpu: round2(ownPerHash(full)),
+      stateBytesPerMember: full.stateBytesPerMember,
+      walBytesPerMember: full.walBytesPerMember,
+      peakRssMb: peakRss(full),
+      peakRssMbAtTenth: peakRss(tenth),
+      growth,
       eventsPerCycle: Math.max(tenth.eventsPerCycle, full.eventsPerCycle),
       initialSyncCpuSeconds: full.initialSyncCpuSeconds,
       atTenth: tenth,
     }),
   );
+}
+
+function ownPerHash(size: SizeResult): number {
+  return size.ownCpuSeconds / size.hashCpuSeconds;
 }
 
 const CPU_LABELS: Record<keyof CpuSplit, string> = {
