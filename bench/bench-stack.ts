@@ -133,14 +133,15 @@ export class BenchStack {
     await this.pool.query(`VACUUM FULL ${rows.map((row) => row.name).join(', ')}`);
   }
 
-  /** On-disk bytes of audience-sync's tables with their indexes and TOAST. */
-  async stateBytes(): Promise<number> {
-    const { rows } = await this.pool.query<{ bytes: string }>(
-      `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  /** On-disk bytes of each of audience-sync's tables: the table itself (with TOAST) and its indexes. */
+  async stateBytes(): Promise<Map<string, { table: number; indexes: number }>> {
+    const { rows } = await this.pool.query<{ name: string; table_bytes: string; index_bytes: string }>(
+      `SELECT c.relname AS name, pg_table_size(c.oid) AS table_bytes, pg_indexes_size(c.oid) AS index_bytes
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = $1 AND c.relkind = 'r'`,
       [SCHEMA],
     );
-    return Number(rows[0]?.bytes ?? 0);
+    return new Map(rows.map((row) => [row.name, { table: Number(row.table_bytes), indexes: Number(row.index_bytes) }]));
   }
 
   /** The server's WAL position: the WAL written between two readings is their difference (walBytesSince). */

@@ -120,8 +120,11 @@ async function runSize(stack: BenchStack, members: number): Promise<SizeResult> 
     });
     const initialSyncSeconds = seconds(started);
     const initialSyncCpuSeconds = await cpu.stop();
+    const byClient = [...cpu.byClient].filter(([client]) => client.startsWith('audience-sync'));
+    say(`  PostgreSQL CPU by client: ${byClient.map(([client, cpuSeconds]) => `${client} ${cpuSeconds.toFixed(1)} s`).join(', ')}`);
     const walBytes = await stack.walBytesSince(walBefore);
-    const stateBytes = (await stack.stateBytes()) - stateBytesBefore;
+    const stateGrowth = growthByTable(stateBytesBefore, await stack.stateBytes());
+    const stateBytes = stateGrowth.reduce((sum, [, table, indexes]) => sum + table + indexes, 0);
     const peakRssMbInitial = worker.takePeakRssMb();
     if (synced.state !== 'synced') throw new Error(`initial sync ended ${synced.state}: ${synced.summary}`);
     const cycle = synced.lastCycle;
@@ -129,7 +132,8 @@ async function runSize(stack: BenchStack, members: number): Promise<SizeResult> 
     if (!cycle || held !== cycle.added) throw new Error(`the emulator holds ${held} rows, the cycle added ${cycle?.added}`);
     const ownCpuSeconds = round2(initialSyncCpuSeconds.worker + initialSyncCpuSeconds.postgresForWorker);
     say(`  ${initialSyncSeconds} s, ${cycle.added.toLocaleString()} rows, peak RSS ${peakRssMbInitial} MB, own CPU ${ownCpuSeconds} s`);
-    say(`  state ${(stateBytes / members).toFixed(0)} B and WAL ${(walBytes / members).toFixed(0)} B per member`);
+    say(`  state ${(stateBytes / members).toFixed(0)} B and WAL ${(walBytes / members).toFixed(0)} B per member; state by table (table + indexes):`);
+    for (const [name, table, indexes] of stateGrowth) say(`    ${name}: ${(table / members).toFixed(0)} + ${(indexes / members).toFixed(0)} B`);
 
     say('delta sync after 1% churn …');
     await churn(stack, table, members);
@@ -315,6 +319,21 @@ function report(tenth: SizeResult, full: SizeResult): void {
       atTenth: tenth,
     }),
   );
+}
+
+/** What each table (and its indexes) grew by, per table, largest first. */
+function growthByTable(
+  before: Map<string, { table: number; indexes: number }>,
+  after: Map<string, { table: number; indexes: number }>,
+): [string, number, number][] {
+  return [...after]
+    .map(([name, size]): [string, number, number] => [
+      name,
+      size.table - (before.get(name)?.table ?? 0),
+      size.indexes - (before.get(name)?.indexes ?? 0),
+    ])
+    .filter(([, table, indexes]) => table + indexes !== 0)
+    .sort((a, b) => b[1] + b[2] - (a[1] + a[2]));
 }
 
 function ownPerHash(size: SizeResult): number {
