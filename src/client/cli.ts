@@ -29,6 +29,7 @@ import { AudienceClient, UserFacingError } from './audience-client';
 import { parseSourceQuery, tryQueryOnSource } from './source-check';
 import { checkAdoptable } from './adoption-check';
 import { formatCycle, formatHistory, formatList, formatStatus, printJson } from './output';
+import { showCycleProgress } from './progress-display';
 import { collectFaultFlag, parseThrottleFlag } from '../emulator/command-line-flags';
 
 function parseInterval(value: string): number {
@@ -254,13 +255,17 @@ program
   .option('--replace', "replace the audience's whole membership at Meta with the current members (usersreplace)")
   .option('--json', 'print JSON')
   .action(async (key: string, options) => {
-    const result = await withClient((client) =>
-      client.syncNow(key, {
+    const result = await withClient((client) => {
+      const request = client.syncNow(key, {
         wait: !!options.wait,
         allowMassRemoval: !!options.allowMassRemoval,
         replace: !!options.replace,
-      }),
-    );
+      });
+      // Progress goes to stderr, so `sync-now --wait > file` still gets the summary alone, and --json its JSON.
+      return options.wait && !options.json
+        ? showCycleProgress(process.stderr, `${key}: `, () => client.cycleProgress(key), request)
+        : request;
+    });
     if (options.json) printJson(result);
     else if (result.cycle) console.log(`${key}: ${formatCycle(result.cycle)}`);
     else console.log(`${key}: a cycle starts now.`);
