@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Context } from '@temporalio/activity';
 import type { PoolClient } from 'pg';
@@ -39,6 +40,7 @@ import { advanceGeneration, claimAudienceForCycle, recordUploadSchema } from '..
 import { uploadSchema, type LimitedDataUseMode } from '../matching/keys';
 import { replacePendingMessage, type ReplaceReason } from '../workflows/replace-reason';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from '../db/binary-copy';
+import { NEWLINE } from '../db/copy-text';
 import { finishCycle, lastCountedMembership, openCycle, recordPlan } from '../db/sync-cycles';
 import type { ActivityDependencies } from './dependencies';
 import { decideCycle, type CycleDecision } from './cycle-decision';
@@ -48,6 +50,7 @@ import { ensureSourceFit } from './source-access';
 import { failingOnBrokenInvariants } from './invariant-failure';
 import { fromSource, oversizedRowFailure, sourceQueryFailure } from './source-query-failure';
 import { encodeEachChunk, MAX_SOURCE_ROW_BYTES, sourceMemberChunks } from './source-member-chunks';
+import { CycleProgressReporter } from './cycle-progress';
 
 export interface PrepareCycleInput {
   audienceKey: string;
@@ -120,11 +123,12 @@ export function createPreparationActivities(deps: ActivityDependencies) {
      * attempt starts the cycle's working tables afresh.
      */
     async prepareCycle(input: PrepareCycleInput): Promise<CyclePlan> {
-      const context = Context.current();
+      const progress = new CycleProgressReporter(Context.current(), input.cycleId);
+      progress.begin('starting');
       // Single statements over a large audience run longer than the heartbeat timeout; the worker is still alive.
-      const ticker = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+      const ticker = setInterval(() => progress.heartbeat(), HEARTBEAT_EVERY_MS);
       try {
-        return await failingOnBrokenInvariants(() => prepare(deps, input));
+        return await failingOnBrokenInvariants(() => prepare(deps, input, progress));
       } finally {
         clearInterval(ticker);
       }
@@ -132,7 +136,7 @@ export function createPreparationActivities(deps: ActivityDependencies) {
   };
 }
 
-async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Promise<CyclePlan> {
+async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, progress: CycleProgressReporter): Promise<CyclePlan> {
   const log = Context.current().log;
   const tables = cycleTables(input.cycleId);
   // Rows built with other options are rebuilt: the normalization, the default country, LDU and the value column.
@@ -164,8 +168,12 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
     // One snapshot for both passes, read-only: the query can see what it is allowed to and change nothing.
     await fromSource(beginSourceTransaction(source, 'REPEATABLE READ'), deps.sourceLimits);
     let changedIds: string[] | undefined;
+    /** Known when pass 1 ran; a first cycle, or a rebuild with other options, learns it only as it reads. */
+    let rowsToEncode: number | undefined;
     if (await membersReusable(deps.pool, input.audienceKey, basis)) {
-      await copyFingerprints(deps, query, source, tables);
+      progress.begin('reading', { rows: 0 });
+      await copyFingerprints(deps, query, source, tables, progress);
+      progress.begin('comparing');
       // The query may have switched the timeouts off for the session: they hold again while the source waits.
       await fromSource(assertSourceSettings(source, deps.sourceLimits), deps.sourceLimits);
       const changes = await inTransaction(deps.pool, (client) =>
@@ -176,6 +184,7 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
       if (changes.changed + changes.left > 0) {
         if (changes.changed > changes.sourceMembers * FULL_REBUILD_SHARE) {
           scope = 'all';
+          rowsToEncode = changes.sourceMembers;
         } else {
           scope = 'changed';
           changedIds = await inTransaction(deps.pool, async (client) => {
@@ -185,13 +194,15 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
             }
             return changedMemberIds(client, tables);
           });
+          rowsToEncode = changedIds.length;
         }
       }
     } else {
       scope = 'all';
     }
     if (scope === 'all' || (changedIds && changedIds.length > 0)) {
-      passTwo = await stageMembers(deps, input, query, source, tables, changedIds);
+      progress.begin('encoding', { rows: 0, ...(rowsToEncode === undefined ? {} : { totalRows: rowsToEncode }) });
+      passTwo = await stageMembers(deps, input, query, source, tables, changedIds, progress);
       rebuiltMembers = passTwo.sourceRows - passTwo.withoutUserId;
       if (scope === 'all') sourceRows = passTwo.sourceRows;
       log.info('staged changed members', { scope, rebuiltMembers, ms: Date.now() - started });
@@ -200,6 +211,7 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput): Pr
     await fromSource(source.query('ROLLBACK'), deps.sourceLimits);
   });
 
+  progress.begin('writing');
   const firstLoad = scope === 'all' && (await loadFirstMembers(deps.pool, input.audienceKey, tables, rebuiltMembers));
   return inTransaction(deps.pool, async (client) => {
     // Unless every member is rebuilt, the membership is the last one counted, moved by the members that changed
@@ -256,6 +268,7 @@ async function copyFingerprints(
   query: AudienceSql,
   source: PoolClient,
   tables: CycleTables,
+  progress: CycleProgressReporter,
 ): Promise<void> {
   await withClient(deps.pool, async (target) => {
     const out = await fromSource(copyFromSource(source, query, FINGERPRINT_COPY, deps.sourceLimits), deps.sourceLimits);
@@ -263,10 +276,22 @@ async function copyFingerprints(
     let sourceError: unknown;
     out.once('error', (error) => (sourceError = error));
     try {
-      await pipeline(out, into);
+      await pipeline(out, countingRows(progress), into);
     } catch (error) {
       throw sourceError ? sourceQueryFailure(sourceError, deps.sourceLimits) : error;
     }
+  });
+}
+
+/** Passes pass 1's COPY text on, reporting how many rows (each ends with a newline) have gone by. */
+function countingRows(progress: CycleProgressReporter): Transform {
+  let rows = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      for (let at = chunk.indexOf(NEWLINE); at >= 0; at = chunk.indexOf(NEWLINE, at + 1)) rows++;
+      progress.advance({ rows });
+      done(null, chunk);
+    },
   });
 }
 
@@ -281,6 +306,7 @@ async function stageMembers(
   source: PoolClient,
   tables: CycleTables,
   onlyMembers: string[] | undefined,
+  progress: CycleProgressReporter,
 ): Promise<PassTwo> {
   const totals: PassTwo = { sourceRows: 0, withoutUserId: 0, drops: {} };
   const options: MemberRowsOptions = {
@@ -288,7 +314,6 @@ async function stageMembers(
     ...(input.limitedDataUse ? { limitedDataUse: input.limitedDataUse } : {}),
     ...(input.valueColumn !== undefined ? { valueColumn: input.valueColumn } : {}),
   };
-  const context = Context.current();
   return withClient(deps.pool, async (target) => {
     const copy = target.query(copyFrom(copyIntoStagingSql(tables)));
     const copyFailed = once(copy, 'error').then(([error]) => Promise.reject(error));
@@ -300,7 +325,7 @@ async function stageMembers(
       totals.withoutUserId += chunk.withoutUserId;
       mergeCounts(totals.drops, chunk.drops);
       if (chunk.copyData.length > 0 && !copy.write(chunk.copyData)) await Promise.race([once(copy, 'drain'), copyFailed]);
-      context.heartbeat({ stage: 'staging', sourceRows: totals.sourceRows });
+      progress.advance({ rows: totals.sourceRows });
     };
     const encoder =
       onlyMembers !== undefined && onlyMembers.length <= FEW_MEMBERS ? CALLING_THREAD_ENCODER : deps.encoder;

@@ -13,6 +13,7 @@ import { callForAdAccount } from './ad-account-gate';
 import { cycleStateLost, readUsersBatch } from './batch-rows';
 import { failingOnBrokenInvariants } from './invariant-failure';
 import { replaceAtMeta, waitForOtherReplace } from './replace-upload';
+import { CycleProgressReporter } from './cycle-progress';
 
 export interface UploadCycleInput {
   audienceKey: string;
@@ -67,13 +68,19 @@ async function upload(deps: ActivityDependencies, input: UploadCycleInput): Prom
   // An earlier attempt finished the cycle but its result was lost with the worker.
   if (cycle.outcome !== 'running') return resultOf(cycle, 0);
   const schema = await readUploadSchema(pool, input.audienceKey);
-  if (cycle.replaceReason) await replaceAtMeta(deps, input, schema);
+  const progress = new CycleProgressReporter(context, input.cycleId);
+  if (cycle.replaceReason) await replaceAtMeta(deps, input, schema, progress);
 
   const planned = await plannedBatches(pool, input.cycleId);
-  // Meta asks for no /users call while a replace runs: ours may still be swapping at Meta, or another tool's runs.
-  if (planned.some((batch) => batch.operation !== 'replace' && !batch.acknowledged)) await waitForOtherReplace(deps, input);
-  let acknowledged = planned.filter((batch) => batch.acknowledged).length;
-  if (context.info.heartbeatDetails !== undefined) context.log.info('resuming the upload', { acknowledged, planned: planned.length });
+  const sent = planned.filter((batch) => batch.operation !== 'replace');
+  if (context.info.heartbeatDetails !== undefined) {
+    context.log.info('resuming the upload', { acknowledged: planned.filter((batch) => batch.acknowledged).length, planned: planned.length });
+  }
+  if (sent.some((batch) => !batch.acknowledged)) {
+    progress.beginUpload('uploading', sent);
+    // Meta asks for no /users call while a replace runs: ours may still be swapping at Meta, or another tool's runs.
+    await waitForOtherReplace(deps, input);
+  }
   let removalsRefused = 0;
 
   for (const operation of OPERATIONS) {
@@ -81,17 +88,15 @@ async function upload(deps: ActivityDependencies, input: UploadCycleInput): Prom
     await forEachWithConcurrency(pending, deps.uploadConcurrency, async (batch) => {
       if (removalsRefused > 0 && batch.operation === 'remove') {
         removalsRefused += batch.rowCount;
-        return;
+      } else {
+        try {
+          await uploadBatch(deps, input, batch, schema);
+        } catch (error) {
+          if (!(error instanceof GraphApiError && error.wouldLeaveAudienceTooSmall)) throw graphFailure(error);
+          removalsRefused += batch.rowCount;
+        }
       }
-      try {
-        await uploadBatch(deps, input, batch, schema);
-      } catch (error) {
-        if (!(error instanceof GraphApiError && error.wouldLeaveAudienceTooSmall)) throw graphFailure(error);
-        removalsRefused += batch.rowCount;
-        return;
-      }
-      acknowledged++;
-      context.heartbeat({ acknowledgedBatches: acknowledged, plannedBatches: planned.length });
+      progress.batchAnswered(batch);
     });
   }
 

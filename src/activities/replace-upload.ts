@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import { GraphApiError } from '../facebook/graph-error';
 import { plannedBatches, type PlannedBatch } from '../db/change-plan';
 import { inTransaction } from '../db/pool';
@@ -17,6 +17,7 @@ import type { ActivityDependencies } from './dependencies';
 import { callForAdAccount, callMeta } from './ad-account-gate';
 import { readUsersBatch } from './batch-rows';
 import { graphFailure } from './graph-failures';
+import type { CycleProgressReporter } from './cycle-progress';
 
 export interface ReplaceTarget {
   audienceKey: string;
@@ -53,14 +54,16 @@ export async function replaceAtMeta(
   deps: ActivityDependencies,
   target: ReplaceTarget,
   schema: readonly string[],
+  progress: CycleProgressReporter,
 ): Promise<void> {
   let sessionsStarted = 0;
   for (;;) {
     const batches = (await plannedBatches(deps.pool, target.cycleId)).filter((batch) => batch.operation === 'replace');
     if (batches.every((batch) => batch.acknowledged)) return;
+    progress.beginUpload('replacing', batches);
     const session = await readReplaceSession(deps.pool, target.cycleId);
     if (session && (session.ageMs <= budgetOf(deps) || endsEarly(deps, session))) {
-      if ((await sendSession(deps, target, batches, session, schema)) === 'settled') return;
+      if ((await sendSession(deps, target, batches, session, schema, progress)) === 'settled') return;
       continue;
     }
     if (sessionsStarted === SESSIONS_PER_ATTEMPT) {
@@ -79,8 +82,8 @@ async function sendSession(
   batches: PlannedBatch[],
   session: ReplaceSession,
   schema: readonly string[],
+  progress: CycleProgressReporter,
 ): Promise<'settled' | 'restart'> {
-  const context = Context.current();
   const lastBatchNo = Math.max(...batches.map((batch) => batch.batchNo));
   const estimatedTotal = batches.reduce((sum, batch) => sum + batch.rowCount, 0);
   for (const batch of batches.filter((planned) => !planned.acknowledged)) {
@@ -112,7 +115,7 @@ async function sendSession(
       if (last) await settleReplace(client, target.audienceKey, target.cycleId, deps.batchSize);
     });
     deps.metrics.rowsUploaded(target.audienceKey, 'replace', batch.rowCount);
-    context.heartbeat({ replaceBatches: batch.batchNo + 1, of: lastBatchNo + 1 });
+    progress.batchAnswered(batch);
   }
   return 'settled';
 }

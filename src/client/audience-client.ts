@@ -1,4 +1,10 @@
-import { Client, Connection, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowUpdateFailedError,
+  type WorkflowExecutionDescription,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import type { Environment } from '../config/environment';
 import { temporalConnectionOptions, unreachableTemporalMessage } from '../config/temporal-connection';
@@ -19,6 +25,7 @@ import {
   type SyncNowResult,
 } from '../workflows/messages';
 import * as SA from '../workflows/search-attributes';
+import { readCycleProgress, type CycleProgressReport } from './cycle-progress-report';
 
 /** An error whose message is the whole story for a user: the CLI prints it as one line. */
 export class UserFacingError extends Error {
@@ -30,6 +37,11 @@ export interface ConnectResult {
   started: boolean;
   /** When already connected with a different configuration: what differs. */
   differences: string[];
+}
+
+/** The workflow's status, and where the cycle it runs is (null when it runs none). */
+export interface AudienceStatusWithProgress extends AudienceStatus {
+  progress: CycleProgressReport | null;
 }
 
 export interface AudienceListing {
@@ -84,9 +96,15 @@ export class AudienceClient {
     return { started: true, differences: [] };
   }
 
-  async status(audienceKey: string): Promise<AudienceStatus> {
-    const handle = await this.runningHandle(audienceKey);
-    return handle.query(statusQuery);
+  async status(audienceKey: string): Promise<AudienceStatusWithProgress> {
+    const { handle, description } = await this.describeRunning(audienceKey);
+    const status = await handle.query(statusQuery);
+    return { ...status, progress: await this.progressIn(description) };
+  }
+
+  /** Where the audience's running cycle is, from its activities' heartbeats; null when none runs. */
+  async cycleProgress(audienceKey: string): Promise<CycleProgressReport | null> {
+    return this.progressIn((await this.describeRunning(audienceKey)).description);
   }
 
   async pause(audienceKey: string): Promise<AudienceStatus> {
@@ -141,15 +159,17 @@ export class AudienceClient {
 
   /** The handle of a running audience, or a one-line error naming the audience. */
   private async runningHandle(audienceKey: string): Promise<WorkflowHandle<typeof audienceSyncWorkflow>> {
+    return (await this.describeRunning(audienceKey)).handle;
+  }
+
+  /** A running audience's handle and description, or a one-line error naming the audience. */
+  private async describeRunning(
+    audienceKey: string,
+  ): Promise<{ handle: WorkflowHandle<typeof audienceSyncWorkflow>; description: WorkflowExecutionDescription }> {
     const handle = this.client.workflow.getHandle<typeof audienceSyncWorkflow>(workflowIdFor(audienceKey));
+    let description: WorkflowExecutionDescription;
     try {
-      const description = await handle.describe();
-      if (description.status.name !== 'RUNNING') {
-        throw new UserFacingError(
-          `Audience ${audienceKey} is not connected (its workflow is ${description.status.name.toLowerCase()}); ` +
-            'connect it again to resume syncing.',
-        );
-      }
+      description = await handle.describe();
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) {
         throw new UserFacingError(
@@ -158,7 +178,17 @@ export class AudienceClient {
       }
       throw error;
     }
-    return handle;
+    if (description.status.name !== 'RUNNING') {
+      throw new UserFacingError(
+        `Audience ${audienceKey} is not connected (its workflow is ${description.status.name.toLowerCase()}); ` +
+          'connect it again to resume syncing.',
+      );
+    }
+    return { handle, description };
+  }
+
+  private progressIn(description: WorkflowExecutionDescription): Promise<CycleProgressReport | null> {
+    return readCycleProgress(description, this.client.options.loadedDataConverter);
   }
 
   private async runningStatus(audienceKey: string): Promise<AudienceStatus | undefined> {

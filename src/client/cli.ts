@@ -31,6 +31,7 @@ import { checkAdoptable } from './adoption-check';
 import { formatCycle, formatHistory, formatList, formatPreview, formatStatus, printJson } from './output';
 import type { AudiencePreview } from './preview-tally';
 import type { AudienceSql } from '../db/audience-sql';
+import { showCycleProgress } from './progress-display';
 import { collectFaultFlag, parseThrottleFlag } from '../emulator/command-line-flags';
 
 /** Example members `preview` and `connect` show. */
@@ -288,13 +289,17 @@ program
   .option('--replace', "replace the audience's whole membership at Meta with the current members (usersreplace)")
   .option('--json', 'print JSON')
   .action(async (key: string, options) => {
-    const result = await withClient((client) =>
-      client.syncNow(key, {
+    const result = await withClient((client) => {
+      const request = client.syncNow(key, {
         wait: !!options.wait,
         allowMassRemoval: !!options.allowMassRemoval,
         replace: !!options.replace,
-      }),
-    );
+      });
+      // Progress goes to stderr, so `sync-now --wait > file` still gets the summary alone, and --json its JSON.
+      return options.wait && !options.json
+        ? showCycleProgress(process.stderr, `${key}: `, () => client.cycleProgress(key), request)
+        : request;
+    });
     if (options.json) printJson(result);
     else if (result.cycle) console.log(`${key}: ${formatCycle(result.cycle)}`);
     else console.log(`${key}: a cycle starts now.`);

@@ -1,19 +1,21 @@
 import ms from 'ms';
 import { LIMITED_DATA_USE_COVERAGE } from '../matching/keys';
 import type { CycleRecord } from '../db/sync-cycles';
-import type { AudienceStatus, CycleSummary } from '../workflows/audience-status';
+import type { CycleSummary } from '../workflows/audience-status';
 import { describeLookalike, describeMetaView } from '../workflows/status-text';
-import type { AudienceListing } from './audience-client';
+import type { AudienceListing, AudienceStatusWithProgress } from './audience-client';
 import type { AudiencePreview } from './preview-tally';
+import { describeProgress } from './progress-text';
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-export function formatStatus(status: AudienceStatus): string {
+export function formatStatus(status: AudienceStatusWithProgress): string {
   const lines = [
     `${status.audienceKey}: ${status.state}${status.paused && status.state !== 'paused' ? ' (paused)' : ''}`,
     `  ${status.summary}`,
+    ...(status.progress ? [`  in progress:     ${describeProgress(status.progress)}`] : []),
     `  name:            ${status.name}${status.pendingRename ? ' (rename pending at Meta)' : ''}`,
     `  ad account:      ${status.adAccountId}`,
     `  custom audience: ${status.fbAudienceId ?? 'not created yet'}${status.adopted ? ' (adopted)' : ''}`,

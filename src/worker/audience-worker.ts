@@ -17,6 +17,13 @@ import { startAudienceStateCounts } from './audience-state-counts';
 
 /** Activities one worker runs at once; each cycle holds at most two database connections. */
 const MAX_CONCURRENT_ACTIVITIES = 50;
+/**
+ * How stale a cycle's progress (its activities' heartbeat details) may be at the server, where `status` and
+ * `sync-now --wait` read it. The SDK's default, 0.8 × the 30 s heartbeat timeout, would leave a progress bar
+ * still for 24 s; heartbeats are calls to the server, not history events, and this is one every 2 s per running
+ * cycle at most.
+ */
+const HEARTBEAT_THROTTLE = '2 seconds';
 
 export interface RunningWorker {
   worker: Worker;
@@ -53,6 +60,7 @@ export async function startAudienceWorker(environment: Environment): Promise<Run
       taskQueue: environment.TEMPORAL_TASK_QUEUE,
       workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH },
       maxConcurrentActivityTaskExecutions: MAX_CONCURRENT_ACTIVITIES,
+      maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
       activities: createActivities({
         pool,
         sourcePool,

@@ -21,6 +21,8 @@ export interface SourceOptions {
   allowPrivileged?: boolean;
   limits?: Partial<SourceLimits>;
   encoder?: MemberEncoder;
+  /** Rows per planned batch (10,000 unless given). */
+  batchSize?: number;
 }
 
 /**
@@ -53,18 +55,19 @@ export class PreparationHarness {
       graph: {} as GraphClient,
       uploadConcurrency: 1,
       sourceLimits: { ...sourceLimits('1min'), ...options.limits },
-      batchSize: 10_000,
+      batchSize: options.batchSize ?? 10_000,
       metrics: recordedMetrics(),
     });
     const prepare = async (
       sourceSql: string,
       audienceKey?: string,
       overrides: Partial<PrepareCycleInput> = {},
+      environment = new MockActivityEnvironment(),
     ): Promise<{ audienceKey: string; plan: CyclePlan }> => {
       const key = audienceKey ?? (await this.newAudience());
       const cycleId = randomUUID();
       this.cycleIds.push(cycleId);
-      const plan: CyclePlan = await new MockActivityEnvironment().run<[PrepareCycleInput], CyclePlan, typeof activities.prepareCycle>(activities.prepareCycle, {
+      const plan: CyclePlan = await environment.run<[PrepareCycleInput], CyclePlan, typeof activities.prepareCycle>(activities.prepareCycle, {
         audienceKey: key,
         adAccountId: 'act_1',
         name: key,
