@@ -36,7 +36,7 @@ export function formatStatus(status: AudienceStatusWithProgress): string {
   if (status.reconcileEveryMs !== null) {
     lines.push(`  reconciliation:  every ${ms(status.reconcileEveryMs, { long: true })}, next ${status.nextReconcileAt ?? 'counted from the first cycle'}`);
   }
-  if (status.meta) lines.push(`  ${describeMetaView(status.meta)}`, `                   ${status.meta.note}`);
+  if (status.meta) lines.push(`  ${describeMetaView(status.meta)}`, `                   ${status.meta.attention ?? status.meta.note}`);
   for (const lookalike of status.lookalikes) lines.push(`  ${describeLookalike(lookalike)}`);
   if (status.lastCycle) lines.push(`  last cycle:      ${formatCycle(status.lastCycle)}`, ...formatMatchKeys(status.lastCycle));
   return lines.join('\n');

@@ -112,7 +112,12 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
   // Recorded only when a task first runs, never on replay, on the worker's metrics endpoint.
   const metrics = createAudienceMetrics(metricMeter);
 
-  const visibleState = (): SyncState => (s.paused && !cycleInProgress ? 'paused' : s.state);
+  // A cycle shows as running until it is counted: its outcome's state with the last cycle still the one before
+  // would tell a reader of status a mixed story.
+  const visibleState = (): SyncState => {
+    if (cycleInProgress) return s.state === 'creating' ? 'creating' : 'syncing';
+    return s.paused ? 'paused' : s.state;
+  };
   const status = (): AudienceStatus => describeStatus(config, s, visibleState());
 
   const publish = (lastSyncAt?: Date): void => {

@@ -40,7 +40,8 @@ const OPERATION_STATUS_ACTIONS: Readonly<Record<number, string>> = {
 /** One sentence when Meta's view asks something of a person: too small, unusable, or an operation in trouble. */
 export function metaViewAttention(view: MetaView): string | undefined {
   const delivery = view.deliveryStatus;
-  if (delivery?.code === 300) {
+  // Before the first upload (operation 410) an audience is empty, and too small, as a matter of course.
+  if (delivery?.code === 300 && view.operationStatus?.code !== 410) {
     return (
       'Meta reports the audience too small to be used in ads (delivery status 300): it needs more matched people ' +
       '(about 100); matching can take up to 24 hours after an upload.'

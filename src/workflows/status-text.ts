@@ -36,7 +36,8 @@ export function describeStatus(config: AudienceConfig, s: CarriedState, state: S
     lastCycle: s.lastCycle ?? null,
     cyclesCompleted: s.cyclesCompleted,
     totals: s.totals,
-    summary: [summarySentence(config.audienceKey, s, state, nextCycleAt), s.lastCycle?.sourceWarning, meta?.attention]
+    // Meta's view matters once the audience is in sync; before, the sentence about our own state is the one to act on.
+    summary: [summarySentence(config.audienceKey, s, state, nextCycleAt), s.lastCycle?.sourceWarning, state === 'synced' ? meta?.attention : undefined]
       .filter(Boolean)
       .join(' '),
   };

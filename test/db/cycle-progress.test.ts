@@ -6,6 +6,8 @@ import { SCHEMA } from '../../src/db/pool';
 import { AD_ACCOUNT, EmulatorTestKit } from '../emulator/emulator-test-kit';
 import { DATABASE_URL, PreparationHarness } from '../support/preparation-harness';
 import { testReaderUrl } from '../support/source-reader';
+import { recordedMetrics } from '../support/recorded-metrics';
+import type { AudienceMetrics } from '../../src/metrics/audience-metrics';
 
 /**
  * The progress a cycle's activities report as heartbeat details, which `status` and `sync-now --wait` show: every
@@ -57,7 +59,8 @@ async function connectedAudience(): Promise<{ audienceKey: string; fbAudienceId:
 }
 
 async function upload(audienceKey: string, fbAudienceId: string, cycleId: string): Promise<CycleProgress[]> {
-  const deps = { pool: harness.pool, graph: kit.client, batchSize: BATCH_SIZE, uploadConcurrency: 2 } as ActivityDependencies;
+  const metrics: AudienceMetrics = recordedMetrics();
+  const deps = { pool: harness.pool, graph: kit.client, batchSize: BATCH_SIZE, uploadConcurrency: 2, metrics } as ActivityDependencies;
   const { environment, beats } = recording();
   await environment.run(createUploadActivities(deps).uploadCycle, { audienceKey, cycleId, fbAudienceId, adAccountId: AD_ACCOUNT });
   return beats;

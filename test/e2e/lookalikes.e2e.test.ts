@@ -67,7 +67,7 @@ describe('lookalikes, end to end', () => {
     // Another cycle finds it, makes no second one, and shows Meta's size of it.
     await stack.cliJson<SyncNowResult>(['sync-now', key, '--wait']);
     expect((await audiences()).filter((audience) => audience.subtype === 'LOOKALIKE')).toHaveLength(1);
-    expect((await stack.cli(['status', key])).stdout).toMatch(new RegExp(`lookalike US 1%: ${us.id}, about \\d+–\\d+ people`));
+    expect((await stack.cli(['status', key])).stdout).toMatch(new RegExp(`lookalike US 1%: ${us.id}, about [\\d,]+–[\\d,]+ people`));
 
     // Deleted at Meta, it is made again at the next cycle.
     await stack.emulatorJson(`/_emulator/audiences/${us.id}`, { method: 'DELETE' });
