@@ -9,6 +9,7 @@ import { createPool } from '../db/pool';
 import { createSourcePool } from '../db/source-pool';
 import { sourceLimits } from '../db/source-session';
 import { migrate } from '../db/migrations';
+import { readServerSettings, slowFirstLoadHints } from '../db/server-settings';
 import { GraphClient } from '../facebook/graph-client';
 import { MAX_ROWS_PER_USERS_REQUEST } from '../facebook/users-payload';
 import { createAudienceMetrics } from '../metrics/audience-metrics';
@@ -51,6 +52,7 @@ export async function startAudienceWorker(environment: Environment): Promise<Run
   let connection: NativeConnection | undefined;
   try {
     await migrate(pool);
+    for (const hint of slowFirstLoadHints(await readServerSettings(pool))) Runtime.instance().logger.warn(hint);
     connection = await NativeConnection.connect(temporalConnectionOptions(environment)).catch((error: Error) => {
       throw new Error(`${unreachableTemporalMessage(environment)} (${error.message})`);
     });
