@@ -106,6 +106,23 @@ function parseCountry(value: string): string {
   return value.toLowerCase();
 }
 
+/**
+ * The options `connect` and `preview` share: the audience's SQL, and the settings that change which members and
+ * rows it yields, so that a preview is asked for exactly as the connection will be.
+ */
+function withAudienceQueryOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--query <sql>', 'SELECT returning user_id plus traits').conflicts('queryFile'))
+    .option('--query-file <file>', 'file holding the SELECT')
+    .option('--default-country <cc>', 'country for phone numbers without a country code', parseCountry)
+    .addOption(
+      new Option('--limited-data-use <members>', 'Limited Data Use for members whose limited_data_use trait is true, or all').choices(
+        LIMITED_DATA_USE_MODES,
+      ),
+    )
+    .option('--value-column <column>', "a value-based audience: the column or traits key of each member's value", parseColumnName);
+}
+
 /** Opens a client for one command and always closes it, so the process exits as soon as the command is done. */
 async function withClient<T>(work: (client: AudienceClient, environment: Environment) => Promise<T>): Promise<T> {
   const environment = readEnvironment();
@@ -123,19 +140,18 @@ const program = new Command()
   .showHelpAfterError('(run with --help for usage)')
   .configureOutput({ outputError: (text, write) => write(text) });
 
-program
-  .command('connect')
-  .description('Connect an audience: create its Custom Audience once and sync it every interval (idempotent).')
-  .requiredOption('--audience <key>', 'stable key of the audience', parseAudienceKey)
-  .requiredOption('--name <name>', 'name of the Custom Audience at Meta')
-  .requiredOption('--ad-account <act_id>', 'ad account, act_<digits>', parseAdAccount)
-  .addOption(new Option('--query <sql>', 'SELECT returning user_id plus traits').conflicts('queryFile'))
-  .option('--query-file <file>', 'file holding the SELECT')
+withAudienceQueryOptions(
+  program
+    .command('connect')
+    .description('Connect an audience: create its Custom Audience once and sync it every interval (idempotent).')
+    .requiredOption('--audience <key>', 'stable key of the audience', parseAudienceKey)
+    .requiredOption('--name <name>', 'name of the Custom Audience at Meta')
+    .requiredOption('--ad-account <act_id>', 'ad account, act_<digits>', parseAdAccount),
+)
   .addOption(
     new Option('--interval <duration>', 'time between cycles').argParser(parseInterval).default(DEFAULT_INTERVAL_MS, ms(DEFAULT_INTERVAL_MS)),
   )
   .option('--min-size <n>', 'upload nothing below this many members', parseCount, DEFAULT_MIN_SIZE)
-  .option('--default-country <cc>', 'country for phone numbers without a country code', parseCountry)
   .addOption(
     new Option('--customer-file-source <source>', 'where the data comes from (Meta asks)')
       .choices(CUSTOMER_FILE_SOURCES)
@@ -143,12 +159,6 @@ program
   )
   .option('--custom-audience-id <id>', 'adopt this existing Custom Audience instead of creating one', parseObjectId)
   .option('--reconcile-every <duration>', "replace the audience's whole membership at Meta this often (e.g. 30d)", parseReconcileEvery)
-  .addOption(
-    new Option('--limited-data-use <members>', 'Limited Data Use for members whose limited_data_use trait is true, or all').choices(
-      LIMITED_DATA_USE_MODES,
-    ),
-  )
-  .option('--value-column <column>', "a value-based audience: the column or traits key of each member's value", parseColumnName)
   .option('--lookalike <country:percent>', 'keep a lookalike of the audience, e.g. us:1 (repeatable; percent 1 to 10)', collectLookalike, [])
   .option('--no-check', 'do not try the query on the source database (it is still parsed), nor read an adopted audience at Meta')
   .option('--json', 'print JSON')
@@ -211,21 +221,14 @@ program
     }
   });
 
-program
-  .command('preview')
-  .description(
-    'Run an audience query as a cycle would and show its members, match-key coverage, dropped values and examples; ' +
-      'creates nothing.',
-  )
-  .addOption(new Option('--query <sql>', 'SELECT returning user_id plus traits').conflicts('queryFile'))
-  .option('--query-file <file>', 'file holding the SELECT')
-  .option('--default-country <cc>', 'country for phone numbers without a country code', parseCountry)
-  .addOption(
-    new Option('--limited-data-use <members>', 'Limited Data Use for members whose limited_data_use trait is true, or all').choices(
-      LIMITED_DATA_USE_MODES,
+withAudienceQueryOptions(
+  program
+    .command('preview')
+    .description(
+      'Run an audience query as a cycle would and show its members, match-key coverage, dropped values and examples; ' +
+        'creates nothing.',
     ),
-  )
-  .option('--value-column <column>', "a value-based audience: the column or traits key of each member's value", parseColumnName)
+)
   .option('--sample <n>', 'example members, and user ids per drop reason, to show', parseCount, DEFAULT_SAMPLE)
   .option('--json', 'print JSON')
   .action(async (options) => {

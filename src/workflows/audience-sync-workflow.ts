@@ -419,9 +419,9 @@ export async function audienceSyncWorkflow(input: AudienceSyncInput): Promise<vo
       s.metaView = await metaViewRead.readAudienceAtMeta({ audienceKey: config.audienceKey, adAccountId: config.adAccountId, fbAudienceId });
     } catch (error) {
       const { message } = failureOf(error);
+      // The figures, and when they were read, stay those of the last read that answered.
       s.metaView = {
-        ...(s.metaView ?? { approximateSize: null, deliveryStatus: null, operationStatus: null }),
-        readAt: new Date().toISOString(),
+        ...(s.metaView ?? { readAt: new Date().toISOString(), approximateSize: null, deliveryStatus: null, operationStatus: null }),
         problem: `Meta's view of the audience could not be read: ${message}`,
       };
     }
