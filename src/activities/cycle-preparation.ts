@@ -212,7 +212,7 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
   });
 
   progress.begin('writing');
-  const firstLoad = scope === 'all' && (await loadFirstMembers(deps.pool, input.audienceKey, tables, rebuiltMembers));
+  const firstLoad = scope === 'all' && (await loadFirstMembers(deps.pool, input.audienceKey, input.cycleId, tables, rebuiltMembers));
   return inTransaction(deps.pool, async (client) => {
     // Unless every member is rebuilt, the membership is the last one counted, moved by the members that changed
     // (counted before and after they are rebuilt): a delta does not count a million members again.
@@ -222,7 +222,7 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
     else if (scope) await applyMemberChanges(client, input.audienceKey, tables, scope, basis);
     const plan = replace
       ? { adds: await planReplaceBatches(client, input.audienceKey, input.cycleId, deps.batchSize), removes: 0, syncedBefore: 0 }
-      : await planBatches(client, input.audienceKey, input.cycleId, deps.batchSize);
+      : await planBatches(client, input.audienceKey, input.cycleId, deps.batchSize, firstLoad);
     const generation = await advanceGeneration(client, input.audienceKey);
     await recordUploadSchema(client, input.audienceKey, schema);
     const { members, coverage } =

@@ -3,6 +3,7 @@ import { AUDIENCE_SCHEMA } from '../matching/keys';
 import { isReplaceReason, type ReplaceReason } from '../workflows/replace-reason';
 import { SCHEMA, type Queryable } from './pool';
 import { StateInvariantError } from './state-invariant';
+import { listUnsentLoad } from './unsent-load';
 
 export interface AudienceRecord {
   audienceKey: string;
@@ -83,12 +84,14 @@ export async function claimAudienceForCycle(client: ClientBase, claim: CycleClai
        VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (audience_key) DO UPDATE
          SET ad_account_id = excluded.ad_account_id, name = excluded.name, fb_audience_id = excluded.fb_audience_id,
-             fingerprint_basis = NULL, generation = greatest(${SCHEMA}.audiences.generation, excluded.generation),
+             fingerprint_basis = NULL, unsent_load = NULL, generation = greatest(${SCHEMA}.audiences.generation, excluded.generation),
              replace_due = excluded.replace_due, updated_at = now()`,
       [claim.audienceKey, claim.adAccountId, claim.name, claim.fbAudienceId, claim.expectedGeneration, lost],
     );
     return lost;
   }
+  // Before this cycle plans from the pending rows (or a retry of the load's own cycle voids its batches).
+  if (record.has_rows) await listUnsentLoad(client, claim.audienceKey);
   const due = isReplaceReason(record.replace_due) ? record.replace_due : undefined;
   // Rows built before their schema was recorded have the match keys alone.
   const schemaChanged = record.has_rows && (record.upload_schema ?? AUDIENCE_SCHEMA).join() !== claim.uploadSchema.join();

@@ -3,6 +3,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import { readBinaryCopyColumn } from './binary-copy';
 import { SCHEMA, withClient, type Queryable } from './pool';
 import { StateInvariantError } from './state-invariant';
+import { forgetUnsentLoad } from './unsent-load';
 
 export type Operation = 'add' | 'remove' | 'replace';
 
@@ -24,22 +25,28 @@ export interface PlannedBatch {
   lastHash: Buffer;
   rowCount: number;
   acknowledged: boolean;
+  /** An add batch of the audience's first load while it is unsent (see unsent-load): every stored row in its range. */
+  fromLoad: boolean;
 }
 
 /**
  * Plans the cycle's upload: every pending change, including those an interrupted cycle left, is cut into batches
  * of at most `batchSize` rows, each a contiguous range of row hashes. Pending rows change only when a batch is
- * acknowledged, so a batch read again after a crash holds exactly the rows it held the first time.
+ * acknowledged, so a batch read again after a crash holds exactly the rows it held the first time. A first load
+ * (`firstLoad`) lists nothing pending: all its rows are, and are cut into add batches as they are stored.
  */
 export async function planBatches(
   client: ClientBase,
   audienceKey: string,
   cycleId: string,
   batchSize: number,
+  firstLoad = false,
 ): Promise<ChangePlan> {
   await numberIntoBatches(
     client,
-    `SELECT operation, row_hash FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`,
+    firstLoad
+      ? `SELECT 'add'::text AS operation, row_hash FROM ${SCHEMA}.audience_rows WHERE audience_key = $1`
+      : `SELECT operation, row_hash FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`,
     audienceKey,
     cycleId,
     batchSize,
@@ -119,9 +126,11 @@ export async function plannedBatches(client: Queryable, cycleId: string): Promis
     last_hash: Buffer;
     row_count: number;
     acknowledged: boolean;
+    from_load: boolean;
   }>(
-    `SELECT operation, batch_no, first_hash, last_hash, row_count, acknowledged_at IS NOT NULL AS acknowledged
-       FROM ${SCHEMA}.cycle_batches WHERE cycle_id = $1 ORDER BY operation, batch_no`,
+    `SELECT operation, batch_no, first_hash, last_hash, row_count, acknowledged_at IS NOT NULL AS acknowledged,
+            operation = 'add' AND EXISTS (SELECT 1 FROM ${SCHEMA}.audiences a WHERE a.unsent_load = b.cycle_id) AS from_load
+       FROM ${SCHEMA}.cycle_batches b WHERE cycle_id = $1 ORDER BY operation, batch_no`,
     [cycleId],
   );
   return rows.map((row) => ({
@@ -131,12 +140,14 @@ export async function plannedBatches(client: Queryable, cycleId: string): Promis
     lastHash: row.last_hash,
     rowCount: row.row_count,
     acknowledged: row.acknowledged,
+    fromLoad: row.from_load,
   }));
 }
 
 /**
  * The compact rows of a batch (see src/matching/row-codec.ts), exactly as built, and for removals as uploaded; a
- * replace batch's are the wanted rows in its range.
+ * replace batch's, and an unsent first load's, are the wanted rows in its range (a load's wanted rows are all pending
+ * addition, and none of them is listed).
  * They come as binary COPY, views into one buffer: a query result would carry the batch's megabytes as hex, for
  * PostgreSQL to write and the driver to decode, row by row. COPY takes no parameters, so the values are literals.
  */
@@ -146,7 +157,7 @@ export async function readBatchRows(pool: Pool, audienceKey: string, batch: Plan
     const hash = (bytes: Buffer) => `decode('${bytes.toString('hex')}', 'hex')`;
     const range = `BETWEEN ${hash(batch.firstHash)} AND ${hash(batch.lastHash)}`;
     const rows =
-      batch.operation === 'replace'
+      batch.operation === 'replace' || batch.fromLoad
         ? `SELECT row_data FROM ${SCHEMA}.audience_rows
             WHERE audience_key = ${literal(audienceKey)} AND wanted > 0 AND row_hash ${range}`
         : `SELECT a.row_data
@@ -214,4 +225,5 @@ export async function forgetSyncedRows(client: ClientBase, audienceKey: string):
      ON CONFLICT DO NOTHING`,
     [audienceKey],
   );
+  await forgetUnsentLoad(client, audienceKey);
 }

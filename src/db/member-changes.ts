@@ -3,6 +3,7 @@ import { COVERAGE_KEYS } from '../matching/keys';
 import { inTransaction, SCHEMA, type Queryable } from './pool';
 import type { CycleTables } from './cycle-tables';
 import { StateInvariantError } from './state-invariant';
+import { markUnsentLoad } from './unsent-load';
 
 /**
  * Which members a cycle rebuilds: `all` (first cycle, or the normalization changed) replaces every member;
@@ -38,7 +39,9 @@ export async function findChangedMembers(
   tables: CycleTables,
 ): Promise<MemberChanges> {
   // A full outer join of two hashed sets: one pass over each, whatever their order (a million members hash to a
-  // few tens of MB).
+  // few tens of MB). The changed ones are kept in member order, the order the members are stored in: the lookups
+  // that rebuild them then walk the members' index and table front to back, which matters once the audience's
+  // tables outgrow memory (ten million members), where random lookups each wait for the disk.
   await allowLargeSorts(client);
   const { rows } = await client.query<{ changed: string; left: string; source_members: string }>(
     `WITH compared AS (
@@ -48,7 +51,8 @@ export async function findChangedMembers(
            ON m.member_id = f.member_id
         WHERE f.member_id IS NULL OR m.member_id IS NULL OR f.fingerprint <> m.fingerprint),
      recorded AS (
-       INSERT INTO ${tables.changed} (member_id, in_source) SELECT DISTINCT member_id, NOT left_source FROM compared
+       INSERT INTO ${tables.changed} (member_id, in_source)
+       SELECT DISTINCT member_id, NOT left_source FROM compared ORDER BY member_id
        RETURNING 1)
      SELECT (SELECT count(DISTINCT member_id) FROM compared WHERE NOT left_source) AS changed,
             (SELECT count(*) FROM compared WHERE left_source) AS left,
@@ -114,19 +118,20 @@ export async function recordBasis(client: Queryable, audienceKey: string, basis:
 
 /**
  * Whether the audience can take a first load over whatever it holds: it has a record, no cycle ever recorded a
- * basis for its members, and Meta holds none of its rows (each stored row is pending addition, none pending
- * removal). That is what an interrupted first load leaves, since a load's plan is committed, let alone uploaded,
- * only with its basis. FOR SHARE in each load's transaction: the basis cannot be recorded while a load writes,
- * and a load that starts after it was (an attempt of the cycle that outlived its timeout) stops.
+ * basis for its members, and Meta holds none of its rows (each stored row is pending addition, as an unsent load's
+ * are, or listed; none pending removal). That is what an interrupted first load leaves, since a load's plan is
+ * committed, let alone uploaded, only with its basis. FOR SHARE in each load's transaction: the basis cannot be
+ * recorded while a load writes, and a load that starts after it was (an attempt of the cycle that outlived its
+ * timeout) stops.
  */
 const FIRST_LOAD_POSSIBLE = `
   SELECT a.fingerprint_basis IS NULL
          AND NOT EXISTS (SELECT 1 FROM ${SCHEMA}.pending_rows p WHERE p.audience_key = $1 AND p.operation = 'remove')
-         AND NOT EXISTS (
+         AND (a.unsent_load IS NOT NULL OR NOT EXISTS (
            SELECT 1 FROM ${SCHEMA}.audience_rows r
             WHERE r.audience_key = $1
               AND NOT EXISTS (SELECT 1 FROM ${SCHEMA}.pending_rows p
-                               WHERE p.audience_key = $1 AND p.operation = 'add' AND p.row_hash = r.row_hash)) AS possible
+                               WHERE p.audience_key = $1 AND p.operation = 'add' AND p.row_hash = r.row_hash))) AS possible
     FROM ${SCHEMA}.audiences a WHERE a.audience_key = $1`;
 
 async function lockForFirstLoad(client: ClientBase, audienceKey: string): Promise<void> {
@@ -135,46 +140,38 @@ async function lockForFirstLoad(client: ClientBase, audienceKey: string): Promis
 }
 
 /**
- * An audience's first members: every row is stored with the count of members that want it and is pending
- * addition. The members, the rows and their pending additions go in at the same time, in three transactions on
- * three connections, so that both cores share the largest work a sync ever does (a million members and their
- * rows: about 1 GB of table, index and WAL). Each first removes what an interrupted load left (see
- * FIRST_LOAD_POSSIBLE). Returns false, changing nothing, for an audience that was loaded before.
+ * An audience's first members: every row is stored with the count of members that want it, and is pending
+ * addition as an unsent load's rows are (see unsent-load), without being listed. The members and the rows go in
+ * at the same time, in two transactions on two connections, so that both cores share the largest work a sync
+ * ever does (a million members and their rows: about 1 GB of table, index and WAL). Before them, the audience is
+ * marked as loading and what an interrupted load left pending is cleared; each removes what such a load left of
+ * its table (see FIRST_LOAD_POSSIBLE). Returns false, changing nothing, for an audience that was loaded before.
  */
 export async function loadFirstMembers(
   pool: Pool,
   audienceKey: string,
+  cycleId: string,
   tables: CycleTables,
   stagedMembers: number,
 ): Promise<boolean> {
   const { rows } = await pool.query<{ possible: boolean }>(FIRST_LOAD_POSSIBLE, [audienceKey]);
   if (!rows[0]?.possible) return false;
-  const pendingAdds = inTransaction(pool, (client) => replacePendingAdds(client, audienceKey, tables));
-  // All transactions end before a failure is reported, so a retry never meets one still writing.
-  const [members, pending, stored] = await Promise.allSettled([
+  await inTransaction(pool, async (client) => {
+    await lockForFirstLoad(client, audienceKey);
+    await client.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
+    await markUnsentLoad(client, audienceKey, cycleId);
+  });
+  // Both transactions end before a failure is reported, so a retry never meets one still writing.
+  const [members, stored] = await Promise.allSettled([
     inTransaction(pool, (client) => replaceMembers(client, audienceKey, tables)),
-    pendingAdds,
-    inTransaction(pool, async (client) => {
-      await replaceRows(client, audienceKey, tables, ROWS_COUNTED_IN_STAGING);
-      // The rows commit only once their pending additions have: a stored row without one would count as held
-      // by Meta, and never be uploaded.
-      await pendingAdds;
-    }),
+    inTransaction(pool, (client) => replaceRows(client, audienceKey, tables, ROWS_COUNTED_IN_STAGING)),
   ]);
-  for (const outcome of [members, pending, stored]) if (outcome.status === 'rejected') throw outcome.reason;
+  for (const outcome of [members, stored]) if (outcome.status === 'rejected') throw outcome.reason;
   // A member's rows are distinct, so with one member per user_id a row's staged copies are the members wanting
   // it, counted in the sort that orders the rows anyway. A user_id listed twice had the rows of its dropped copy
-  // counted and pending too: then the rows are counted again, over the members kept, and only theirs stay pending.
+  // counted and stored too: then the rows are counted again, over the members kept, and only theirs are stored.
   if (members.status === 'fulfilled' && members.value !== stagedMembers) {
-    await inTransaction(pool, async (client) => {
-      await replaceRows(client, audienceKey, tables, ROWS_COUNTED_OVER_MEMBERS);
-      await client.query(
-        `DELETE FROM ${SCHEMA}.pending_rows p
-          WHERE p.audience_key = $1
-            AND NOT EXISTS (SELECT 1 FROM ${SCHEMA}.audience_rows r WHERE r.audience_key = $1 AND r.row_hash = p.row_hash)`,
-        [audienceKey],
-      );
-    });
+    await inTransaction(pool, (client) => replaceRows(client, audienceKey, tables, ROWS_COUNTED_OVER_MEMBERS));
   }
   return true;
 }
@@ -229,18 +226,6 @@ async function replaceRows(
   );
 }
 
-/** Every staged row pending addition, in hash order: the primary key grows at its end. */
-async function replacePendingAdds(client: ClientBase, audienceKey: string, tables: CycleTables): Promise<void> {
-  await lockForFirstLoad(client, audienceKey);
-  await allowLargeSorts(client);
-  await client.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
-  await client.query(
-    `INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash)
-     SELECT DISTINCT $1, 'add', row_hash FROM ${tables.staging} WHERE row_hash IS NOT NULL ORDER BY 3`,
-    [audienceKey],
-  );
-}
-
 async function changeMembers(
   client: ClientBase,
   audienceKey: string,
@@ -272,9 +257,11 @@ async function changeMembers(
      INSERT INTO member_row_changes SELECT h, count(*) FROM added, unnest(added.row_hashes) AS h GROUP BY h`,
     [audienceKey],
   );
+  // In hash order, the order the rows are stored in (see compared, in findChangedMembers).
   await client.query(`
     CREATE TEMP TABLE net_row_changes ON COMMIT DROP AS
-      SELECT row_hash, sum(members)::integer AS members FROM member_row_changes GROUP BY row_hash HAVING sum(members) <> 0`);
+      SELECT row_hash, sum(members)::integer AS members FROM member_row_changes GROUP BY row_hash HAVING sum(members) <> 0
+       ORDER BY row_hash`);
 
   await client.query(
     `WITH counted AS (

@@ -1,6 +1,7 @@
 import type { ClientBase } from 'pg';
 import { planBatches, type PlannedBatch } from './change-plan';
 import { SCHEMA, type Queryable } from './pool';
+import { forgetUnsentLoad, listUnsentLoad, pendRowsOfUnacknowledgedBatches } from './unsent-load';
 
 /**
  * A replace cycle's state at Meta between activity attempts: the usersreplace session in use, and which of the
@@ -84,17 +85,8 @@ export async function settleReplace(
 ): Promise<number> {
   await client.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
   await client.query(`DELETE FROM ${SCHEMA}.audience_rows WHERE audience_key = $1 AND wanted = 0`, [audienceKey]);
-  await client.query(
-    `INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash)
-     SELECT $1, 'add', r.row_hash
-       FROM ${SCHEMA}.audience_rows r
-       JOIN ${SCHEMA}.cycle_batches b
-         ON b.cycle_id = $2 AND b.operation = 'replace' AND b.acknowledged_at IS NULL
-        AND r.row_hash BETWEEN b.first_hash AND b.last_hash
-      WHERE r.audience_key = $1
-      ORDER BY r.row_hash`,
-    [audienceKey, cycleId],
-  );
+  await forgetUnsentLoad(client, audienceKey);
+  await pendRowsOfUnacknowledgedBatches(client, audienceKey, cycleId, 'replace');
   await client.query(
     `DELETE FROM ${SCHEMA}.cycle_batches WHERE cycle_id = $1 AND operation = 'replace' AND acknowledged_at IS NULL`,
     [cycleId],
@@ -110,6 +102,8 @@ export async function settleReplace(
 export async function giveUpReplace(client: ClientBase, audienceKey: string, cycleId: string, batchSize: number): Promise<void> {
   await client.query(`DELETE FROM ${SCHEMA}.cycle_batches WHERE cycle_id = $1 AND operation = 'replace'`, [cycleId]);
   await client.query(`UPDATE ${SCHEMA}.sync_cycles SET replace_given_up = true WHERE cycle_id = $1`, [cycleId]);
+  // A replacing first load listed nothing pending; now its rows are to be added.
+  await listUnsentLoad(client, audienceKey);
   await planBatches(client, audienceKey, cycleId, batchSize);
   await finishReplace(client, audienceKey, cycleId);
 }

@@ -7,8 +7,8 @@ import type { Pool } from 'pg';
  */
 
 /** WAL a first load writes per member, as `npm run bench` measures it (README, "PostgreSQL for large audiences"). */
-export const FIRST_LOAD_WAL_BYTES_PER_MEMBER = 1_400;
-/** 8 GB holds the WAL of a first load of some six million members without a checkpoint it asks for itself. */
+export const FIRST_LOAD_WAL_BYTES_PER_MEMBER = 1_000;
+/** 8 GB holds the WAL of a first load of some eight million members without a checkpoint it asks for itself. */
 export const ADVISED_MAX_WAL_BYTES = 8 * 1024 ** 3;
 
 export interface ServerSetting {
@@ -35,7 +35,7 @@ export function slowFirstLoadHints(settings: readonly ServerSetting[]): string[]
   if (!maxWal || maxWal.bytes >= ADVISED_MAX_WAL_BYTES) return [];
   const members = Math.round(maxWal.bytes / FIRST_LOAD_WAL_BYTES_PER_MEMBER / 100_000) * 100_000;
   return [
-    `PostgreSQL's max_wal_size is ${size(maxWal.bytes)}: a first load writes about 1.4 kB of WAL a member, so one of ` +
+    `PostgreSQL's max_wal_size is ${size(maxWal.bytes)}: a first load writes about 1 kB of WAL a member, so one of ` +
       `more than ${members.toLocaleString('en-US')} members makes it checkpoint while it loads; ${size(ADVISED_MAX_WAL_BYTES)} ` +
       'or more avoids that (README, "PostgreSQL for large audiences").',
   ];

@@ -24,6 +24,7 @@ import {
 } from '../../src/db/member-changes';
 import { FINGERPRINT_COLUMN } from '../../src/db/source-query';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from '../../src/db/binary-copy';
+import { listUnsentLoad } from '../../src/db/unsent-load';
 import { encodeMemberChunk } from '../../src/activities/member-chunk-encoding';
 import { decodeRow } from '../../src/matching/row-codec';
 import { AUDIENCE_SCHEMA } from '../../src/matching/keys';
@@ -82,7 +83,8 @@ async function stage(client: PoolClient, tables: CycleTables, members: SourceMem
 
 /** One cycle as prepareCycle runs it: pass 1 fingerprints, the comparison, pass 2 for the members it names. */
 async function runCycle(source: SourceMember[], firstCycle: boolean, key = audienceKey): Promise<void> {
-  const tables: CycleTables = cycleTables(randomUUID());
+  const cycleId = randomUUID();
+  const tables: CycleTables = cycleTables(cycleId);
   const client = await pool.connect();
   try {
     await createCycleTables(client, tables);
@@ -95,9 +97,11 @@ async function runCycle(source: SourceMember[], firstCycle: boolean, key = audie
     }
     const staged = await stage(client, tables, toStage);
     if (firstCycle) {
-      expect(await loadFirstMembers(pool, key, tables, staged)).toBe(true);
+      expect(await loadFirstMembers(pool, key, cycleId, tables, staged)).toBe(true);
     } else {
       await client.query('BEGIN');
+      // What the cycle's claim does first: a first load's rows, unsent, are listed as pending.
+      await listUnsentLoad(client, key);
       // The membership a delta reports is the last count moved by its changed members: always the full count.
       const last = await audienceMembership(client, key);
       const before = await audienceMembership(client, key, tables);
@@ -112,7 +116,25 @@ async function runCycle(source: SourceMember[], firstCycle: boolean, key = audie
   }
 }
 
+/** The audience's pending rows as the next cycle sees them, with what a first load left unsent listed. */
+async function listed(key: string): Promise<void> {
+  await inTransaction(pool, (client) => listUnsentLoad(client, key));
+}
+
+/** Each stored row's count of members and what is pending for it, as the next cycle sees them. */
+async function storedRows(key: string): Promise<{ wanted: number; pending: string | null }[]> {
+  await listed(key);
+  const { rows } = await pool.query<{ wanted: number; pending: string | null }>(
+    `SELECT a.wanted, p.operation AS pending FROM ${SCHEMA}.audience_rows a
+       LEFT JOIN ${SCHEMA}.pending_rows p USING (audience_key, row_hash)
+      WHERE a.audience_key = $1 ORDER BY a.wanted`,
+    [key],
+  );
+  return rows;
+}
+
 async function pending(): Promise<{ add: string[]; remove: string[] }> {
+  await listed(audienceKey);
   const { rows } = await pool.query<{ operation: 'add' | 'remove'; row_data: Buffer }>(
     `SELECT p.operation, a.row_data FROM ${SCHEMA}.pending_rows p
        JOIN ${SCHEMA}.audience_rows a USING (audience_key, row_hash) WHERE p.audience_key = $1`,
@@ -206,13 +228,7 @@ describe('applyMemberChanges', () => {
       { user_id: 'c', email: 'c@example.com', fingerprint: fingerprint(3) },
     ];
     await runCycle(source, true, firstLoadKey);
-    const { rows } = await pool.query<{ wanted: number; pending: string }>(
-      `SELECT a.wanted, p.operation AS pending FROM ${SCHEMA}.audience_rows a
-         LEFT JOIN ${SCHEMA}.pending_rows p USING (audience_key, row_hash)
-        WHERE a.audience_key = $1 ORDER BY a.wanted`,
-      [firstLoadKey],
-    );
-    expect(rows).toEqual([{ wanted: 1, pending: 'add' }, { wanted: 2, pending: 'add' }]);
+    expect(await storedRows(firstLoadKey)).toEqual([{ wanted: 1, pending: 'add' }, { wanted: 2, pending: 'add' }]);
     expect((await audienceMembership(pool, firstLoadKey)).members).toBe(3);
 
     // b leaves: a still wants the shared row, so only the count moves.
@@ -231,6 +247,7 @@ describe('applyMemberChanges', () => {
       { user_id: 'b', email: 'b-second@example.com', fingerprint: fingerprint(22) },
     ];
     await runCycle(source, true, duplicateKey);
+    await listed(duplicateKey);
     const { rows } = await pool.query<{ stored: boolean; pending: string | null }>(
       `SELECT r.row_hash IS NOT NULL AS stored, p.operation AS pending
          FROM ${SCHEMA}.pending_rows p FULL JOIN ${SCHEMA}.audience_rows r USING (audience_key, row_hash)
@@ -253,15 +270,7 @@ describe('applyMemberChanges', () => {
     // The first attempt's members and rows were committed, but its cycle never recorded the basis.
     await runCycle(source, true, reloadKey);
     await runCycle(source, true, reloadKey);
-    const loaded = async () =>
-      (
-        await pool.query<{ wanted: number; pending: string }>(
-          `SELECT a.wanted, p.operation AS pending FROM ${SCHEMA}.audience_rows a
-             LEFT JOIN ${SCHEMA}.pending_rows p USING (audience_key, row_hash)
-            WHERE a.audience_key = $1 ORDER BY a.wanted`,
-          [reloadKey],
-        )
-      ).rows;
+    const loaded = () => storedRows(reloadKey);
     expect(await loaded()).toEqual([{ wanted: 1, pending: 'add' }, { wanted: 2, pending: 'add' }]);
     expect((await audienceMembership(pool, reloadKey)).members).toBe(3);
 
@@ -270,10 +279,10 @@ describe('applyMemberChanges', () => {
     const tables = cycleTables(randomUUID());
     await inTransaction(pool, (client) => createCycleTables(client, tables));
     await recordBasis(pool, reloadKey, BASIS);
-    expect(await loadFirstMembers(pool, reloadKey, tables, 0)).toBe(false);
+    expect(await loadFirstMembers(pool, reloadKey, randomUUID(), tables, 0)).toBe(false);
     await pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [reloadKey]);
     await pool.query(`UPDATE ${SCHEMA}.audiences SET fingerprint_basis = NULL WHERE audience_key = $1`, [reloadKey]);
-    expect(await loadFirstMembers(pool, reloadKey, tables, 0)).toBe(false);
+    expect(await loadFirstMembers(pool, reloadKey, randomUUID(), tables, 0)).toBe(false);
     await inTransaction(pool, (client) => dropCycleTables(client, tables));
     expect((await loaded()).map((row) => row.wanted)).toEqual([1, 2]);
   });
@@ -281,16 +290,16 @@ describe('applyMemberChanges', () => {
   it('does not load a first cycle that another attempt completes while this one waits for the audience', async () => {
     await raceFirstLoad([{ user_id: 'a', email: 'a@example.com', fingerprint: fingerprint(1) }], async (tables, staged, other) => {
       // The other attempt records its basis and holds the audience's record until it commits: this load's first
-      // look, without a lock, still finds the audience unloaded, and its three transactions wait for it.
+      // look, without a lock, still finds the audience unloaded, and its first transaction waits for it.
       await other.query('BEGIN');
       await other.query(`UPDATE ${SCHEMA}.audiences SET fingerprint_basis = $2 WHERE audience_key = $1`, [raceKey, BASIS]);
-      const loading = loadFirstMembers(pool, raceKey, tables, staged);
+      const loading = loadFirstMembers(pool, raceKey, randomUUID(), tables, staged);
       loading.catch(() => undefined);
       await waitUntil(async () => {
         const { rows } = await pool.query<{ waiting: number }>(
           `SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR SHARE OF a%'`,
         );
-        return rows[0]?.waiting === 3;
+        return rows[0]?.waiting === 1;
       });
       await other.query('COMMIT');
       await expect(loading).rejects.toThrow('was loaded by another attempt meanwhile');
@@ -300,20 +309,20 @@ describe('applyMemberChanges', () => {
     });
   });
 
-  it('stores no row of a first load whose pending additions failed', async () => {
+  it('stores no row of a first load that failed to clear what an interrupted one left pending', async () => {
     const members: SourceMember[] = [
       { user_id: 'a', email: 'a@example.com', fingerprint: fingerprint(1) },
       { user_id: 'b', email: 'b@example.com', fingerprint: fingerprint(2) },
     ];
     await raceFirstLoad(members, async (tables, staged, other) => {
-      // A pending row that another transaction holds makes the load's pending additions wait, to be cancelled.
+      // A pending row that another transaction holds makes the load's clearing wait, to be cancelled.
       await pool.query(`INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash) VALUES ($1, 'add', $2)`, [
         failedPendingKey,
         Buffer.alloc(32, 7),
       ]);
       await other.query('BEGIN');
       await other.query(`SELECT 1 FROM ${SCHEMA}.pending_rows WHERE audience_key = $1 FOR UPDATE`, [failedPendingKey]);
-      const loading = loadFirstMembers(pool, failedPendingKey, tables, staged);
+      const loading = loadFirstMembers(pool, failedPendingKey, randomUUID(), tables, staged);
       loading.catch(() => undefined);
       let waiting: number | undefined;
       await waitUntil(async () => {

@@ -1,6 +1,7 @@
 import { SCHEMA, inTransaction } from '../../src/db/pool';
 import { plannedBatches, planReplaceBatches } from '../../src/db/change-plan';
 import { acknowledgeReplaceBatch, giveUpReplace, settleReplace } from '../../src/db/replace-session';
+import { listUnsentLoad } from '../../src/db/unsent-load';
 import { DATABASE_URL, PreparationHarness } from '../support/preparation-harness';
 import { testReaderUrl } from '../support/source-reader';
 
@@ -37,6 +38,13 @@ async function count(table: string, audienceKey: string, where = 'true'): Promis
   return Number(rows[0].n);
 }
 
+/** Meta acknowledged every batch of the cycle's plan. */
+const uploaded = (cycleId: string) =>
+  harness.pool.query(`UPDATE ${SCHEMA}.cycle_batches SET acknowledged_at = now() WHERE cycle_id = $1`, [cycleId]);
+
+/** The pending rows as the next cycle sees them, with what a first load left unsent listed. */
+const listed = (audienceKey: string) => inTransaction(harness.pool, (client) => listUnsentLoad(client, audienceKey));
+
 /** What Meta holds by our tables' account: stored rows not pending addition. */
 const held = (audienceKey: string) =>
   count('audience_rows', audienceKey, `NOT EXISTS (SELECT 1 FROM ${SCHEMA}.pending_rows p
@@ -56,12 +64,14 @@ it.each([
   ['records_older', { expectedGeneration: 7 }],
   ['records_of_other_audience', { fbAudienceId: '2', expectedGeneration: 1 }],
 ] as const)('forgets what it knew and replaces when its records are %s', async (reason, overrides) => {
-  const { audienceKey } = await prepare(members(150));
+  const first = await prepare(members(150));
+  const { audienceKey } = first;
   // Meta holds the first 150 members' rows, as far as our tables know.
-  await harness.pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
+  await uploaded(first.plan.cycleId);
   const { plan } = await prepare(members(120, 31), audienceKey, overrides);
   expect(plan).toMatchObject({ replace: reason, decision: 'upload', members: 120, adds: 120, removes: 0 });
   // Rebuilt from nothing: every row pending addition, nothing held, and every wanted row in the replace's batches.
+  await listed(audienceKey);
   expect(await count('pending_rows', audienceKey, `operation = 'add'`)).toBe(120);
   expect(await held(audienceKey)).toBe(0);
   const batches = await plannedBatches(harness.pool, plan.cycleId);
@@ -103,8 +113,9 @@ it('replaces when the rows\' schema changes, since Meta takes another schema onl
 });
 
 it('settles a replace: Meta holds every wanted row, nothing is pending, and unwanted rows are forgotten', async () => {
-  const { audienceKey } = await prepare(members(30));
-  await harness.pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
+  const first = await prepare(members(30));
+  const { audienceKey } = first;
+  await uploaded(first.plan.cycleId);
   // Ten members leave (their removal pending) and five join (their addition pending).
   const { plan } = await prepare(members(25, 11), audienceKey, { replace: 'requested', expectedGeneration: 1 });
   expect(plan).toMatchObject({ replace: 'requested', adds: 25 });
@@ -151,8 +162,9 @@ it('settles a session that ended early: the batches Meta did not receive become 
 });
 
 it('adds and removes instead when Meta will not replace, and owes no replace after', async () => {
-  const { audienceKey } = await prepare(members(30));
-  await harness.pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
+  const first = await prepare(members(30));
+  const { audienceKey } = first;
+  await uploaded(first.plan.cycleId);
   const { plan } = await prepare(members(25, 11), audienceKey, { replace: 'requested', expectedGeneration: 1 });
   await inTransaction(harness.pool, (client) => giveUpReplace(client, audienceKey, plan.cycleId, 10));
   const after = await plannedBatches(harness.pool, plan.cycleId);
