@@ -35,7 +35,13 @@ export class BenchStack {
     private readonly readerPassword: string | undefined,
   ) {}
 
-  static async start(options: { latencyMs: number; uploadConcurrency?: number; workerLog?: string }): Promise<BenchStack> {
+  static async start(options: {
+    latencyMs: number;
+    uploadConcurrency?: number;
+    workerLog?: string;
+    /** The emulator keeps only row keys (see EmulatorOptions.rowKeysOnly). */
+    emulatorRowKeysOnly?: boolean;
+  }): Promise<BenchStack> {
     const base = readEnvironment();
     const pool = new Pool({ connectionString: base.DATABASE_URL, max: 4 });
     const devServer = await startDevServer({ port: await freePort() });
@@ -46,6 +52,7 @@ export class BenchStack {
       host: '127.0.0.1',
       port: 0,
       latencyMs: options.latencyMs,
+      rowKeysOnly: options.emulatorRowKeysOnly ?? false,
     });
     const readerPassword = base.SOURCE_DATABASE_URL ? undefined : randomBytes(18).toString('base64url');
     const sourceUrl =

@@ -50,15 +50,23 @@ const options = new Command()
   .option('--latency-ms <ms>', 'latency the emulator adds to every Graph call', (v) => Number(v), 150)
   .option('--json', 'print only the JSON result line')
   .option('--worker-log <file>', "append the worker's log to this file")
+  .option(
+    '--emulator-row-keys-only',
+    "the emulator keeps only each row's key, so that Meta's copy of a large audience does not crowd ours out of memory",
+  )
   .parse()
-  .opts<{ members: number; latencyMs: number; json?: boolean; workerLog?: string }>();
+  .opts<{ members: number; latencyMs: number; json?: boolean; workerLog?: string; emulatorRowKeysOnly?: boolean }>();
 
 const say = (line: string) => {
   if (!options.json) console.log(line);
 };
 
 async function main(): Promise<void> {
-  const stack = await BenchStack.start({ latencyMs: options.latencyMs, workerLog: options.workerLog });
+  const stack = await BenchStack.start({
+    latencyMs: options.latencyMs,
+    workerLog: options.workerLog,
+    emulatorRowKeysOnly: options.emulatorRowKeysOnly ?? false,
+  });
   try {
     await stack.compactState();
     const tenth = await runSize(stack, Math.max(1, Math.round(options.members / 10)));
@@ -291,7 +299,7 @@ function report(tenth: SizeResult, full: SizeResult): void {
     peakRss: ratio(peakRss(full), peakRss(tenth)),
   };
   say('');
-  say(`cores: ${availableParallelism()}, emulator latency: ${options.latencyMs} ms`);
+  say(`cores: ${availableParallelism()}, emulator latency: ${options.latencyMs} ms${options.emulatorRowKeysOnly ? ', emulator keeps row keys only' : ''}`);
   const width = Math.max(...rows.map((row) => row[0].length));
   for (const [label, a, b] of rows) say(`${label.padEnd(width)}  ${a.padStart(10)}  ${b.padStart(10)}`);
   say(`initial sync / hash floor: ${(full.initialSyncSeconds / full.hashFloorSeconds).toFixed(1)}×`);
@@ -301,6 +309,7 @@ function report(tenth: SizeResult, full: SizeResult): void {
       members: full.members,
       cores: availableParallelism(),
       latencyMs: options.latencyMs,
+      emulatorRowKeysOnly: options.emulatorRowKeysOnly ?? false,
       initialSyncSeconds: full.initialSyncSeconds,
       deltaSyncSeconds: full.deltaSyncSeconds,
       noChangeSyncSeconds: full.noChangeSyncSeconds,

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import type { AudienceStore } from './audience-store';
+import { ROW_KEYS_ONLY, type AudienceStore } from './audience-store';
 import type { EmulatorContext } from './emulator-context';
 import { faultRuleSchema, type ActiveFault } from './fault-rules';
 import { GraphErrorResponse } from './graph-error-response';
@@ -60,6 +60,10 @@ export function registerAdminRoutes(app: FastifyInstance, context: EmulatorConte
     const { id } = parse(audienceIdSchema, request.params);
     const audience = await context.audience(id);
     if (!audience) return notFound(reply, `No audience with id ${id}`);
+    if (context.store.rowKeysOnly) {
+      const error = new GraphErrorResponse(100, undefined, { message: ROW_KEYS_ONLY('list rows'), httpStatus: 409 });
+      return reply.code(409).send(error.envelope());
+    }
     // Streamed: a benchmark audience holds millions of rows, more than fits in one string.
     return reply.type('application/json').send(Readable.from(rowsDocument(context.store, id, audience.uploadSchema ?? [])));
   });

@@ -102,6 +102,9 @@ interface AudienceRow {
   replace_started_at: Date | null;
 }
 
+/** Why an emulator started with rowKeysOnly cannot do `what`. */
+export const ROW_KEYS_ONLY = (what: string) => `This emulator keeps only row keys (rowKeysOnly), so it cannot ${what}`;
+
 /** Rows are read back in pages of this size so a million-row audience is never held in memory at once. */
 const ROW_PAGE_SIZE = 10_000;
 
@@ -124,12 +127,16 @@ const AUDIENCE_COLUMNS = 'a.*, r.session_id AS replace_session_id, r.started_at 
  */
 export class AudienceStore {
   private readonly s: string;
+  /** What is stored of each uploaded row: its JSON text, or nothing (see EmulatorOptions.rowKeysOnly). */
+  private readonly storedJson: string;
 
   constructor(
     private readonly pool: Pool,
     schema: string,
+    readonly rowKeysOnly = false,
   ) {
     this.s = quotedSchemaName(schema);
+    this.storedJson = rowKeysOnly ? 'NULL' : 'row_json';
   }
 
   async createAudience(audience: NewAudience): Promise<AudienceRecord> {
@@ -191,6 +198,7 @@ export class AudienceStore {
 
   /** Rows of the audience whose COUNTRY cell is `countryHash` (the SHA-256 of a lowercase country code). */
   async countRowsWithCountry(audience: AudienceRecord, countryHash: string): Promise<number> {
+    this.needRowContents('count rows by country');
     const column = audience.uploadSchema?.indexOf('COUNTRY') ?? -1;
     if (column < 0) return 0;
     const { rows } = await this.pool.query<{ count: string }>(
@@ -247,7 +255,7 @@ export class AudienceStore {
     const { rows } = await this.pool.query<{ added: string; row_count: string }>(
       `WITH added AS (
          INSERT INTO ${this.s}.audience_rows (audience_id, row_key, row_json)
-         SELECT $1, md5(row_json)::uuid, row_json FROM ${ROWS_OF_JSON_PARAMETER} ORDER BY 2
+         SELECT $1, md5(row_json)::uuid, ${this.storedJson} FROM ${ROWS_OF_JSON_PARAMETER} ORDER BY 2
          ON CONFLICT DO NOTHING
          RETURNING 1
        ), counted AS (SELECT count(*) AS n FROM added)
@@ -360,7 +368,7 @@ export class AudienceStore {
       }
       await client.query(
         `INSERT INTO ${this.s}.replace_rows (audience_id, row_key, row_json)
-         SELECT $1, md5(row_json)::uuid, row_json FROM ${ROWS_OF_JSON_PARAMETER} ORDER BY 2
+         SELECT $1, md5(row_json)::uuid, ${this.storedJson} FROM ${ROWS_OF_JSON_PARAMETER} ORDER BY 2
          ON CONFLICT DO NOTHING`,
         [audienceId, JSON.stringify(batch.rows)],
       );
@@ -454,6 +462,10 @@ export class AudienceStore {
       // A reader that stopped early leaves the query open on the connection, so the connection is discarded.
       client.release(completed ? undefined : new Error('row stream abandoned'));
     }
+  }
+
+  private needRowContents(what: string): void {
+    if (this.rowKeysOnly) throw new Error(ROW_KEYS_ONLY(what));
   }
 
   private async inTransaction<T>(work: (client: PoolClient) => Promise<{ commit: boolean; result: T }>): Promise<T> {

@@ -33,8 +33,9 @@ export class EmulatorContext {
     private readonly startupSettings: EmulatorSettings,
     requiredToken: string | undefined,
     random: () => number,
+    rowKeysOnly = false,
   ) {
-    this.store = new AudienceStore(pool, schema);
+    this.store = new AudienceStore(pool, schema, rowKeysOnly);
     this.access = new AccessRegistry(pool, schema, requiredToken);
     this.faults = new FaultBook(random);
     this.settings = { ...startupSettings };

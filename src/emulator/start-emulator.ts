@@ -32,6 +32,12 @@ export interface EmulatorOptions {
   replaceWindowMs?: number;
   /** When set, only this token is valid; otherwise any token that is not revoked is. */
   requiredToken?: string;
+  /**
+   * Keep only each row's key, not its contents: Meta's set semantics and row counts hold, but the rows cannot be
+   * listed, nor counted by country for a lookalike. For benchmarks of large audiences, where Meta's copy of them
+   * (about 0.9 kB a row as JSON text) would otherwise crowd audience-sync's own tables out of the machine's memory.
+   */
+  rowKeysOnly?: boolean;
 }
 
 export interface RunningEmulator {
@@ -60,6 +66,7 @@ const optionsSchema = z.object({
   minAudienceRows: z.number().int().min(0).default(0),
   replaceWindowMs: z.number().int().positive().default(REPLACE_WINDOW_MS),
   requiredToken: z.string().min(1).optional(),
+  rowKeysOnly: z.boolean().default(false),
 });
 
 /** Starts a Graph API emulator whose state lives in PostgreSQL, creating its schema if needed. */
@@ -95,6 +102,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     },
     config.requiredToken,
     config.faultSeed === undefined ? Math.random : seededRandom(config.faultSeed),
+    config.rowKeysOnly,
   );
   try {
     await createStoreSchema(pool, config.schema);

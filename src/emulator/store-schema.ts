@@ -57,6 +57,8 @@ export async function createStoreSchema(pool: Pool, schema: string): Promise<voi
         row_json text NOT NULL,
         PRIMARY KEY (audience_id, row_key)
       );
+      -- An emulator started with rowKeysOnly stores no row's text.
+      ALTER TABLE ${s}.audience_rows ALTER COLUMN row_json DROP NOT NULL;
       CREATE TABLE IF NOT EXISTS ${s}.upload_sessions (
         audience_id bigint NOT NULL,
         session_id bigint NOT NULL,
@@ -86,6 +88,7 @@ export async function createStoreSchema(pool: Pool, schema: string): Promise<voi
         row_json text NOT NULL,
         PRIMARY KEY (audience_id, row_key)
       );
+      ALTER TABLE ${s}.replace_rows ALTER COLUMN row_json DROP NOT NULL;
       CREATE TABLE IF NOT EXISTS ${s}.revoked_tokens (
         token_sha256 text PRIMARY KEY
       );

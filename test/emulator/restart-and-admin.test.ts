@@ -47,6 +47,22 @@ describe('state in PostgreSQL', () => {
     });
     await expect(kit.client.getCustomAudience(id, ['id'])).rejects.toMatchObject({ kind: 'audience_gone' });
   });
+
+  it('keeps only row keys when asked: the same set semantics and counts, and a clear refusal to list the rows', async () => {
+    await kit.restart({ rowKeysOnly: true });
+    try {
+      const id = await kit.createAudience('Keys only');
+      await kit.client.addUsers(id, usersBatch(SCHEMA, [personRow(1), personRow(2), personRow(3)]));
+      // A held row again, and one never added: neither changes anything, as at Meta.
+      await kit.client.addUsers(id, usersBatch(SCHEMA, [personRow(1)]));
+      await kit.client.removeUsers(id, usersBatch(SCHEMA, [personRow(2), personRow(9)]));
+      expect(await kit.client.getCustomAudience(id, ['approximate_count_lower_bound'])).toEqual({ id, approximate_count_lower_bound: 2 });
+      const answer = await kit.admin<{ error: { message: string } }>('GET', `/_emulator/audiences/${id}/rows`, undefined, [409]);
+      expect(answer.error.message).toMatch(/keeps only row keys.*cannot list rows/);
+    } finally {
+      await kit.restart();
+    }
+  });
 });
 
 describe('admin API', () => {
