@@ -37,6 +37,7 @@ import {
 } from '../db/member-changes';
 import { planBatches, planReplaceBatches } from '../db/change-plan';
 import { advanceGeneration, claimAudienceForCycle, recordUploadSchema } from '../db/audiences';
+import { listUnsentLoad } from '../db/unsent-load';
 import { uploadSchema, type LimitedDataUseMode } from '../matching/keys';
 import { replacePendingMessage, type ReplaceReason } from '../workflows/replace-reason';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from '../db/binary-copy';
@@ -218,8 +219,13 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
     // (counted before and after they are rebuilt): a delta does not count a million members again.
     const last = scope === 'all' ? undefined : await lastCountedMembership(client, input.audienceKey);
     const before = scope === 'changed' && last ? await audienceMembership(client, input.audienceKey, tables) : undefined;
-    if (firstLoad) await recordBasis(client, input.audienceKey, basis);
-    else if (scope) await applyMemberChanges(client, input.audienceKey, tables, scope, basis);
+    if (firstLoad) {
+      await recordBasis(client, input.audienceKey, basis);
+    } else {
+      // An earlier attempt of this cycle, still running, may have loaded and planned since this one's claim.
+      await listUnsentLoad(client, input.audienceKey);
+      if (scope) await applyMemberChanges(client, input.audienceKey, tables, scope, basis);
+    }
     const plan = replace
       ? { adds: await planReplaceBatches(client, input.audienceKey, input.cycleId, deps.batchSize), removes: 0, syncedBefore: 0 }
       : await planBatches(client, input.audienceKey, input.cycleId, deps.batchSize, firstLoad);

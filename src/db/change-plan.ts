@@ -196,14 +196,15 @@ export async function acknowledgeBatch(
     [audienceKey, batch.operation, batch.firstHash, batch.lastHash],
   );
   const counter = batch.operation === 'add' ? 'added' : 'removed';
+  // Counted once: an attempt that outlived its timeout may send a first load's batch again after a retry had it
+  // acknowledged (its rows are read from the stored rows, which stay).
   await client.query(
     `WITH acknowledged AS (
        UPDATE ${SCHEMA}.cycle_batches SET acknowledged_at = now(), invalid_entries = $4
-        WHERE cycle_id = $1 AND operation = $2 AND batch_no = $3
+        WHERE cycle_id = $1 AND operation = $2 AND batch_no = $3 AND acknowledged_at IS NULL
        RETURNING row_count)
-     UPDATE ${SCHEMA}.sync_cycles SET ${counter} = ${counter} + (SELECT row_count FROM acknowledged),
-            invalid_entries = invalid_entries + $4
-      WHERE cycle_id = $1`,
+     UPDATE ${SCHEMA}.sync_cycles c SET ${counter} = ${counter} + a.row_count, invalid_entries = c.invalid_entries + $4
+       FROM acknowledged a WHERE c.cycle_id = $1`,
     [cycleId, batch.operation, batch.batchNo, invalidEntries],
   );
 }

@@ -17,13 +17,13 @@ export async function markUnsentLoad(client: ClientBase, audienceKey: string, cy
 /**
  * Lists in pending_rows the rows a first load has not had acknowledged, and clears its mark: the rows of its
  * unacknowledged add batches, or every wanted row when it planned none (it was replacing, or planned nothing yet).
- * Call it holding the audience's row lock, before anything plans from or changes pending rows.
+ * Call it before anything plans from or changes pending rows; it holds the audience's row until the caller commits.
  */
 export async function listUnsentLoad(client: ClientBase, audienceKey: string): Promise<void> {
   const { rows } = await client.query<{ cycle_id: string | null; planned: boolean }>(
     `SELECT unsent_load AS cycle_id,
             EXISTS (SELECT 1 FROM ${SCHEMA}.cycle_batches b WHERE b.cycle_id = a.unsent_load AND b.operation = 'add') AS planned
-       FROM ${SCHEMA}.audiences a WHERE audience_key = $1`,
+       FROM ${SCHEMA}.audiences a WHERE audience_key = $1 FOR UPDATE OF a`,
     [audienceKey],
   );
   const load = rows[0];

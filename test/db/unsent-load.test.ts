@@ -77,3 +77,16 @@ it('plans a retried first load again from all its rows', async () => {
   const retried = await prepare(members(100), audienceKey, { cycleId: plan.cycleId, expectedGeneration: 1 });
   expect(retried.plan).toMatchObject({ adds: 100, removes: 0 });
 });
+
+it('counts a batch Meta acknowledges twice once: an attempt that outlived its timeout may send a load batch again', async () => {
+  const { audienceKey, plan } = await prepare(members(100));
+  const [batch] = await plannedBatches(harness.pool, plan.cycleId);
+  for (let time = 0; time < 2; time++) {
+    await inTransaction(harness.pool, (client) => acknowledgeBatch(client, audienceKey, plan.cycleId, batch, 1));
+  }
+  const { rows } = await harness.pool.query<{ added: number; invalid_entries: number }>(
+    `SELECT added, invalid_entries FROM ${SCHEMA}.sync_cycles WHERE cycle_id = $1`,
+    [plan.cycleId],
+  );
+  expect(rows[0]).toEqual({ added: 40, invalid_entries: 1 });
+});
