@@ -52,7 +52,7 @@ export class BenchStack {
       host: '127.0.0.1',
       port: 0,
       latencyMs: options.latencyMs,
-      rowKeysOnly: options.emulatorRowKeysOnly ?? false,
+      rowKeysOnly: options.emulatorRowKeysOnly,
     });
     const readerPassword = base.SOURCE_DATABASE_URL ? undefined : randomBytes(18).toString('base64url');
     const sourceUrl =

@@ -53,9 +53,10 @@ const options = new Command()
   .option(
     '--emulator-row-keys-only',
     "the emulator keeps only each row's key, so that Meta's copy of a large audience does not crowd ours out of memory",
+    false,
   )
   .parse()
-  .opts<{ members: number; latencyMs: number; json?: boolean; workerLog?: string; emulatorRowKeysOnly?: boolean }>();
+  .opts<{ members: number; latencyMs: number; json?: boolean; workerLog?: string; emulatorRowKeysOnly: boolean }>();
 
 const say = (line: string) => {
   if (!options.json) console.log(line);
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
   const stack = await BenchStack.start({
     latencyMs: options.latencyMs,
     workerLog: options.workerLog,
-    emulatorRowKeysOnly: options.emulatorRowKeysOnly ?? false,
+    emulatorRowKeysOnly: options.emulatorRowKeysOnly,
   });
   try {
     await stack.compactState();
@@ -309,7 +310,7 @@ function report(tenth: SizeResult, full: SizeResult): void {
       members: full.members,
       cores: availableParallelism(),
       latencyMs: options.latencyMs,
-      emulatorRowKeysOnly: options.emulatorRowKeysOnly ?? false,
+      emulatorRowKeysOnly: options.emulatorRowKeysOnly,
       initialSyncSeconds: full.initialSyncSeconds,
       deltaSyncSeconds: full.deltaSyncSeconds,
       noChangeSyncSeconds: full.noChangeSyncSeconds,

@@ -3,7 +3,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import { readBinaryCopyColumn } from './binary-copy';
 import { SCHEMA, withClient, type Queryable } from './pool';
 import { StateInvariantError } from './state-invariant';
-import { forgetUnsentLoad } from './unsent-load';
+import { forgetUnsentLoad, pendEveryWantedRow } from './unsent-load';
 
 export type Operation = 'add' | 'remove' | 'replace';
 
@@ -220,11 +220,7 @@ export async function forgetSyncedRows(client: ClientBase, audienceKey: string):
      DELETE FROM ${SCHEMA}.audience_rows a USING held_only h WHERE a.audience_key = $1 AND a.row_hash = h.row_hash`,
     [audienceKey],
   );
-  await client.query(
-    `INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash)
-     SELECT audience_key, 'add', row_hash FROM ${SCHEMA}.audience_rows WHERE audience_key = $1 ORDER BY row_hash
-     ON CONFLICT DO NOTHING`,
-    [audienceKey],
-  );
+  // Every row left is wanted: the only ones no member wants were those pending removal, forgotten above.
+  await pendEveryWantedRow(client, audienceKey);
   await forgetUnsentLoad(client, audienceKey);
 }

@@ -28,18 +28,20 @@ export async function listUnsentLoad(client: ClientBase, audienceKey: string): P
   );
   const load = rows[0];
   if (!load?.cycle_id) return;
-  if (load.planned) {
-    await pendRowsOfUnacknowledgedBatches(client, audienceKey, load.cycle_id, 'add');
-  } else {
-    await client.query(
-      `INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash)
-       SELECT audience_key, 'add', row_hash FROM ${SCHEMA}.audience_rows WHERE audience_key = $1 AND wanted > 0
-        ORDER BY row_hash
-       ON CONFLICT DO NOTHING`,
-      [audienceKey],
-    );
-  }
+  if (load.planned) await pendRowsOfUnacknowledgedBatches(client, audienceKey, load.cycle_id, 'add');
+  else await pendEveryWantedRow(client, audienceKey);
   await forgetUnsentLoad(client, audienceKey);
+}
+
+/** Every row a member wants, pending addition: Meta holds none of them. */
+export async function pendEveryWantedRow(client: ClientBase, audienceKey: string): Promise<void> {
+  await client.query(
+    `INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash)
+     SELECT audience_key, 'add', row_hash FROM ${SCHEMA}.audience_rows WHERE audience_key = $1 AND wanted > 0
+      ORDER BY row_hash
+     ON CONFLICT DO NOTHING`,
+    [audienceKey],
+  );
 }
 
 /** Clears the mark where something else has settled what Meta holds of the load's rows. */

@@ -198,7 +198,7 @@ export class AudienceStore {
 
   /** Rows of the audience whose COUNTRY cell is `countryHash` (the SHA-256 of a lowercase country code). */
   async countRowsWithCountry(audience: AudienceRecord, countryHash: string): Promise<number> {
-    this.needRowContents('count rows by country');
+    if (this.rowKeysOnly) throw new Error(ROW_KEYS_ONLY('count rows by country'));
     const column = audience.uploadSchema?.indexOf('COUNTRY') ?? -1;
     if (column < 0) return 0;
     const { rows } = await this.pool.query<{ count: string }>(
@@ -462,10 +462,6 @@ export class AudienceStore {
       // A reader that stopped early leaves the query open on the connection, so the connection is discarded.
       client.release(completed ? undefined : new Error('row stream abandoned'));
     }
-  }
-
-  private needRowContents(what: string): void {
-    if (this.rowKeysOnly) throw new Error(ROW_KEYS_ONLY(what));
   }
 
   private async inTransaction<T>(work: (client: PoolClient) => Promise<{ commit: boolean; result: T }>): Promise<T> {
