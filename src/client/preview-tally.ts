@@ -1,4 +1,4 @@
-import { COVERAGE_KEYS } from '../matching/keys';
+import { COVERAGE_KEYS, coverageByKey } from '../matching/keys';
 import type { CycleSummary } from '../workflows/audience-status';
 import { mergeCounts, withMissingUserIds } from '../activities/member-chunk-encoding';
 import { HAS_ROWS_BIT, type MemberChunkSummary, type MemberExample } from '../activities/member-chunk-summary';
@@ -67,10 +67,7 @@ export class PreviewTally {
         for (let bit = 0; bit < perKey.length; bit++) if (mask & (1 << bit)) perKey[bit]++;
       }
     }
-    const coverage: Record<string, number> = {};
-    COVERAGE_KEYS.forEach((key, bit) => {
-      if ((perKey[bit] as number) > 0) coverage[key] = perKey[bit] as number;
-    });
+    const coverage = coverageByKey((bit) => perKey[bit] as number);
     const drops = withMissingUserIds(this.drops, this.withoutUserId);
     return {
       sourceRows: this.sourceRows,

@@ -1,5 +1,5 @@
 import type { ClientBase, Pool } from 'pg';
-import { COVERAGE_KEYS } from '../matching/keys';
+import { COVERAGE_KEYS, coverageByKey } from '../matching/keys';
 import { inTransaction, SCHEMA, type Queryable } from './pool';
 import type { CycleTables } from './cycle-tables';
 import { StateInvariantError } from './state-invariant';
@@ -328,11 +328,7 @@ export async function audienceMembership(
        FROM ${SCHEMA}.audience_members WHERE audience_key = $1 ${changedOnly}`,
     [audienceKey],
   );
-  const coverage: Record<string, number> = {};
-  COVERAGE_KEYS.forEach((key, bit) => {
-    const count = Number(rows[0][`k${bit}`]);
-    if (count > 0) coverage[key] = count;
-  });
+  const coverage = coverageByKey((bit) => Number(rows[0][`k${bit}`]));
   return { members: Number(rows[0].members), coverage };
 }
 

@@ -10,7 +10,6 @@ import {
   graphObjectSchema,
   listPageSchema,
   operationStatusCode,
-  operationStatusSchema,
   successSchema,
   termsOfServiceSchema,
   usersResponseSchema,
@@ -198,7 +197,7 @@ export class GraphClient {
   async getOperationStatus(audienceId: string): Promise<number> {
     const audience = await this.request(
       { method: 'GET', path: `/${objectId(audienceId)}`, params: { fields: 'operation_status' } },
-      operationStatusSchema,
+      graphObjectSchema,
     );
     return operationStatusCode(audience) ?? 0;
   }

@@ -51,16 +51,6 @@ export const termsOfServiceSchema = z.object({
   tos_accepted: z.record(z.string(), z.unknown()).optional(),
 });
 
-export const operationStatusSchema = z.object({
-  operation_status: z.object({ code: z.coerce.number() }).partial().optional(),
-});
-
-/** An audience's `operation_status` code (reference §2.4), read or listed; undefined when Meta gave none. */
-export function operationStatusCode(audience: unknown): number | undefined {
-  const parsed = operationStatusSchema.safeParse(audience);
-  return parsed.success ? parsed.data.operation_status?.code : undefined;
-}
-
 /** Meta's size range of a read or listed audience; null when it gives none, or -1 (not known yet). */
 export function approximateSizeOf(audience: Record<string, unknown>): { lower: number; upper: number } | null {
   const lower = Number(audience['approximate_count_lower_bound']);
@@ -74,4 +64,9 @@ const statusCodeSchema = z.object({ code: z.coerce.number().int(), description: 
 export function statusCodeOf(audience: Record<string, unknown>, field: string): { code: number; description: string } | null {
   const parsed = statusCodeSchema.safeParse(audience[field]);
   return parsed.success ? parsed.data : null;
+}
+
+/** An audience's `operation_status` code (reference §2.4), read or listed; undefined when Meta gave none. */
+export function operationStatusCode(audience: Record<string, unknown>): number | undefined {
+  return statusCodeOf(audience, 'operation_status')?.code;
 }

@@ -67,3 +67,13 @@ export const VALUE_BIT = LIMITED_DATA_USE_BIT << 1;
  * members with a value.
  */
 export const COVERAGE_KEYS: readonly string[] = [...AUDIENCE_SCHEMA, LIMITED_DATA_USE_COVERAGE, VALUE_COLUMN];
+
+/** Member counts by coverage key from counts by bit, leaving out the keys no member has. */
+export function coverageByKey(countOfBit: (bit: number) => number): Record<string, number> {
+  const coverage: Record<string, number> = {};
+  COVERAGE_KEYS.forEach((key, bit) => {
+    const count = countOfBit(bit);
+    if (count > 0) coverage[key] = count;
+  });
+  return coverage;
+}
