@@ -12,8 +12,19 @@ export function createPool(connectionString: string, options: { max?: number; ap
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'audience-sync',
   });
+  // Queued before anything the client is checked out for, so every statement of ours plans with it.
+  pool.on('connect', (client) => void client.query(`SET random_page_cost = ${STATE_RANDOM_PAGE_COST}`).catch(() => undefined));
   return survivingLostConnections(pool);
 }
+
+/**
+ * What our statements tell the planner a page read out of order costs. They look up changed members and rows by
+ * primary key, in key order (a cycle's changed tables are kept sorted), so each lookup reads pages the one before
+ * it passed; PostgreSQL's default, 4 (a spinning disk's seek), makes it read a whole ten-million-row table instead
+ * of looking up its 1% that changed, once statistics tell it how large the table is. 1.1 is what PostgreSQL's
+ * documentation suggests for SSDs (README, "PostgreSQL for large audiences").
+ */
+export const STATE_RANDOM_PAGE_COST = 1.1;
 
 /**
  * A connection lost (a server restart, a reset) must not end the worker process. An idle client's error reaches
