@@ -16,6 +16,7 @@ import {
   withSourceSession,
 } from '../db/source-session';
 import {
+  beginFrozenCopy,
   copyIntoFingerprintsSql,
   copyIntoStagingSql,
   createCycleTables,
@@ -278,6 +279,7 @@ async function copyFingerprints(
 ): Promise<void> {
   await withClient(deps.pool, async (target) => {
     const out = await fromSource(copyFromSource(source, query, FINGERPRINT_COPY, deps.sourceLimits), deps.sourceLimits);
+    await beginFrozenCopy(target, tables.fingerprints);
     const into = target.query(copyFrom(copyIntoFingerprintsSql(tables)));
     let sourceError: unknown;
     out.once('error', (error) => (sourceError = error));
@@ -286,6 +288,7 @@ async function copyFingerprints(
     } catch (error) {
       throw sourceError ? sourceQueryFailure(sourceError, deps.sourceLimits) : error;
     }
+    await target.query('COMMIT');
   });
 }
 
@@ -321,6 +324,7 @@ async function stageMembers(
     ...(input.valueColumn !== undefined ? { valueColumn: input.valueColumn } : {}),
   };
   return withClient(deps.pool, async (target) => {
+    await beginFrozenCopy(target, tables.staging);
     const copy = target.query(copyFrom(copyIntoStagingSql(tables)));
     const copyFailed = once(copy, 'error').then(([error]) => Promise.reject(error));
     copyFailed.catch(() => undefined);
@@ -339,6 +343,7 @@ async function stageMembers(
     await encodeEachChunk(chunks, encoder.parallelism, (chunk) => encoder.encode(chunk, options), write);
     copy.end(COPY_BINARY_TRAILER);
     await Promise.race([once(copy, 'finish'), copyFailed]);
+    await target.query('COMMIT');
     return totals;
   });
 }

@@ -1,4 +1,5 @@
 import { SCHEMA } from '../../src/db/pool';
+import { cycleTables } from '../../src/db/cycle-tables';
 import { encodeMembers } from '../../src/activities/member-chunk-encoding';
 import { CALLING_THREAD_ENCODER, type MemberEncoder } from '../../src/activities/member-encoder';
 import { PreparationHarness, DATABASE_URL } from '../support/preparation-harness';
@@ -79,4 +80,30 @@ it('sees a change in any column, even when the audience has a column named s', a
   const first = await prepare(source(0));
   const second = await prepare(source(7), first.audienceKey);
   expect(second.plan).toMatchObject({ members: 50, rebuiltMembers: 1 });
+});
+
+it("writes the cycle's fingerprints and staged members frozen, so that reading them writes nothing", async () => {
+  // A tuple's infomask has both XMIN bits set when it is frozen; hint bits that a reader sets give only one.
+  const XMIN_FROZEN = 0x0300;
+  await harness.pool.query('CREATE EXTENSION IF NOT EXISTS pageinspect');
+  const source = (changed: number) =>
+    `SELECT 'u' || g AS user_id, 'm' || g || CASE WHEN g <= ${changed} THEN '.new' ELSE '' END || '@example.com' AS email
+       FROM generate_series(1, 3000) AS g`;
+  const { prepare } = harness.source({ url: readerUrl });
+  const first = await prepare(source(0));
+  // A change to upload keeps the cycle's tables until its upload ends: both passes wrote them.
+  const { plan } = await prepare(source(30), first.audienceKey);
+  expect(plan).toMatchObject({ decision: 'upload', rebuiltMembers: 30 });
+  const tables = cycleTables(plan.cycleId);
+  for (const table of [tables.fingerprints, tables.staging]) {
+    const { rows } = await harness.pool.query<{ tuples: string; frozen: string }>(
+      `SELECT count(*) AS tuples, count(*) FILTER (WHERE t.t_infomask & ${XMIN_FROZEN} = ${XMIN_FROZEN}) AS frozen
+         FROM generate_series(0, pg_relation_size($1::regclass) / current_setting('block_size')::int - 1) AS page,
+              heap_page_items(get_raw_page($1::text, page::int)) AS t
+        WHERE t.lp_flags = 1`,
+      [table],
+    );
+    expect(Number(rows[0]?.tuples)).toBeGreaterThanOrEqual(plan.rebuiltMembers);
+    expect(rows[0]?.frozen).toBe(rows[0]?.tuples);
+  }
 });
