@@ -37,8 +37,15 @@ const CLOCK_TICKS_PER_SECOND = 100;
 export class CpuMeter {
   /** CPU seconds by application_name ('' for none) of the PostgreSQL processes seen so far. */
   readonly byClient = new Map<string, number>();
-  /** Ticks each PostgreSQL process had when last sampled, by pid and start time (pids are reused). */
-  private readonly backendTicks = new Map<string, number>();
+  /**
+   * CPU seconds of audience-sync's backends by statement: what each spent between two samples is charged to the
+   * statement it was running at the second, or had run last if idle, so a statement of a second or more is seen
+   * nearly whole and short ones (a batch read) only in sum with their kind. `kernel` is the part spent in the
+   * kernel: copying pages to and from the page cache, and reclaiming it when memory runs short.
+   */
+  readonly workerByStatement = new Map<string, { cpu: number; kernel: number }>();
+  /** Ticks (all, and the kernel's) each PostgreSQL process had when last sampled, by pid and start time (pids are reused). */
+  private readonly backendTicks = new Map<string, { ticks: number; kernelTicks: number }>();
   private readonly startedAtTick = bootTicks();
   private readonly selfStart = process.cpuUsage();
   private readonly processesStart: MeteredProcesses;
@@ -94,22 +101,48 @@ export class CpuMeter {
   }
 
   private async samplePostgres(): Promise<void> {
-    const { rows } = await this.pool.query<{ pid: number; client: string | null }>(
-      `SELECT a.pid, coalesce(leader.application_name, a.application_name) AS client
+    const { rows } = await this.pool.query<{ pid: number; client: string | null; query: string }>(
+      `SELECT a.pid, coalesce(leader.application_name, a.application_name) AS client, coalesce(a.query, '') AS query
          FROM pg_stat_activity a
          LEFT JOIN pg_stat_activity leader ON leader.pid = a.leader_pid AND a.leader_pid <> a.pid`,
     );
-    for (const { pid, client } of rows) {
+    for (const { pid, client, query } of rows) {
       const stat = readStat(pid);
       // A server on another machine lists its own pids, which here may belong to anything.
       if (stat?.command !== 'postgres') continue;
       const key = `${pid}:${stat.startTick}`;
-      const from = this.backendTicks.get(key) ?? (stat.startTick >= this.startedAtTick ? 0 : stat.ticks);
-      this.backendTicks.set(key, stat.ticks);
+      const from =
+        this.backendTicks.get(key) ?? (stat.startTick >= this.startedAtTick ? { ticks: 0, kernelTicks: 0 } : stat);
+      this.backendTicks.set(key, { ticks: stat.ticks, kernelTicks: stat.kernelTicks });
       const name = client ?? '';
-      this.byClient.set(name, (this.byClient.get(name) ?? 0) + (stat.ticks - from) / CLOCK_TICKS_PER_SECOND);
+      const spent = (stat.ticks - from.ticks) / CLOCK_TICKS_PER_SECOND;
+      this.byClient.set(name, (this.byClient.get(name) ?? 0) + spent);
+      if (roleOf(name) === 'postgresForWorker' && spent > 0) {
+        const statement = statementKind(query);
+        const sum = this.workerByStatement.get(statement) ?? { cpu: 0, kernel: 0 };
+        sum.cpu += spent;
+        sum.kernel += (stat.kernelTicks - from.kernelTicks) / CLOCK_TICKS_PER_SECOND;
+        this.workerByStatement.set(statement, sum);
+      }
     }
   }
+}
+
+/** The statements that spent the most of audience-sync's PostgreSQL CPU, as `seconds  statement` lines. */
+export function topStatements(byStatement: CpuMeter['workerByStatement'], count: number): string[] {
+  return [...byStatement]
+    .sort(([, a], [, b]) => b.cpu - a.cpu)
+    .slice(0, count)
+    .map(([statement, { cpu, kernel }]) => `${cpu.toFixed(1).padStart(7)} s (kernel ${kernel.toFixed(1).padStart(5)} s)  ${statement}`);
+}
+
+/** A statement's text as one line without its cycle's table names, so that every cycle's copies add up. */
+function statementKind(query: string): string {
+  return query
+    .replace(/\s+/g, ' ')
+    .replace(/[0-9a-f]{12,}|[0-9a-f]{8}-[0-9a-f-]{27}/g, '…')
+    .trim()
+    .slice(0, 110);
 }
 
 /** All of a split's CPU seconds: on a machine the phase had to itself, its cores times its time at least. */
@@ -135,10 +168,10 @@ function roleOf(client: string): PostgresRole {
 }
 
 /**
- * A process's command name, user + system ticks and start time (in ticks since boot), or undefined if it is not
- * visible.
+ * A process's command name, user + system ticks, the system ticks alone and its start time (in ticks since boot),
+ * or undefined if it is not visible.
  */
-function readStat(pid: number): { command: string; ticks: number; startTick: number } | undefined {
+function readStat(pid: number): { command: string; ticks: number; kernelTicks: number; startTick: number } | undefined {
   try {
     // The command name in parentheses may hold spaces; the numbered fields follow its closing parenthesis.
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -147,6 +180,7 @@ function readStat(pid: number): { command: string; ticks: number; startTick: num
     return {
       command: text.slice(text.indexOf('(') + 1, nameEnd),
       ticks: Number(fields[11]) + Number(fields[12]),
+      kernelTicks: Number(fields[12]),
       startTick: Number(fields[19]),
     };
   } catch {

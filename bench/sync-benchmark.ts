@@ -10,7 +10,7 @@ import { decodeRow } from '../src/matching/row-codec';
 import { DEFAULT_MAX_CYCLES_PER_RUN, workflowIdFor, type AudienceConfig } from '../src/workflows/audience-config';
 import { waitUntil } from '../src/local/polling';
 import { BenchStack, parsePositive, seconds } from './bench-stack';
-import { CpuMeter, totalCpuSeconds, type CpuSplit } from './cpu-meter';
+import { CpuMeter, topStatements, totalCpuSeconds, type CpuSplit } from './cpu-meter';
 
 /**
  * `npm run bench`: the real worker and workflow against the emulator with Meta-like latency, at N and N/10
@@ -134,6 +134,8 @@ async function runSize(stack: BenchStack, members: number): Promise<SizeResult> 
     const initialSyncCpuSeconds = await cpu.stop();
     const byClient = [...cpu.byClient].filter(([client]) => client.startsWith('audience-sync'));
     say(`  PostgreSQL CPU by client: ${byClient.map(([client, cpuSeconds]) => `${client} ${cpuSeconds.toFixed(1)} s`).join(', ')}`);
+    say('  … and by statement:');
+    for (const line of topStatements(cpu.workerByStatement, 12)) say(`    ${line}`);
     const walBytes = await stack.walBytesSince(walBefore);
     const stateGrowth = growthByTable(stateBytesBefore, await stack.stateBytes());
     const stateBytes = stateGrowth.reduce((sum, [, table, indexes]) => sum + table + indexes, 0);
