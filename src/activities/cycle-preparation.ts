@@ -278,8 +278,9 @@ async function copyFingerprints(
   progress: CycleProgressReporter,
 ): Promise<void> {
   await withClient(deps.pool, async (target) => {
-    const out = await fromSource(copyFromSource(source, query, FINGERPRINT_COPY, deps.sourceLimits), deps.sourceLimits);
+    // Before the source's stream exists: it must have its error listener from the start.
     await beginFrozenCopy(target, tables.fingerprints);
+    const out = await fromSource(copyFromSource(source, query, FINGERPRINT_COPY, deps.sourceLimits), deps.sourceLimits);
     const into = target.query(copyFrom(copyIntoFingerprintsSql(tables)));
     let sourceError: unknown;
     out.once('error', (error) => (sourceError = error));
