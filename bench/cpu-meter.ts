@@ -128,7 +128,7 @@ export class CpuMeter {
   }
 }
 
-/** The statements that spent the most of audience-sync's PostgreSQL CPU, as `seconds  statement` lines. */
+/** The statements that spent the most of audience-sync's PostgreSQL CPU, a line each: seconds, the kernel's, the text. */
 export function topStatements(byStatement: CpuMeter['workerByStatement'], count: number): string[] {
   return [...byStatement]
     .sort(([, a], [, b]) => b.cpu - a.cpu)

@@ -16,9 +16,8 @@ import {
   withSourceSession,
 } from '../db/source-session';
 import {
-  beginFrozenCopy,
-  copyIntoFingerprintsSql,
-  copyIntoStagingSql,
+  beginCopyIntoFingerprints,
+  beginCopyIntoStaging,
   createCycleTables,
   cycleTables,
   dropCycleTables,
@@ -278,10 +277,10 @@ async function copyFingerprints(
   progress: CycleProgressReporter,
 ): Promise<void> {
   await withClient(deps.pool, async (target) => {
-    // Before the source's stream exists: it must have its error listener from the start.
-    await beginFrozenCopy(target, tables.fingerprints);
+    // The transaction opens before the source's stream exists, which must have its error listener from the start.
+    const copyStatement = await beginCopyIntoFingerprints(target, tables);
     const out = await fromSource(copyFromSource(source, query, FINGERPRINT_COPY, deps.sourceLimits), deps.sourceLimits);
-    const into = target.query(copyFrom(copyIntoFingerprintsSql(tables)));
+    const into = target.query(copyFrom(copyStatement));
     let sourceError: unknown;
     out.once('error', (error) => (sourceError = error));
     try {
@@ -325,8 +324,7 @@ async function stageMembers(
     ...(input.valueColumn !== undefined ? { valueColumn: input.valueColumn } : {}),
   };
   return withClient(deps.pool, async (target) => {
-    await beginFrozenCopy(target, tables.staging);
-    const copy = target.query(copyFrom(copyIntoStagingSql(tables)));
+    const copy = target.query(copyFrom(await beginCopyIntoStaging(target, tables)));
     const copyFailed = once(copy, 'error').then(([error]) => Promise.reject(error));
     copyFailed.catch(() => undefined);
     copy.write(COPY_BINARY_HEADER);

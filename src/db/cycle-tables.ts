@@ -47,21 +47,27 @@ export async function dropCycleTables(client: ClientBase, tables: CycleTables): 
 }
 
 /**
- * Opens the transaction a COPY into one of the cycle's tables runs in, the table emptied in it, which lets the
- * COPY write its rows frozen (the statements below say FREEZE): the statements that read them next then find
- * every page all-visible, instead of setting hint bits on each and writing the whole table out once more (a
- * staging table of ten million members is some 6 GB). Nothing else reads a cycle's tables, so no snapshot can
- * see the rows too early. The caller commits once the COPY has finished.
+ * Each COPY into one of the cycle's tables runs in a transaction that empties the table first, which lets it write
+ * its rows frozen: the statements that read them next then find every page all-visible, instead of setting hint
+ * bits on each and writing the whole table out once more (a staging table of ten million members is some 6 GB).
+ * Nothing else reads a cycle's tables, so no snapshot can see the rows too early. These open that transaction and
+ * return the COPY to run in it; the caller commits once the COPY has finished.
  */
-export async function beginFrozenCopy(client: ClientBase, table: string): Promise<void> {
+async function beginFrozenCopy(client: ClientBase, table: string, columns: string, options: string): Promise<string> {
   await client.query(`BEGIN; TRUNCATE ${table}`);
+  return `COPY ${table} (${columns}) FROM STDIN (${options})`;
 }
 
-export function copyIntoFingerprintsSql(tables: CycleTables): string {
-  return `COPY ${tables.fingerprints} (member_id, fingerprint) FROM STDIN (FREEZE)`;
+export function beginCopyIntoFingerprints(client: ClientBase, tables: CycleTables): Promise<string> {
+  return beginFrozenCopy(client, tables.fingerprints, 'member_id, fingerprint', 'FREEZE');
 }
 
 /** Binary COPY (see binary-copy): the encoder writes tuples of exactly these columns. */
-export function copyIntoStagingSql(tables: CycleTables): string {
-  return `COPY ${tables.staging} (member_id, fingerprint, keys_mask, row_hashes, row_hash, row_data) FROM STDIN (FORMAT binary, FREEZE)`;
+export function beginCopyIntoStaging(client: ClientBase, tables: CycleTables): Promise<string> {
+  return beginFrozenCopy(
+    client,
+    tables.staging,
+    'member_id, fingerprint, keys_mask, row_hashes, row_hash, row_data',
+    'FORMAT binary, FREEZE',
+  );
 }

@@ -6,9 +6,8 @@ import type { PoolClient } from 'pg';
 import { createPool, inTransaction, SCHEMA } from '../../src/db/pool';
 import { migrate } from '../../src/db/migrations';
 import {
-  beginFrozenCopy,
-  copyIntoFingerprintsSql,
-  copyIntoStagingSql,
+  beginCopyIntoFingerprints,
+  beginCopyIntoStaging,
   createCycleTables,
   cycleTables,
   dropCycleTables,
@@ -70,10 +69,14 @@ afterAll(async () => {
   await pool.end();
 });
 
-/** A COPY into one of the cycle's tables, as prepareCycle runs it: frozen, in a transaction that empties the table. */
-async function copyInto(client: PoolClient, table: string, sql: string, data: string | Buffer): Promise<void> {
-  await beginFrozenCopy(client, table);
-  await pipeline(Readable.from([data]), client.query(copyFrom(sql)));
+/** A COPY into one of the cycle's tables as prepareCycle runs it: `begin` opens its transaction and returns it. */
+async function copyInto(
+  client: PoolClient,
+  begin: (client: PoolClient, tables: CycleTables) => Promise<string>,
+  tables: CycleTables,
+  data: string | Buffer,
+): Promise<void> {
+  await pipeline(Readable.from([data]), client.query(copyFrom(await begin(client, tables))));
   await client.query('COMMIT');
 }
 
@@ -81,7 +84,7 @@ async function copyInto(client: PoolClient, table: string, sql: string, data: st
 async function stage(client: PoolClient, tables: CycleTables, members: SourceMember[]): Promise<number> {
   const records = members.map((m) => ({ user_id: m.user_id, email: m.email, [FINGERPRINT_COLUMN]: m.fingerprint }));
   const chunk = encodeMemberChunk(records, {});
-  await copyInto(client, tables.staging, copyIntoStagingSql(tables), Buffer.concat([COPY_BINARY_HEADER, chunk.copyData, COPY_BINARY_TRAILER]));
+  await copyInto(client, beginCopyIntoStaging, tables, Buffer.concat([COPY_BINARY_HEADER, chunk.copyData, COPY_BINARY_TRAILER]));
   return chunk.sourceRows - chunk.withoutUserId;
 }
 
@@ -94,7 +97,7 @@ async function runCycle(source: SourceMember[], firstCycle: boolean, key = audie
     await createCycleTables(client, tables);
     let toStage = source;
     if (!firstCycle) {
-      await copyInto(client, tables.fingerprints, copyIntoFingerprintsSql(tables), source.map((m) => `${m.user_id}\t${m.fingerprint}\n`).join(''));
+      await copyInto(client, beginCopyIntoFingerprints, tables, source.map((m) => `${m.user_id}\t${m.fingerprint}\n`).join(''));
       await findChangedMembers(client, key, tables);
       const changed = new Set(await changedMemberIds(client, tables));
       toStage = source.filter((member) => changed.has(member.user_id));
