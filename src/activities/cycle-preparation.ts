@@ -17,7 +17,7 @@ import {
 } from '../db/source-session';
 import {
   beginCopyIntoFingerprints,
-  beginCopyIntoStaging,
+  copyIntoStaging,
   createCycleTables,
   cycleTables,
   dropCycleTables,
@@ -324,7 +324,7 @@ async function stageMembers(
     ...(input.valueColumn !== undefined ? { valueColumn: input.valueColumn } : {}),
   };
   return withClient(deps.pool, async (target) => {
-    const copy = target.query(copyFrom(await beginCopyIntoStaging(target, tables)));
+    const copy = target.query(copyFrom(copyIntoStaging(tables)));
     const copyFailed = once(copy, 'error').then(([error]) => Promise.reject(error));
     copyFailed.catch(() => undefined);
     copy.write(COPY_BINARY_HEADER);
@@ -342,7 +342,6 @@ async function stageMembers(
     await encodeEachChunk(chunks, encoder.parallelism, (chunk) => encoder.encode(chunk, options), write);
     copy.end(COPY_BINARY_TRAILER);
     await Promise.race([once(copy, 'finish'), copyFailed]);
-    await target.query('COMMIT');
     return totals;
   });
 }

@@ -189,27 +189,34 @@ async function replaceMembers(client: ClientBase, audienceKey: string, tables: C
   const loaded = await client.query(
     `INSERT INTO ${SCHEMA}.audience_members (audience_key, member_id, fingerprint, keys_mask, row_hashes)
      SELECT DISTINCT ON (member_id) $1, member_id, fingerprint, keys_mask, row_hashes
-       FROM ${tables.staging} WHERE fingerprint IS NOT NULL ORDER BY member_id`,
+       FROM ${tables.stagedMembers} ORDER BY member_id`,
     [audienceKey],
   );
   return loaded.rowCount ?? 0;
 }
 
-/** Each staged row once, in hash order, with the number of members that want it: ($1, row_hash, wanted, row_data). */
-type CountedRows = (tables: CycleTables) => string;
+/**
+ * Each staged row once, in hash order, with the number of members that want it: ($1, row_hash, wanted, row_data),
+ * as SELECTs to insert one after the other.
+ */
+type CountedRows = (tables: CycleTables) => string[];
 
+// A row's staged copies are all in one range, and the ranges follow each other in hash order.
 const ROWS_COUNTED_IN_STAGING: CountedRows = (tables) =>
-  `SELECT DISTINCT ON (row_hash) $1, row_hash, (count(*) OVER (PARTITION BY row_hash))::integer, row_data
-     FROM ${tables.staging} WHERE row_hash IS NOT NULL ORDER BY row_hash`;
+  tables.stagedRows.map(
+    (range) => `SELECT DISTINCT ON (row_hash) $1, row_hash, (count(*) OVER (PARTITION BY row_hash))::integer, row_data
+                  FROM ${range} ORDER BY row_hash`,
+  );
 
-const ROWS_COUNTED_OVER_MEMBERS: CountedRows = (tables) =>
+const ROWS_COUNTED_OVER_MEMBERS: CountedRows = (tables) => [
   `SELECT $1, s.row_hash, w.members, s.row_data
      FROM (SELECT DISTINCT ON (row_hash) row_hash, row_data
              FROM ${tables.staging} WHERE row_hash IS NOT NULL ORDER BY row_hash) AS s
      JOIN (SELECT h AS row_hash, count(*)::integer AS members
              FROM ${SCHEMA}.audience_members m, unnest(m.row_hashes) AS h
             WHERE m.audience_key = $1 GROUP BY h) AS w USING (row_hash)
-    ORDER BY s.row_hash`;
+    ORDER BY s.row_hash`,
+];
 
 async function replaceRows(
   client: ClientBase,
@@ -220,10 +227,11 @@ async function replaceRows(
   await lockForFirstLoad(client, audienceKey);
   await allowLargeSorts(client);
   await client.query(`DELETE FROM ${SCHEMA}.audience_rows WHERE audience_key = $1`, [audienceKey]);
-  await client.query(
-    `INSERT INTO ${SCHEMA}.audience_rows (audience_key, row_hash, wanted, row_data) ${counted(tables)}`,
-    [audienceKey],
-  );
+  for (const rows of counted(tables)) {
+    await client.query(`INSERT INTO ${SCHEMA}.audience_rows (audience_key, row_hash, wanted, row_data) ${rows}`, [
+      audienceKey,
+    ]);
+  }
 }
 
 async function changeMembers(
@@ -250,8 +258,7 @@ async function changeMembers(
   await client.query(
     `WITH added AS (
        INSERT INTO ${SCHEMA}.audience_members (audience_key, member_id, fingerprint, keys_mask, row_hashes)
-       SELECT $1, member_id, fingerprint, keys_mask, row_hashes FROM ${tables.staging}
-        WHERE fingerprint IS NOT NULL ORDER BY member_id
+       SELECT $1, member_id, fingerprint, keys_mask, row_hashes FROM ${tables.stagedMembers} ORDER BY member_id
        ON CONFLICT DO NOTHING
        RETURNING row_hashes)
      INSERT INTO member_row_changes SELECT h, count(*) FROM added, unnest(added.row_hashes) AS h GROUP BY h`,

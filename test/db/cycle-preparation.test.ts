@@ -82,7 +82,7 @@ it('sees a change in any column, even when the audience has a column named s', a
   expect(second.plan).toMatchObject({ members: 50, rebuiltMembers: 1 });
 });
 
-it("writes the cycle's fingerprints and staged members frozen, so that reading them writes nothing", async () => {
+it("writes the cycle's fingerprints frozen, so that the comparison reading them writes nothing", async () => {
   // A tuple's infomask has both XMIN bits set when it is frozen; hint bits that a reader sets give only one.
   const XMIN_FROZEN = 0x0300;
   await harness.pool.query('CREATE EXTENSION IF NOT EXISTS pageinspect');
@@ -91,19 +91,51 @@ it("writes the cycle's fingerprints and staged members frozen, so that reading t
        FROM generate_series(1, 3000) AS g`;
   const { prepare } = harness.source({ url: readerUrl });
   const first = await prepare(source(0));
-  // A change to upload keeps the cycle's tables until its upload ends: both passes wrote them.
+  // A change to upload keeps the cycle's tables until its upload ends.
   const { plan } = await prepare(source(30), first.audienceKey);
   expect(plan).toMatchObject({ decision: 'upload', rebuiltMembers: 30 });
+  const { fingerprints } = cycleTables(plan.cycleId);
+  const { rows } = await harness.pool.query<{ tuples: string; frozen: string }>(
+    `SELECT count(*) AS tuples, count(*) FILTER (WHERE t.t_infomask & ${XMIN_FROZEN} = ${XMIN_FROZEN}) AS frozen
+       FROM generate_series(0, pg_relation_size($1::regclass) / current_setting('block_size')::int - 1) AS page,
+            heap_page_items(get_raw_page($1::text, page::int)) AS t
+      WHERE t.lp_flags = 1`,
+    [fingerprints],
+  );
+  expect(Number(rows[0]?.tuples)).toBe(3000);
+  expect(rows[0]?.frozen).toBe(rows[0]?.tuples);
+});
+
+it('stages the members apart and each row in the range of its hash, the ranges in hash order', async () => {
+  const { prepare } = harness.source({ url: readerUrl });
+  const { plan, audienceKey } = await prepare(
+    `SELECT 'u' || g AS user_id, 'm' || g || '@example.com' AS email FROM generate_series(1, 3000) AS g`,
+  );
+  expect(plan).toMatchObject({ decision: 'upload', rebuiltMembers: 3000 });
   const tables = cycleTables(plan.cycleId);
-  for (const table of [tables.fingerprints, tables.staging]) {
-    const { rows } = await harness.pool.query<{ tuples: string; frozen: string }>(
-      `SELECT count(*) AS tuples, count(*) FILTER (WHERE t.t_infomask & ${XMIN_FROZEN} = ${XMIN_FROZEN}) AS frozen
-         FROM generate_series(0, pg_relation_size($1::regclass) / current_setting('block_size')::int - 1) AS page,
-              heap_page_items(get_raw_page($1::text, page::int)) AS t
-        WHERE t.lp_flags = 1`,
-      [table],
+  const staged = await harness.pool.query<{ members: string; rows: string }>(
+    `SELECT count(*) FILTER (WHERE row_hash IS NULL) AS members, count(*) FILTER (WHERE row_hash IS NOT NULL) AS rows
+       FROM ${tables.stagedMembers}`,
+  );
+  expect(staged.rows[0]).toEqual({ members: '3000', rows: '0' });
+  let rowsInRanges = 0;
+  let lastOfPrevious: Buffer | undefined;
+  for (const range of tables.stagedRows) {
+    const { rows } = await harness.pool.query<{ first: Buffer; last: Buffer; rows: string }>(
+      `SELECT (SELECT row_hash FROM ${range} ORDER BY row_hash LIMIT 1) AS first,
+              (SELECT row_hash FROM ${range} ORDER BY row_hash DESC LIMIT 1) AS last,
+              (SELECT count(*) FROM ${range}) AS rows`,
     );
-    expect(Number(rows[0]?.tuples)).toBeGreaterThanOrEqual(plan.rebuiltMembers);
-    expect(rows[0]?.frozen).toBe(rows[0]?.tuples);
+    // 3000 uniform hashes in 32 ranges: an empty range would be a bound out of place.
+    expect(Number(rows[0].rows)).toBeGreaterThan(0);
+    if (lastOfPrevious) expect(Buffer.compare(lastOfPrevious, rows[0].first)).toBeLessThan(0);
+    lastOfPrevious = rows[0].last;
+    rowsInRanges += Number(rows[0].rows);
   }
+  const stored = await harness.pool.query<{ rows: string }>(
+    `SELECT count(*) AS rows FROM ${SCHEMA}.audience_rows WHERE audience_key = $1`,
+    [audienceKey],
+  );
+  expect(rowsInRanges).toBe(Number(stored.rows[0].rows));
+  expect(rowsInRanges).toBe(plan.adds);
 });

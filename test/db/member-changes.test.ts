@@ -7,7 +7,7 @@ import { createPool, inTransaction, SCHEMA } from '../../src/db/pool';
 import { migrate } from '../../src/db/migrations';
 import {
   beginCopyIntoFingerprints,
-  beginCopyIntoStaging,
+  copyIntoStaging,
   createCycleTables,
   cycleTables,
   dropCycleTables,
@@ -69,14 +69,10 @@ afterAll(async () => {
   await pool.end();
 });
 
-/** A COPY into one of the cycle's tables as prepareCycle runs it: `begin` opens its transaction and returns it. */
-async function copyInto(
-  client: PoolClient,
-  begin: (client: PoolClient, tables: CycleTables) => Promise<string>,
-  tables: CycleTables,
-  data: string | Buffer,
-): Promise<void> {
-  await pipeline(Readable.from([data]), client.query(copyFrom(await begin(client, tables))));
+/** Pass 1's COPY of the fingerprints as prepareCycle runs it, in the transaction that lets it freeze them. */
+async function copyFingerprints(client: PoolClient, tables: CycleTables, members: SourceMember[]): Promise<void> {
+  const text = members.map((m) => `${m.user_id}\t${m.fingerprint}\n`).join('');
+  await pipeline(Readable.from([text]), client.query(copyFrom(await beginCopyIntoFingerprints(client, tables))));
   await client.query('COMMIT');
 }
 
@@ -84,7 +80,8 @@ async function copyInto(
 async function stage(client: PoolClient, tables: CycleTables, members: SourceMember[]): Promise<number> {
   const records = members.map((m) => ({ user_id: m.user_id, email: m.email, [FINGERPRINT_COLUMN]: m.fingerprint }));
   const chunk = encodeMemberChunk(records, {});
-  await copyInto(client, beginCopyIntoStaging, tables, Buffer.concat([COPY_BINARY_HEADER, chunk.copyData, COPY_BINARY_TRAILER]));
+  const data = Buffer.concat([COPY_BINARY_HEADER, chunk.copyData, COPY_BINARY_TRAILER]);
+  await pipeline(Readable.from([data]), client.query(copyFrom(copyIntoStaging(tables))));
   return chunk.sourceRows - chunk.withoutUserId;
 }
 
@@ -97,7 +94,7 @@ async function runCycle(source: SourceMember[], firstCycle: boolean, key = audie
     await createCycleTables(client, tables);
     let toStage = source;
     if (!firstCycle) {
-      await copyInto(client, beginCopyIntoFingerprints, tables, source.map((m) => `${m.user_id}\t${m.fingerprint}\n`).join(''));
+      await copyFingerprints(client, tables, source);
       await findChangedMembers(client, key, tables);
       const changed = new Set(await changedMemberIds(client, tables));
       toStage = source.filter((member) => changed.has(member.user_id));
