@@ -19,6 +19,7 @@ import {
   beginCopyIntoFingerprints,
   copyIntoStaging,
   createCycleTables,
+  createStaging,
   cycleTables,
   dropCycleTables,
   type CycleTables,
@@ -201,6 +202,8 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
     } else {
       scope = 'all';
     }
+    // Members that only left are staged nowhere, but the cycle's statements read the (empty) staging all the same.
+    if (scope) await createStaging(deps.pool, tables, scope === 'all');
     if (scope === 'all' || (changedIds && changedIds.length > 0)) {
       progress.begin('encoding', { rows: 0, ...(rowsToEncode === undefined ? {} : { totalRows: rowsToEncode }) });
       passTwo = await stageMembers(deps, input, query, source, tables, changedIds, progress);

@@ -82,6 +82,16 @@ it('sees a change in any column, even when the audience has a column named s', a
   expect(second.plan).toMatchObject({ members: 50, rebuiltMembers: 1 });
 });
 
+it('plans the removal of members who only left the source, none of whom pass 2 reads', async () => {
+  const source = (members: number) =>
+    `SELECT 'u' || g AS user_id, 'm' || g || '@example.com' AS email FROM generate_series(1, ${members}) AS g`;
+  const { prepare } = harness.source({ url: readerUrl });
+  const first = await prepare(source(120));
+  // The harness uploads nothing: the first load's rows are still to add, and the leavers' are dropped from them.
+  const { plan } = await prepare(source(115), first.audienceKey);
+  expect(plan).toMatchObject({ decision: 'upload', members: 115, rebuiltMembers: 0, adds: 115, removes: 0 });
+});
+
 it("writes the cycle's fingerprints frozen, so that the comparison reading them writes nothing", async () => {
   // A tuple's infomask has both XMIN bits set when it is frozen; hint bits that a reader sets give only one.
   const XMIN_FROZEN = 0x0300;

@@ -9,6 +9,7 @@ import {
   beginCopyIntoFingerprints,
   copyIntoStaging,
   createCycleTables,
+  createStaging,
   cycleTables,
   dropCycleTables,
   type CycleTables,
@@ -99,6 +100,7 @@ async function runCycle(source: SourceMember[], firstCycle: boolean, key = audie
       const changed = new Set(await changedMemberIds(client, tables));
       toStage = source.filter((member) => changed.has(member.user_id));
     }
+    await createStaging(client, tables, firstCycle);
     const staged = await stage(client, tables, toStage);
     if (firstCycle) {
       expect(await loadFirstMembers(pool, key, cycleId, tables, staged)).toBe(true);
@@ -170,7 +172,10 @@ async function raceFirstLoad(
   const tables = cycleTables(randomUUID());
   const other = await pool.connect();
   try {
-    await inTransaction(pool, (client) => createCycleTables(client, tables));
+    await inTransaction(pool, async (client) => {
+      await createCycleTables(client, tables);
+      await createStaging(client, tables, true);
+    });
     const staged = await inTransaction(pool, (client) => stage(client, tables, members));
     await race(tables, staged, other);
   } finally {
