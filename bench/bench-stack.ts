@@ -6,6 +6,7 @@ import { InvalidArgumentError } from 'commander';
 import { Pool } from 'pg';
 import { AudienceClient } from '../src/client/audience-client';
 import { SCHEMA } from '../src/db/pool';
+import { cycleTables, dropCycleTables } from '../src/db/cycle-tables';
 import { readEnvironment, type Environment } from '../src/config/environment';
 import { startEmulator, type CallLogEntry, type RunningEmulator } from '../src/emulator';
 import { startDevServer, type DevServer } from '../src/local/temporal-dev-server';
@@ -119,12 +120,27 @@ export class BenchStack {
    * left behind, or its dead rows, make every later run's indexes bigger and its figures worse.
    */
   async forgetAudiences(audienceKeys: readonly string[]): Promise<void> {
+    // A run stopped mid-cycle leaves that cycle's working tables too (6 GB of staging at ten million members).
+    const cycles = await this.pool.query<{ cycle_id: string }>(
+      `SELECT cycle_id FROM ${SCHEMA}.sync_cycles WHERE audience_key = ANY ($1)`,
+      [audienceKeys],
+    );
+    for (const { cycle_id } of cycles.rows) await dropCycleTables(this.pool, cycleTables(cycle_id));
     const tables = ['pending_rows', 'audience_rows', 'audience_members', 'sync_cycles', 'audiences'];
     for (const table of tables) {
       await this.pool.query(`DELETE FROM ${SCHEMA}.${table} WHERE audience_key = ANY ($1)`, [audienceKeys]);
     }
     // And the space they took is given back, so that the next audience's state is measured alone (stateBytes).
     await this.compactState();
+  }
+
+  /** The audiences whose keys start with `prefix`: what a benchmark stopped before its end left behind. */
+  async audienceKeysStartingWith(prefix: string): Promise<string[]> {
+    const { rows } = await this.pool.query<{ audience_key: string }>(
+      `SELECT audience_key FROM ${SCHEMA}.audiences WHERE starts_with(audience_key, $1)`,
+      [prefix],
+    );
+    return rows.map((row) => row.audience_key);
   }
 
   /**

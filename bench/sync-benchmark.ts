@@ -65,6 +65,8 @@ const say = (line: string) => {
   if (!options.json) console.log(line);
 };
 
+const AUDIENCE_KEY_PREFIX = 'bench-';
+
 async function main(): Promise<void> {
   const stack = await BenchStack.start({
     latencyMs: options.latencyMs,
@@ -72,7 +74,8 @@ async function main(): Promise<void> {
     emulatorRowKeysOnly: options.emulatorRowKeysOnly,
   });
   try {
-    await stack.compactState();
+    // A run stopped before its end left its audience, whose state would be measured beside this run's.
+    await stack.forgetAudiences(await stack.audienceKeysStartingWith(AUDIENCE_KEY_PREFIX));
     const tenth = await runSize(stack, Math.max(1, Math.round(options.members / 10)));
     const full = await runSize(stack, options.members);
     report(tenth, full);
@@ -96,7 +99,7 @@ async function runSize(stack: BenchStack, members: number): Promise<SizeResult> 
   say(`  seeded in ${seedSeconds} s`);
 
   const worker = await stack.startWorker();
-  const key = `bench-${members}-${randomBytes(3).toString('hex')}`;
+  const key = `${AUDIENCE_KEY_PREFIX}${members}-${randomBytes(3).toString('hex')}`;
   const config: AudienceConfig = {
     audienceKey: key,
     name: `Benchmark ${members}`,

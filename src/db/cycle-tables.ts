@@ -88,7 +88,7 @@ export async function createStaging(client: Queryable, tables: CycleTables, ever
   `);
 }
 
-export async function dropCycleTables(client: ClientBase, tables: CycleTables): Promise<void> {
+export async function dropCycleTables(client: Queryable, tables: CycleTables): Promise<void> {
   await client.query(
     `DROP TABLE IF EXISTS ${tables.fingerprints}, ${tables.changed}, ${tables.staging}`,
   );
