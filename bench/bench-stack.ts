@@ -6,6 +6,7 @@ import { InvalidArgumentError } from 'commander';
 import { Pool } from 'pg';
 import { AudienceClient } from '../src/client/audience-client';
 import { SCHEMA } from '../src/db/pool';
+import { migrate } from '../src/db/migrations';
 import { cycleTables, dropCycleTables } from '../src/db/cycle-tables';
 import { readEnvironment, type Environment } from '../src/config/environment';
 import { startEmulator, type CallLogEntry, type RunningEmulator } from '../src/emulator';
@@ -45,6 +46,9 @@ export class BenchStack {
   }): Promise<BenchStack> {
     const base = readEnvironment();
     const pool = new Pool({ connectionString: base.DATABASE_URL, max: 4 });
+    // The benchmark reads our tables before its first worker starts (to clear what a stopped run left): on a
+    // database no worker has used yet, they must exist first.
+    await migrate(pool);
     const devServer = await startDevServer({ port: await freePort() });
     const emulatorSchema = `bench_emulator_${randomBytes(4).toString('hex')}`;
     const emulator = await startEmulator({
