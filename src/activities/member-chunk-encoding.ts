@@ -48,8 +48,8 @@ export function encodeMembers(chunk: MemberChunk, options: MemberRowsOptions): E
   return encodeMemberChunk(chunkRecords(chunk), options, capacity);
 }
 
-/** The chunk's source rows, parsed here when they came as COPY text. */
-export function chunkRecords(chunk: MemberChunk): Record<string, unknown>[] {
+/** The chunk's source rows, parsed here, one at a time, when they came as COPY text. */
+export function chunkRecords(chunk: MemberChunk): Iterable<Record<string, unknown>> {
   return 'records' in chunk ? chunk.records : parseCopyTextRows(chunk.copyText, chunk.columns);
 }
 
@@ -95,15 +95,17 @@ export function readSourceMember(
  * outlives it. Pure CPU work on plain values, so it runs unchanged on the activity's thread or on a worker thread.
  */
 export function encodeMemberChunk(
-  records: Record<string, unknown>[],
+  records: Iterable<Record<string, unknown>>,
   options: MemberRowsOptions,
   capacity?: number,
 ): EncodedChunk {
   const rowOptions = stagedRowOptions(options);
   const copy = new BinaryCopyWriter(capacity);
   const drops: Record<string, number> = {};
+  let sourceRows = 0;
   let withoutUserId = 0;
   for (const record of records) {
+    sourceRows++;
     const member = readSourceMember(record, rowOptions, drops);
     if (member === undefined) {
       withoutUserId++;
@@ -131,7 +133,7 @@ export function encodeMemberChunk(
     }
   }
   // A copy of exactly the tuples: a view would take its whole, larger buffer along when cloned off the thread.
-  return { copyData: Buffer.from(copy.tuples), sourceRows: records.length, withoutUserId, drops };
+  return { copyData: Buffer.from(copy.tuples), sourceRows, withoutUserId, drops };
 }
 
 /** Dropped values by `KEY:reason` with the source rows that had no usable user_id, as a cycle records them. */

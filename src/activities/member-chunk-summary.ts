@@ -45,7 +45,8 @@ export interface MemberChunkSummary {
  * plain values, like encodeMembers, so it runs on the encoder's threads.
  */
 export function summarizeMembers(chunk: MemberChunk, options: MemberRowsOptions, examples: number): MemberChunkSummary {
-  const records = chunkRecords(chunk);
+  // Its arrays are sized by the chunk's rows; preview is not where a chunk's young garbage matters.
+  const records = [...chunkRecords(chunk)];
   const rowOptions = stagedRowOptions(options);
   const drops: Record<string, number> = {};
   const idDigests = new BigUint64Array(records.length);

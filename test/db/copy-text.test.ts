@@ -31,7 +31,7 @@ async function copyText(sql: string): Promise<Buffer> {
 async function bothWays(sql: string): Promise<{ driver: unknown[]; copy: unknown[] }> {
   const read = await sourcePool.query(sql);
   const columns = read.fields.map((field) => ({ name: field.name, typeOid: field.dataTypeID }));
-  return { driver: read.rows, copy: parseCopyTextRows(await copyText(sql), columns) };
+  return { driver: read.rows, copy: [...parseCopyTextRows(await copyText(sql), columns)] };
 }
 
 describe('parseCopyTextRows reads COPY text as the driver reads the same rows', () => {
@@ -57,13 +57,13 @@ describe('parseCopyTextRows reads COPY text as the driver reads the same rows', 
       { name: 'user_id', typeOid: 25 },
       { name: 'email', typeOid: 25 },
     ];
-    expect(parseCopyTextRows(Buffer.from('1\ta@example.com\n'), columns)).toEqual([{ user_id: '1', email: 'a@example.com' }]);
-    expect(() => parseCopyTextRows(Buffer.from('1\ta@example.com\n2\tb@exa'), columns)).toThrow('ends inside a row');
-    expect(() => parseCopyTextRows(Buffer.from('1\n'), columns)).toThrow('1 of its 2 columns');
-    expect(() => parseCopyTextRows(Buffer.from('1\ta\tb\n'), columns)).toThrow('more than its 2 columns');
+    expect([...parseCopyTextRows(Buffer.from('1\ta@example.com\n'), columns)]).toEqual([{ user_id: '1', email: 'a@example.com' }]);
+    expect(() => [...parseCopyTextRows(Buffer.from('1\ta@example.com\n2\tb@exa'), columns)]).toThrow('ends inside a row');
+    expect(() => [...parseCopyTextRows(Buffer.from('1\n'), columns)]).toThrow('1 of its 2 columns');
+    expect(() => [...parseCopyTextRows(Buffer.from('1\ta\tb\n'), columns)]).toThrow('more than its 2 columns');
     // A lone backslash before a field's end: COPY always escapes a backslash, so the text is not COPY's.
-    expect(() => parseCopyTextRows(Buffer.from('1\\\ta\n'), columns)).toThrow('ends inside an escape');
-    expect(() => parseCopyTextRows(Buffer.from('1\ta\\\n'), columns)).toThrow('ends inside an escape');
-    expect(parseCopyTextRows(Buffer.from('1\ta\\\\\n'), columns)).toEqual([{ user_id: '1', email: 'a\\' }]);
+    expect(() => [...parseCopyTextRows(Buffer.from('1\\\ta\n'), columns)]).toThrow('ends inside an escape');
+    expect(() => [...parseCopyTextRows(Buffer.from('1\ta\\\n'), columns)]).toThrow('ends inside an escape');
+    expect([...parseCopyTextRows(Buffer.from('1\ta\\\\\n'), columns)]).toEqual([{ user_id: '1', email: 'a\\' }]);
   });
 });
