@@ -109,6 +109,8 @@ const FEW_MEMBERS = 50_000;
 /** Past this share of changed members, reading everyone is cheaper than looking each one up. */
 const FULL_REBUILD_SHARE = 0.25;
 const HEARTBEAT_EVERY_MS = 5_000;
+/** Well under the worker's heartbeat throttle (2 s), so what reaches the server is as fresh as before. */
+const ROWS_REPORTED_EVERY_MS = 250;
 
 interface PassTwo {
   sourceRows: number;
@@ -295,14 +297,27 @@ async function copyFingerprints(
   });
 }
 
-/** Passes pass 1's COPY text on, reporting how many rows (each ends with a newline) have gone by. */
+/**
+ * Passes pass 1's COPY text on, reporting how many rows (each ends with a newline) have gone by: a few times a
+ * second and once at the end. The text arrives a few hundred rows at a time, and a report per piece was some
+ * 30,000 heartbeats in a cycle over ten million members, each about 0.1 ms of the worker's main thread.
+ */
 function countingRows(progress: CycleProgressReporter): Transform {
   let rows = 0;
+  let reportedAt = 0;
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
       for (let at = chunk.indexOf(NEWLINE); at >= 0; at = chunk.indexOf(NEWLINE, at + 1)) rows++;
-      progress.advance({ rows });
+      const now = Date.now();
+      if (now - reportedAt >= ROWS_REPORTED_EVERY_MS) {
+        reportedAt = now;
+        progress.advance({ rows });
+      }
       done(null, chunk);
+    },
+    flush(done) {
+      progress.advance({ rows });
+      done();
     },
   });
 }

@@ -36,7 +36,8 @@ type StageCounts = Omit<CycleProgress, 'cycleId' | 'stage' | 'startedAt' | 'at'>
 /**
  * Keeps a cycle activity's progress and heartbeats with it. Every heartbeat carries the details, because a
  * heartbeat without them would erase the last ones at the server. The worker throttles what reaches the server
- * (see the worker's maxHeartbeatThrottleInterval), so reporting on every chunk or batch is cheap.
+ * (see the worker's maxHeartbeatThrottleInterval), but each report still costs the worker about 0.1 ms: a
+ * chunk or a batch may report, a stream of small pieces reports a few times a second (see countingRows).
  */
 export class CycleProgressReporter {
   private progress: CycleProgress | undefined;

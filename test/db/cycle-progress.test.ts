@@ -102,3 +102,22 @@ it("reports a replace's batches", async () => {
   expect(beats[0]).toMatchObject({ rows: 0, totalRows: MEMBERS, batches: 0, totalBatches: 4 });
   expect(beats.at(-1)).toMatchObject({ rows: MEMBERS, batches: 4 });
 });
+
+it("counts pass 1's rows at most a few times a second, and all of them at the end", async () => {
+  const { audienceKey, fbAudienceId } = await connectedAudience();
+  const cycle = { fbAudienceId, adAccountId: AD_ACCOUNT };
+  // Enough rows that pass 1's COPY text arrives in dozens of pieces.
+  const members = 50_000;
+  const sql = `SELECT g::text AS user_id, 'person' || g || '@example.com' AS email FROM generate_series(1, ${members}) AS g`;
+  await prepare(sql, audienceKey, cycle);
+  const { environment, beats } = recording();
+  // With the clock stopped, only the first piece is due a report: the last count must come from the stream's end.
+  const clock = jest.spyOn(Date, 'now').mockReturnValue(Date.now());
+  try {
+    await prepare(sql, audienceKey, cycle, environment);
+  } finally {
+    clock.mockRestore();
+  }
+  const reading = beats.filter((beat) => beat.stage === 'reading').map((beat) => beat.rows);
+  expect(reading).toEqual([0, expect.any(Number), members]);
+});
