@@ -109,7 +109,7 @@ const FEW_MEMBERS = 50_000;
 /** Past this share of changed members, reading everyone is cheaper than looking each one up. */
 const FULL_REBUILD_SHARE = 0.25;
 const HEARTBEAT_EVERY_MS = 5_000;
-/** Well under the worker's heartbeat throttle (2 s), so what reaches the server is as fresh as before. */
+/** A count at most this much older reaches the server: well within the worker's heartbeat throttle (2 s). */
 const ROWS_REPORTED_EVERY_MS = 250;
 
 interface PassTwo {
@@ -304,11 +304,12 @@ async function copyFingerprints(
  */
 function countingRows(progress: CycleProgressReporter): Transform {
   let rows = 0;
-  let reportedAt = 0;
+  let reportedAt = -Infinity;
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
       for (let at = chunk.indexOf(NEWLINE); at >= 0; at = chunk.indexOf(NEWLINE, at + 1)) rows++;
-      const now = Date.now();
+      // A monotonic clock: set back, the wall clock would hold the count still until it caught up.
+      const now = performance.now();
       if (now - reportedAt >= ROWS_REPORTED_EVERY_MS) {
         reportedAt = now;
         progress.advance({ rows });

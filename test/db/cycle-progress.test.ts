@@ -112,12 +112,16 @@ it("counts pass 1's rows at most a few times a second, and all of them at the en
   await prepare(sql, audienceKey, cycle);
   const { environment, beats } = recording();
   // With the clock stopped, only the first piece is due a report: the last count must come from the stream's end.
-  const clock = jest.spyOn(Date, 'now').mockReturnValue(Date.now());
+  const clock = jest.spyOn(performance, 'now').mockReturnValue(performance.now());
   try {
     await prepare(sql, audienceKey, cycle, environment);
   } finally {
     clock.mockRestore();
   }
-  const reading = beats.filter((beat) => beat.stage === 'reading').map((beat) => beat.rows);
+  // The activity's keep-alive heartbeat (every 5 s, on a slow machine) repeats whatever count was last reported.
+  const reading = beats
+    .filter((beat) => beat.stage === 'reading')
+    .map((beat) => beat.rows)
+    .filter((rows, i, all) => rows !== all[i - 1]);
   expect(reading).toEqual([0, expect.any(Number), members]);
 });
