@@ -264,10 +264,10 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
       generation,
     };
     await recordPlan(client, input.cycleId, result);
-    if (decision !== 'upload') {
-      await finishCycle(client, input.cycleId, decision, message ?? null);
-      await dropCycleTables(client, tables);
-    }
+    if (decision !== 'upload') await finishCycle(client, input.cycleId, decision, message ?? null);
+    // The upload reads none of them, and may take hours if Meta throttles it: at ten million members the staging
+    // alone would hold some 6 GB of disk (and of the page cache the upload reads the stored rows through) all along.
+    await dropCycleTables(client, tables);
     log.info('planned the cycle', { decision, adds: plan.adds, removes: plan.removes, replace, ms: Date.now() - started });
     return result;
   });

@@ -105,6 +105,7 @@ async function upload(deps: ActivityDependencies, input: UploadCycleInput): Prom
     if (!before) throw cycleStateLost();
     const message = [replaceOutcome(before), removalsRefusedMessage(removalsRefused)].filter(Boolean).join(' ');
     await finishCycle(client, input.cycleId, replacedMembership(before) ? 'replaced' : 'synced', message || null);
+    // A cycle's plan drops its working tables; one planned by a worker from before that still has them.
     await dropCycleTables(client, cycleTables(input.cycleId));
     return readCycle(client, input.cycleId);
   });

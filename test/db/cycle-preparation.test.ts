@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { SCHEMA } from '../../src/db/pool';
-import { cycleTables } from '../../src/db/cycle-tables';
+import { cycleTables, type CycleTables } from '../../src/db/cycle-tables';
 import { encodeMembers } from '../../src/activities/member-chunk-encoding';
 import { CALLING_THREAD_ENCODER, type MemberEncoder } from '../../src/activities/member-encoder';
 import { PreparationHarness, DATABASE_URL } from '../support/preparation-harness';
@@ -15,6 +16,27 @@ beforeAll(async () => {
 });
 
 afterAll(() => harness.stop());
+
+/**
+ * `prepare` for a reader whose cycle `cycleId` calls `inspect` on its working tables just before its plan drops
+ * them (as a plan does once committed); `found()` is what `inspect` returned then.
+ */
+function inspectingBeforeDrop<T>(cycleId: string, inspect: (tables: CycleTables) => Promise<T>) {
+  const tables = cycleTables(cycleId);
+  let found: T | undefined;
+  const { prepare } = harness.source({
+    url: readerUrl,
+    beforeStatement: async (text) => {
+      if (!text.startsWith('DROP TABLE') || !text.includes(tables.staging)) return;
+      // An attempt also drops its cycle's tables before creating them afresh: only the plan's drop finds them.
+      const { rows } = await harness.pool.query<{ created: boolean }>('SELECT to_regclass($1) IS NOT NULL AS created', [
+        tables.fingerprints,
+      ]);
+      if (rows[0]?.created) found = await inspect(tables);
+    },
+  });
+  return { prepare, found: () => found };
+}
 
 it('fails the cycle when a chunk of members could not be encoded, even while the next chunk is being read', async () => {
   let calls = 0;
@@ -99,48 +121,57 @@ it("writes the cycle's fingerprints frozen, so that the comparison reading them 
   const source = (changed: number) =>
     `SELECT 'u' || g AS user_id, 'm' || g || CASE WHEN g <= ${changed} THEN '.new' ELSE '' END || '@example.com' AS email
        FROM generate_series(1, 3000) AS g`;
-  const { prepare } = harness.source({ url: readerUrl });
+  const cycleId = randomUUID();
+  const { prepare, found } = inspectingBeforeDrop(cycleId, async ({ fingerprints }) => {
+    const { rows } = await harness.pool.query<{ tuples: string; frozen: string }>(
+      `SELECT count(*) AS tuples, count(*) FILTER (WHERE t.t_infomask & ${XMIN_FROZEN} = ${XMIN_FROZEN}) AS frozen
+         FROM generate_series(0, pg_relation_size($1::regclass) / current_setting('block_size')::int - 1) AS page,
+              heap_page_items(get_raw_page($1::text, page::int)) AS t
+        WHERE t.lp_flags = 1`,
+      [fingerprints],
+    );
+    return rows[0];
+  });
   const first = await prepare(source(0));
-  // A change to upload keeps the cycle's tables until its upload ends.
-  const { plan } = await prepare(source(30), first.audienceKey);
+  const { plan } = await prepare(source(30), first.audienceKey, { cycleId });
   expect(plan).toMatchObject({ decision: 'upload', rebuiltMembers: 30 });
-  const { fingerprints } = cycleTables(plan.cycleId);
-  const { rows } = await harness.pool.query<{ tuples: string; frozen: string }>(
-    `SELECT count(*) AS tuples, count(*) FILTER (WHERE t.t_infomask & ${XMIN_FROZEN} = ${XMIN_FROZEN}) AS frozen
-       FROM generate_series(0, pg_relation_size($1::regclass) / current_setting('block_size')::int - 1) AS page,
-            heap_page_items(get_raw_page($1::text, page::int)) AS t
-      WHERE t.lp_flags = 1`,
-    [fingerprints],
-  );
-  expect(Number(rows[0]?.tuples)).toBe(3000);
-  expect(rows[0]?.frozen).toBe(rows[0]?.tuples);
+  expect(Number(found()?.tuples)).toBe(3000);
+  expect(found()?.frozen).toBe(found()?.tuples);
 });
 
 it('stages the members apart and each row in the range of its hash, the ranges in hash order', async () => {
-  const { prepare } = harness.source({ url: readerUrl });
+  const cycleId = randomUUID();
+  const { prepare, found } = inspectingBeforeDrop(cycleId, async (tables) => {
+    const staged = await harness.pool.query<{ members: string; rows: string }>(
+      `SELECT count(*) FILTER (WHERE row_hash IS NULL) AS members, count(*) FILTER (WHERE row_hash IS NOT NULL) AS rows
+         FROM ${tables.stagedMembers}`,
+    );
+    const ranges = [];
+    for (const range of tables.stagedRows) {
+      const { rows } = await harness.pool.query<{ first: Buffer; last: Buffer; rows: string }>(
+        `SELECT (SELECT row_hash FROM ${range} ORDER BY row_hash LIMIT 1) AS first,
+                (SELECT row_hash FROM ${range} ORDER BY row_hash DESC LIMIT 1) AS last,
+                (SELECT count(*) FROM ${range}) AS rows`,
+      );
+      ranges.push(rows[0]);
+    }
+    return { members: staged.rows[0], ranges };
+  });
   const { plan, audienceKey } = await prepare(
     `SELECT 'u' || g AS user_id, 'm' || g || '@example.com' AS email FROM generate_series(1, 3000) AS g`,
+    undefined,
+    { cycleId },
   );
   expect(plan).toMatchObject({ decision: 'upload', rebuiltMembers: 3000 });
-  const tables = cycleTables(plan.cycleId);
-  const staged = await harness.pool.query<{ members: string; rows: string }>(
-    `SELECT count(*) FILTER (WHERE row_hash IS NULL) AS members, count(*) FILTER (WHERE row_hash IS NOT NULL) AS rows
-       FROM ${tables.stagedMembers}`,
-  );
-  expect(staged.rows[0]).toEqual({ members: '3000', rows: '0' });
+  expect(found()?.members).toEqual({ members: '3000', rows: '0' });
   let rowsInRanges = 0;
   let lastOfPrevious: Buffer | undefined;
-  for (const range of tables.stagedRows) {
-    const { rows } = await harness.pool.query<{ first: Buffer; last: Buffer; rows: string }>(
-      `SELECT (SELECT row_hash FROM ${range} ORDER BY row_hash LIMIT 1) AS first,
-              (SELECT row_hash FROM ${range} ORDER BY row_hash DESC LIMIT 1) AS last,
-              (SELECT count(*) FROM ${range}) AS rows`,
-    );
+  for (const range of found()?.ranges ?? []) {
     // 3000 uniform hashes in 32 ranges: an empty range would be a bound out of place.
-    expect(Number(rows[0].rows)).toBeGreaterThan(0);
-    if (lastOfPrevious) expect(Buffer.compare(lastOfPrevious, rows[0].first)).toBeLessThan(0);
-    lastOfPrevious = rows[0].last;
-    rowsInRanges += Number(rows[0].rows);
+    expect(Number(range.rows)).toBeGreaterThan(0);
+    if (lastOfPrevious) expect(Buffer.compare(lastOfPrevious, range.first)).toBeLessThan(0);
+    lastOfPrevious = range.last;
+    rowsInRanges += Number(range.rows);
   }
   const stored = await harness.pool.query<{ rows: string }>(
     `SELECT count(*) AS rows FROM ${SCHEMA}.audience_rows WHERE audience_key = $1`,
@@ -148,4 +179,16 @@ it('stages the members apart and each row in the range of its hash, the ranges i
   );
   expect(rowsInRanges).toBe(Number(stored.rows[0].rows));
   expect(rowsInRanges).toBe(plan.adds);
+});
+
+it('drops the cycle\'s working tables when it commits a plan to upload: the upload reads none of them', async () => {
+  const { prepare } = harness.source({ url: readerUrl });
+  const { plan } = await prepare(`SELECT 'u' || g AS user_id, 'm' || g || '@example.com' AS email FROM generate_series(1, 300) AS g`);
+  expect(plan).toMatchObject({ decision: 'upload', adds: 300 });
+  const tables = cycleTables(plan.cycleId);
+  const { rows } = await harness.pool.query<{ left: string[] }>(
+    `SELECT array_remove(ARRAY[to_regclass($1), to_regclass($2), to_regclass($3)]::text[], NULL) AS left`,
+    [tables.fingerprints, tables.changed, tables.staging],
+  );
+  expect(rows[0]?.left).toEqual([]);
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { createPool, inTransaction, SCHEMA } from '../../src/db/pool';
 import { createSourcePool } from '../../src/db/source-pool';
 import { sourceLimits, type SourceLimits } from '../../src/db/source-session';
@@ -23,6 +23,8 @@ export interface SourceOptions {
   encoder?: MemberEncoder;
   /** Rows per planned batch (10,000 unless given). */
   batchSize?: number;
+  /** Awaited before each statement the activity sends our database as text (not COPY's data). */
+  beforeStatement?: (text: string) => Promise<void>;
 }
 
 /**
@@ -48,7 +50,7 @@ export class PreparationHarness {
     this.sourceConnections.set(sourcePool, 0);
     sourcePool.on('connect', () => this.sourceConnections.set(sourcePool, (this.sourceConnections.get(sourcePool) ?? 0) + 1));
     const activities = createPreparationActivities({
-      pool: this.pool,
+      pool: options.beforeStatement ? watchedPool(this.pool, options.beforeStatement) : this.pool,
       sourcePool,
       sourceAccess: createSourceAccess(sourcePool, { allowPrivileged: options.allowPrivileged ?? false }),
       encoder: options.encoder ?? CALLING_THREAD_ENCODER,
@@ -102,6 +104,25 @@ export class PreparationHarness {
     }
     await Promise.all([this.pool.end(), ...this.sourcePools.map((pool) => pool.end())]);
   }
+}
+
+/** `pool`, and the clients it lends, with `before` awaited ahead of every statement sent as text. */
+function watchedPool(pool: Pool, before: (text: string) => Promise<void>): Pool {
+  const watched = <T extends object>(target: T, wrap: (property: string | symbol, value: Function) => unknown): T =>
+    new Proxy(target, {
+      get(object, property) {
+        const value: unknown = Reflect.get(object, property, object);
+        return typeof value === 'function' ? wrap(property, value.bind(object)) : value;
+      },
+    });
+  const query = (send: Function) => (...args: unknown[]) =>
+    typeof args[0] === 'string' ? before(args[0]).then(() => send(...args)) : send(...args);
+  const client = (lent: PoolClient): PoolClient => watched(lent, (property, method) => (property === 'query' ? query(method) : method));
+  return watched(pool, (property, method) => {
+    if (property === 'query') return query(method);
+    if (property === 'connect') return async () => client(await method());
+    return method;
+  });
 }
 
 /** The ApplicationFailure a cycle failed with (the test fails if it did not fail, or failed otherwise). */
