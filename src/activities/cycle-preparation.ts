@@ -219,7 +219,7 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
 
   progress.begin('writing');
   const firstLoad = scope === 'all' && (await loadFirstMembers(deps.pool, input.audienceKey, input.cycleId, tables, rebuiltMembers));
-  return inTransaction(deps.pool, async (client) => {
+  const planned = await inTransaction(deps.pool, async (client) => {
     // Unless every member is rebuilt, the membership is the last one counted, moved by the members that changed
     // (counted before and after they are rebuilt): a delta does not count a million members again.
     const last = scope === 'all' ? undefined : await lastCountedMembership(client, input.audienceKey);
@@ -264,13 +264,35 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
       generation,
     };
     await recordPlan(client, input.cycleId, result);
-    if (decision !== 'upload') await finishCycle(client, input.cycleId, decision, message ?? null);
-    // The upload reads none of them, and may take hours if Meta throttles it: at ten million members the staging
-    // alone would hold some 6 GB of disk (and of the page cache the upload reads the stored rows through) all along.
-    await dropCycleTables(client, tables);
+    if (decision !== 'upload') {
+      await finishCycle(client, input.cycleId, decision, message ?? null);
+      await dropCycleTables(client, tables);
+    }
     log.info('planned the cycle', { decision, adds: plan.adds, removes: plan.removes, replace, ms: Date.now() - started });
     return result;
   });
+  if (planned.decision === 'upload') await dropPlannedCycleTables(deps, tables);
+  return planned;
+}
+
+/**
+ * Drops the working tables of a cycle whose plan to upload has committed: the upload reads none of them, and may
+ * take hours if Meta throttles it, all the while leaving the staged tuples (some 6 GB at ten million members) on
+ * disk and in the page cache the upload reads the stored rows through. After the plan's commit, so that it waits
+ * for no lock while holding the audience's: an earlier attempt of the cycle that is still running may be reading
+ * them. Then, or on any failure, they are left for the upload's end to drop.
+ */
+async function dropPlannedCycleTables(deps: ActivityDependencies, tables: CycleTables): Promise<void> {
+  try {
+    await inTransaction(deps.pool, async (client) => {
+      await client.query(`SET LOCAL lock_timeout = '1s'`);
+      await dropCycleTables(client, tables);
+    });
+  } catch (error) {
+    Context.current().log.warn("the cycle's working tables are left for its upload to drop", {
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
 }
 
 /** Pass 1: COPY from the source straight into our fingerprints table. */

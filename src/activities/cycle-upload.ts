@@ -105,7 +105,8 @@ async function upload(deps: ActivityDependencies, input: UploadCycleInput): Prom
     if (!before) throw cycleStateLost();
     const message = [replaceOutcome(before), removalsRefusedMessage(removalsRefused)].filter(Boolean).join(' ');
     await finishCycle(client, input.cycleId, replacedMembership(before) ? 'replaced' : 'synced', message || null);
-    // A cycle's plan drops its working tables; one planned by a worker from before that still has them.
+    // Its plan dropped its working tables once committed, unless an earlier attempt still held them, or the cycle
+    // was planned by a worker from before that.
     await dropCycleTables(client, cycleTables(input.cycleId));
     return readCycle(client, input.cycleId);
   });

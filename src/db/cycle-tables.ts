@@ -2,7 +2,8 @@ import type { ClientBase } from 'pg';
 import { SCHEMA, type Queryable } from './pool';
 
 /**
- * A cycle's working tables. They are per cycle (dropped, not deleted from, when the cycle ends) and UNLOGGED:
+ * A cycle's working tables. They are per cycle (dropped, not deleted from, once its plan has committed, or when
+ * it ends without one) and UNLOGGED:
  * all of them hold only what can be computed again from the source and the audience's durable state.
  */
 export interface CycleTables {

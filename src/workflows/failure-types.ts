@@ -11,7 +11,7 @@ export const FailureType = {
   GraphRequestRejected: 'GraphRequestRejected',
   /** The audience's source query failed or timed out; nothing was changed at Meta. */
   SourceQueryFailed: 'SourceQueryFailed',
-  /** A cycle's working tables vanished (PostgreSQL crash); the cycle is computed again. */
+  /** A cycle's records (its plan, its batches) no longer match our tables, e.g. after a restore; it is computed again. */
   CycleStateLost: 'CycleStateLost',
   /** Our tables contradict themselves or the workflow; retrying cannot help, so the cycle fails at once. */
   StateInvariantBroken: 'StateInvariantBroken',

@@ -192,3 +192,33 @@ it('drops the cycle\'s working tables when it commits a plan to upload: the uplo
   );
   expect(rows[0]?.left).toEqual([]);
 });
+
+it("commits the plan all the same when the cycle's tables cannot be dropped at once, and leaves them to the upload", async () => {
+  const cycleId = randomUUID();
+  const tables = cycleTables(cycleId);
+  // An earlier attempt of the cycle, still reading the staging: here a transaction that holds a lock on it.
+  const earlierAttempt = await harness.pool.connect();
+  const { prepare } = harness.source({
+    url: readerUrl,
+    beforeStatement: async (text) => {
+      if (!text.startsWith('DROP TABLE') || !text.includes(tables.staging)) return;
+      const { rows } = await earlierAttempt.query<{ created: boolean }>('SELECT to_regclass($1) IS NOT NULL AS created', [
+        tables.staging,
+      ]);
+      if (rows[0]?.created) await earlierAttempt.query(`BEGIN; LOCK TABLE ${tables.staging} IN ACCESS SHARE MODE`);
+    },
+  });
+  try {
+    const { plan } = await prepare(
+      `SELECT 'u' || g AS user_id, 'm' || g || '@example.com' AS email FROM generate_series(1, 300) AS g`,
+      undefined,
+      { cycleId },
+    );
+    expect(plan).toMatchObject({ cycleId, decision: 'upload', adds: 300 });
+    const { rows } = await harness.pool.query<{ left: boolean }>('SELECT to_regclass($1) IS NOT NULL AS left', [tables.staging]);
+    expect(rows[0]?.left).toBe(true);
+  } finally {
+    await earlierAttempt.query('ROLLBACK');
+    earlierAttempt.release();
+  }
+});

@@ -67,7 +67,7 @@ export class PreparationHarness {
       environment = new MockActivityEnvironment(),
     ): Promise<{ audienceKey: string; plan: CyclePlan }> => {
       const key = audienceKey ?? (await this.newAudience());
-      const cycleId = randomUUID();
+      const cycleId = overrides.cycleId ?? randomUUID();
       this.cycleIds.push(cycleId);
       const plan: CyclePlan = await environment.run<[PrepareCycleInput], CyclePlan, typeof activities.prepareCycle>(activities.prepareCycle, {
         audienceKey: key,
@@ -106,7 +106,10 @@ export class PreparationHarness {
   }
 }
 
-/** `pool`, and the clients it lends, with `before` awaited ahead of every statement sent as text. */
+/**
+ * `pool`, and the clients it lends, with `before` awaited ahead of every statement sent as text, as prepareCycle
+ * sends them: promises only (a callback given to `connect` or `query` is not supported), one statement at a time.
+ */
 function watchedPool(pool: Pool, before: (text: string) => Promise<void>): Pool {
   const watched = <T extends object>(target: T, wrap: (property: string | symbol, value: Function) => unknown): T =>
     new Proxy(target, {
