@@ -40,15 +40,16 @@ describe('CpuMeter', () => {
       const suffix = randomBytes(4).toString('hex');
       const ours = `audience-sync meter-test-${suffix}`;
       const emulator = `graph-emulator meter-test-${suffix}`;
-      await Promise.all([busyBackend(ours, 1_000_000), busyBackend(emulator, 500_000), once(worker.stdout, 'data')]);
+      await Promise.all([busyBackend(ours, 2_000_000), busyBackend(emulator, 500_000), once(worker.stdout, 'data')]);
       const split = await meter.stop();
 
       const oursSeconds = meter.byClient.get(ours) ?? 0;
       const emulatorSeconds = meter.byClient.get(emulator) ?? 0;
       expect(emulatorSeconds).toBeGreaterThan(0.05);
-      // Twice the work; other suites running alongside slow both alike.
-      expect(oursSeconds / emulatorSeconds).toBeGreaterThan(1.4);
-      expect(oursSeconds / emulatorSeconds).toBeLessThan(2.8);
+      // Four times the work. Other suites running alongside move a backend's CPU for the same work by up to 1.7×
+      // (twice the work once measured 1.19 times the CPU in CI), hence the wide bounds around 4.
+      expect(oursSeconds / emulatorSeconds).toBeGreaterThan(2);
+      expect(oursSeconds / emulatorSeconds).toBeLessThan(8);
       // Other suites' connections may add to either role, never take from it.
       expect(split.postgresForWorker).toBeGreaterThanOrEqual(Math.round(oursSeconds * 10) / 10);
       expect(split.postgresForEmulator).toBeGreaterThanOrEqual(Math.round(emulatorSeconds * 10) / 10);
