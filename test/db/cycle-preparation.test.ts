@@ -19,7 +19,7 @@ afterAll(() => harness.stop());
 
 /**
  * `prepare` for a reader whose cycle `cycleId` calls `inspect` on its working tables just before its plan drops
- * them (as a plan does once committed); `found()` is what `inspect` returned then.
+ * them (as a plan does once committed); `found()` is what `inspect` returned then. `inspect` may also act on them.
  */
 function inspectingBeforeDrop<T>(cycleId: string, inspect: (tables: CycleTables) => Promise<T>) {
   const tables = cycleTables(cycleId);
@@ -198,16 +198,9 @@ it("commits the plan all the same when the cycle's tables cannot be dropped at o
   const tables = cycleTables(cycleId);
   // An earlier attempt of the cycle, still reading the staging: here a transaction that holds a lock on it.
   const earlierAttempt = await harness.pool.connect();
-  const { prepare } = harness.source({
-    url: readerUrl,
-    beforeStatement: async (text) => {
-      if (!text.startsWith('DROP TABLE') || !text.includes(tables.staging)) return;
-      const { rows } = await earlierAttempt.query<{ created: boolean }>('SELECT to_regclass($1) IS NOT NULL AS created', [
-        tables.staging,
-      ]);
-      if (rows[0]?.created) await earlierAttempt.query(`BEGIN; LOCK TABLE ${tables.staging} IN ACCESS SHARE MODE`);
-    },
-  });
+  const { prepare } = inspectingBeforeDrop(cycleId, ({ staging }) =>
+    earlierAttempt.query(`BEGIN; LOCK TABLE ${staging} IN ACCESS SHARE MODE`),
+  );
   try {
     const { plan } = await prepare(
       `SELECT 'u' || g AS user_id, 'm' || g || '@example.com' AS email FROM generate_series(1, 300) AS g`,
