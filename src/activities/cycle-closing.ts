@@ -1,7 +1,7 @@
 import { inTransaction } from '../db/pool';
-import { cycleTables, dropCycleTables } from '../db/cycle-tables';
 import { finishCycle, type CycleOutcome } from '../db/sync-cycles';
 import type { ActivityDependencies } from './dependencies';
+import { dropCycleTablesAfterCommit } from './cycle-tables-cleanup';
 
 export interface CloseCycleInput {
   cycleId: string;
@@ -13,10 +13,8 @@ export function createClosingActivities(deps: ActivityDependencies) {
   return {
     /** Records how a cycle the workflow had to give up on ended, and frees its working tables. */
     async closeCycle(input: CloseCycleInput): Promise<void> {
-      await inTransaction(deps.pool, async (client) => {
-        await finishCycle(client, input.cycleId, input.outcome, input.message);
-        await dropCycleTables(client, cycleTables(input.cycleId));
-      });
+      await inTransaction(deps.pool, (client) => finishCycle(client, input.cycleId, input.outcome, input.message));
+      await dropCycleTablesAfterCommit(deps.pool, input.cycleId);
     },
   };
 }

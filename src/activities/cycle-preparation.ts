@@ -21,9 +21,9 @@ import {
   createCycleTables,
   createStaging,
   cycleTables,
-  dropCycleTables,
   type CycleTables,
 } from '../db/cycle-tables';
+import { dropCycleTablesAfterCommit, dropTablesOfEndedCycles } from './cycle-tables-cleanup';
 import {
   applyMemberChanges,
   audienceMembership,
@@ -152,11 +152,12 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
   const schema = uploadSchema(input.limitedDataUse, input.valueColumn !== undefined);
   const replace = await inTransaction(deps.pool, async (client) => {
     const owed = await claimAudienceForCycle(client, { ...input, uploadSchema: schema });
-    const abandoned = await openCycle(client, input);
-    for (const cycleId of abandoned) await dropCycleTables(client, cycleTables(cycleId));
+    await openCycle(client, input);
     await createCycleTables(client, tables);
     return owed;
   });
+  // The cycles openCycle found abandoned among them.
+  await dropTablesOfEndedCycles(deps.pool);
   if (replace) log.info('the cycle replaces the audience at Meta', { reason: replace });
 
   // Anything but one read-only SELECT fails the cycle before a byte of it reaches a database.
@@ -264,35 +265,13 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
       generation,
     };
     await recordPlan(client, input.cycleId, result);
-    if (decision !== 'upload') {
-      await finishCycle(client, input.cycleId, decision, message ?? null);
-      await dropCycleTables(client, tables);
-    }
+    if (decision !== 'upload') await finishCycle(client, input.cycleId, decision, message ?? null);
     log.info('planned the cycle', { decision, adds: plan.adds, removes: plan.removes, replace, ms: Date.now() - started });
     return result;
   });
-  if (planned.decision === 'upload') await dropPlannedCycleTables(deps, tables);
+  // The upload reads none of them, and may take hours if Meta throttles it.
+  await dropCycleTablesAfterCommit(deps.pool, input.cycleId);
   return planned;
-}
-
-/**
- * Drops the working tables of a cycle whose plan to upload has committed: the upload reads none of them, and may
- * take hours if Meta throttles it, all the while leaving the staged tuples (some 6 GB at ten million members) on
- * disk and in the page cache the upload reads the stored rows through. After the plan's commit, so that it waits
- * for no lock while holding the audience's: an earlier attempt of the cycle that is still running may be reading
- * them. Then, or on any failure, they are left for the upload's end to drop.
- */
-async function dropPlannedCycleTables(deps: ActivityDependencies, tables: CycleTables): Promise<void> {
-  try {
-    await inTransaction(deps.pool, async (client) => {
-      await client.query(`SET LOCAL lock_timeout = '1s'`);
-      await dropCycleTables(client, tables);
-    });
-  } catch (error) {
-    Context.current().log.warn("the cycle's working tables are left for its upload to drop", {
-      error: error instanceof Error ? error.message : String(error),
-    });
-  }
 }
 
 /** Pass 1: COPY from the source straight into our fingerprints table. */

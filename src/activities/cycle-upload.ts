@@ -2,7 +2,6 @@ import { Context } from '@temporalio/activity';
 import { GraphApiError } from '../facebook/graph-error';
 import { readUploadSchema } from '../db/audiences';
 import { inTransaction } from '../db/pool';
-import { cycleTables, dropCycleTables } from '../db/cycle-tables';
 import { acknowledgeBatch, plannedBatches, type Operation, type PlannedBatch } from '../db/change-plan';
 import { finishCycle, readCycle, type CycleRecord } from '../db/sync-cycles';
 import { replacedMessage } from '../workflows/replace-reason';
@@ -14,6 +13,7 @@ import { cycleStateLost, readUsersBatch } from './batch-rows';
 import { failingOnBrokenInvariants } from './invariant-failure';
 import { replaceAtMeta, waitForOtherReplace } from './replace-upload';
 import { CycleProgressReporter } from './cycle-progress';
+import { dropCycleTablesAfterCommit } from './cycle-tables-cleanup';
 
 export interface UploadCycleInput {
   audienceKey: string;
@@ -105,12 +105,12 @@ async function upload(deps: ActivityDependencies, input: UploadCycleInput): Prom
     if (!before) throw cycleStateLost();
     const message = [replaceOutcome(before), removalsRefusedMessage(removalsRefused)].filter(Boolean).join(' ');
     await finishCycle(client, input.cycleId, replacedMembership(before) ? 'replaced' : 'synced', message || null);
-    // Its plan dropped its working tables once committed, unless an earlier attempt still held them, or the cycle
-    // was planned by a worker from before that.
-    await dropCycleTables(client, cycleTables(input.cycleId));
     return readCycle(client, input.cycleId);
   });
   if (!finished) throw cycleStateLost();
+  // Its plan dropped its working tables once committed, unless an attempt of it still held them then, or the cycle
+  // was planned by a worker from before that.
+  await dropCycleTablesAfterCommit(pool, input.cycleId);
   return resultOf(finished, removalsRefused);
 }
 

@@ -3,7 +3,7 @@ import { SCHEMA, type Queryable } from './pool';
 
 /**
  * A cycle's working tables. They are per cycle (dropped, not deleted from, once its plan has committed, or when
- * it ends without one) and UNLOGGED:
+ * it ends without one, or else by a later cycle once it has ended: see cycle-tables-cleanup) and UNLOGGED:
  * all of them hold only what can be computed again from the source and the audience's durable state.
  */
 export interface CycleTables {
@@ -93,6 +93,21 @@ export async function dropCycleTables(client: Queryable, tables: CycleTables): P
   await client.query(
     `DROP TABLE IF EXISTS ${tables.fingerprints}, ${tables.changed}, ${tables.staging}`,
   );
+}
+
+/**
+ * Cycles, of any audience, that have ended but whose working tables are still there: their drop waited too long on
+ * an attempt of the cycle that outlived its timeout, or such an attempt created them again once they were dropped.
+ */
+export async function endedCyclesWithTables(client: Queryable): Promise<string[]> {
+  const { rows } = await client.query<{ cycle_id: string }>(
+    `SELECT cycle_id FROM ${SCHEMA}.sync_cycles
+      WHERE outcome <> 'running'
+        AND cycle_id IN (SELECT substring(relname FROM '^cycle_([0-9a-f]{32})_')::uuid FROM pg_catalog.pg_class
+                          WHERE relnamespace = '${SCHEMA}'::regnamespace
+                            AND relname ~ '^cycle_[0-9a-f]{32}_(fingerprints|changed|staging)$')`,
+  );
+  return rows.map((row) => row.cycle_id);
 }
 
 /**

@@ -53,16 +53,15 @@ export interface CycleRecord extends Partial<CyclePlanRecord> {
 
 /**
  * Opens (or, on a retried attempt, reopens) a cycle and closes any earlier cycle of the audience that a crash
- * left running. Returns the ids of those abandoned cycles so their working tables can be dropped.
+ * left running: having ended, they have their working tables dropped like any ended cycle's.
  */
 export async function openCycle(
   client: ClientBase,
   cycle: { cycleId: string; audienceKey: string; fbAudienceId: string },
-): Promise<string[]> {
-  const abandoned = await client.query<{ cycle_id: string }>(
+): Promise<void> {
+  await client.query(
     `UPDATE ${SCHEMA}.sync_cycles SET outcome = 'abandoned', finished_at = now()
-      WHERE audience_key = $1 AND outcome = 'running' AND cycle_id <> $2
-      RETURNING cycle_id`,
+      WHERE audience_key = $1 AND outcome = 'running' AND cycle_id <> $2`,
     [cycle.audienceKey, cycle.cycleId],
   );
   await client.query(
@@ -72,7 +71,6 @@ export async function openCycle(
   );
   // A retried preparation plans again from the pending rows; an earlier attempt's plan is void.
   await client.query(`DELETE FROM ${SCHEMA}.cycle_batches WHERE cycle_id = $1`, [cycle.cycleId]);
-  return abandoned.rows.map((row) => row.cycle_id);
 }
 
 export async function recordPlan(client: ClientBase, cycleId: string, plan: CyclePlanRecord): Promise<void> {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { SCHEMA } from '../../src/db/pool';
-import { cycleTables, type CycleTables } from '../../src/db/cycle-tables';
+import { inTransaction, SCHEMA } from '../../src/db/pool';
+import { createCycleTables, createStaging, cycleTables, type CycleTables } from '../../src/db/cycle-tables';
 import { encodeMembers } from '../../src/activities/member-chunk-encoding';
 import { CALLING_THREAD_ENCODER, type MemberEncoder } from '../../src/activities/member-encoder';
 import { PreparationHarness, DATABASE_URL } from '../support/preparation-harness';
@@ -185,12 +185,7 @@ it('drops the cycle\'s working tables when it commits a plan to upload: the uplo
   const { prepare } = harness.source({ url: readerUrl });
   const { plan } = await prepare(`SELECT 'u' || g AS user_id, 'm' || g || '@example.com' AS email FROM generate_series(1, 300) AS g`);
   expect(plan).toMatchObject({ decision: 'upload', adds: 300 });
-  const tables = cycleTables(plan.cycleId);
-  const { rows } = await harness.pool.query<{ left: string[] }>(
-    `SELECT array_remove(ARRAY[to_regclass($1), to_regclass($2), to_regclass($3)]::text[], NULL) AS left`,
-    [tables.fingerprints, tables.changed, tables.staging],
-  );
-  expect(rows[0]?.left).toEqual([]);
+  expect(await tablesLeft(plan.cycleId)).toEqual([]);
 });
 
 it("commits the plan all the same when the cycle's tables cannot be dropped at once, and leaves them to the upload", async () => {
@@ -215,3 +210,45 @@ it("commits the plan all the same when the cycle's tables cannot be dropped at o
     earlierAttempt.release();
   }
 });
+
+it('drops the working tables that ended cycles left, and those of no cycle still running', async () => {
+  const { prepare } = harness.source({ url: readerUrl });
+  const [audienceKey, otherAudience, busyAudience] = [await harness.newAudience(), await harness.newAudience(), await harness.newAudience()];
+  const cycles = {
+    crashed: { audienceKey, outcome: 'running' },
+    ended: { audienceKey: otherAudience, outcome: 'synced' },
+    running: { audienceKey: busyAudience, outcome: 'running' },
+  };
+  const ids = Object.fromEntries(Object.keys(cycles).map((name) => [name, randomUUID()])) as Record<keyof typeof cycles, string>;
+  for (const [name, cycle] of Object.entries(cycles)) {
+    const cycleId = ids[name as keyof typeof cycles];
+    harness.cycleIds.push(cycleId);
+    await harness.pool.query(`INSERT INTO ${SCHEMA}.sync_cycles (cycle_id, audience_key, outcome) VALUES ($1, $2, $3)`, [
+      cycleId,
+      cycle.audienceKey,
+      cycle.outcome,
+    ]);
+    await inTransaction(harness.pool, async (client) => {
+      await createCycleTables(client, cycleTables(cycleId));
+      await createStaging(client, cycleTables(cycleId), false);
+    });
+  }
+  // The crashed cycle is its audience's: this cycle abandons it.
+  await prepare(`SELECT 'u' || g AS user_id, 'm' || g || '@example.com' AS email FROM generate_series(1, 150) AS g`, audienceKey);
+  const left = async (cycleId: string) => (await tablesLeft(cycleId)).length;
+  expect({ crashed: await left(ids.crashed), ended: await left(ids.ended), running: await left(ids.running) }).toEqual({
+    crashed: 0,
+    ended: 0,
+    running: 3,
+  });
+});
+
+/** Which of a cycle's working tables exist. */
+async function tablesLeft(cycleId: string): Promise<string[]> {
+  const tables = cycleTables(cycleId);
+  const { rows } = await harness.pool.query<{ left: string[] }>(
+    `SELECT array_remove(ARRAY[to_regclass($1), to_regclass($2), to_regclass($3)]::text[], NULL) AS left`,
+    [tables.fingerprints, tables.changed, tables.staging],
+  );
+  return rows[0]?.left ?? [];
+}

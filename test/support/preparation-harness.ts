@@ -34,7 +34,8 @@ export interface SourceOptions {
 export class PreparationHarness {
   readonly pool: Pool = createPool(DATABASE_URL);
   private readonly audienceKeys: string[] = [];
-  private readonly cycleIds: string[] = [];
+  /** Cycles whose working tables `stop` drops: those `prepare` ran, and any a test adds. */
+  readonly cycleIds: string[] = [];
   private readonly sourcePools: Pool[] = [];
   /** Connections each source pool opened, by the pool: a query refused before any database sees it opens none. */
   readonly sourceConnections = new Map<Pool, number>();
