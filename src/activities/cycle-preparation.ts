@@ -23,7 +23,7 @@ import {
   cycleTables,
   type CycleTables,
 } from '../db/cycle-tables';
-import { dropCycleTablesAfterCommit, dropTablesOfEndedCycles } from './cycle-tables-cleanup';
+import { dropCycleTablesAfterCommit, dropTablesLeftByCycles } from './cycle-tables-cleanup';
 import {
   applyMemberChanges,
   audienceMembership,
@@ -124,7 +124,7 @@ export function createPreparationActivities(deps: ActivityDependencies) {
      * Works out what Meta must be told, without telling it. Pass 1 fingerprints every source member in SQL alone;
      * pass 2 normalizes and hashes only the members whose fingerprint changed (everyone on a first cycle); the
      * audience's members and row counts are updated and every pending change is numbered into batches. A retried
-     * attempt starts the cycle's working tables afresh.
+     * attempt, even of a cycle that an earlier one ended, reopens the cycle and starts its working tables afresh.
      */
     async prepareCycle(input: PrepareCycleInput): Promise<CyclePlan> {
       const progress = new CycleProgressReporter(Context.current(), input.cycleId);
@@ -156,8 +156,8 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
     await createCycleTables(client, tables);
     return owed;
   });
-  // The cycles openCycle found abandoned among them.
-  await dropTablesOfEndedCycles(deps.pool);
+  // Any audience's, those of the cycles openCycle has just abandoned among them.
+  await dropTablesLeftByCycles(deps.pool);
   if (replace) log.info('the cycle replaces the audience at Meta', { reason: replace });
 
   // Anything but one read-only SELECT fails the cycle before a byte of it reaches a database.

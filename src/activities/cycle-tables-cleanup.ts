@@ -1,33 +1,49 @@
 import { Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { inTransaction } from '../db/pool';
-import { cycleTables, dropCycleTables, endedCyclesWithTables } from '../db/cycle-tables';
+import { cycleTables, cyclesLeavingTables, dropCycleTables, dropTablesLeftBy } from '../db/cycle-tables';
 
 /**
  * Drops a cycle's working tables once what it did with them has committed (its plan, or its end). Not inside that
  * transaction: an attempt of the cycle that outlived its timeout may still be reading them, and the drop would wait
- * for it holding the audience's lock, which that attempt may wait for in turn. So it waits a second at most, and
- * its failure fails nothing: once the cycle has ended, the next cycle of any audience drops them
- * (dropTablesOfEndedCycles). Until then they hold only disk (some 6 GB of staging at ten million members).
+ * for it holding that transaction's locks (the audience's, the cycle's), which the attempt may wait for in turn. So
+ * it waits a second at most, and its failure fails nothing: once the cycle is done with them, the next cycle of any
+ * audience drops them (dropTablesLeftByCycles). Until then they hold only disk (some 6 GB of staging at ten million members).
  */
 export async function dropCycleTablesAfterCommit(pool: Pool, cycleId: string): Promise<void> {
-  try {
-    await inTransaction(pool, async (client) => {
+  await leniently(() =>
+    inTransaction(pool, async (client) => {
       await client.query(`SET LOCAL lock_timeout = '1s'`);
       await dropCycleTables(client, cycleTables(cycleId));
-    });
-  } catch (error) {
-    Context.current().log.warn("a cycle's working tables are left for a later cycle to drop", {
-      cycleId,
-      error: error instanceof Error ? error.message : String(error),
-    });
-  }
+    }),
+  );
 }
 
 /**
- * The working tables of cycles that have ended, left by a drop that failed or created again by an attempt that
- * outlived its cycle: nothing reads them, and without this nothing would ever drop them.
+ * The working tables of cycles done with them (see cycle-tables), left by a drop that failed, created again by an
+ * attempt that outlived its cycle, or left by a crash: nothing reads them, and nothing else would drop them. Every
+ * cycle's preparation runs this: a tenth of a second at most for each such cycle whose tables are still in use.
  */
-export async function dropTablesOfEndedCycles(pool: Pool): Promise<void> {
-  for (const cycleId of await endedCyclesWithTables(pool)) await dropCycleTablesAfterCommit(pool, cycleId);
+export async function dropTablesLeftByCycles(pool: Pool): Promise<void> {
+  const cycleIds = await leniently(() => cyclesLeavingTables(pool));
+  for (const cycleId of cycleIds ?? []) {
+    await leniently(() =>
+      inTransaction(pool, async (client) => {
+        await client.query(`SET LOCAL lock_timeout = '100ms'`);
+        await dropTablesLeftBy(client, cycleId);
+      }),
+    );
+  }
+}
+
+/** What `work` returns, or, if it fails, undefined once the failure is logged: dropping tables late loses nothing. */
+async function leniently<T>(work: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await work();
+  } catch (error) {
+    Context.current().log.warn("a cycle's working tables are left for a later cycle to drop", {
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return undefined;
+  }
 }

@@ -96,18 +96,37 @@ export async function dropCycleTables(client: Queryable, tables: CycleTables): P
 }
 
 /**
- * Cycles, of any audience, that have ended but whose working tables are still there: their drop waited too long on
- * an attempt of the cycle that outlived its timeout, or such an attempt created them again once they were dropped.
+ * A cycle whose working tables no attempt of its preparation needs: it has ended (a retried attempt reopens it), or
+ * it started a day ago, four times as long as all of a preparation's attempts may take (see the workflow), and was
+ * left running by a crash or a workflow terminated (its upload, if any, reads none of them).
  */
-export async function endedCyclesWithTables(client: Queryable): Promise<string[]> {
+const DONE_WITH_TABLES = `(outcome <> 'running' OR started_at < now() - interval '1 day')`;
+
+/**
+ * Cycles, of any audience, done with their working tables (DONE_WITH_TABLES) that are still there: their drop
+ * waited too long on an attempt of the cycle that outlived its timeout, or such an attempt created them again.
+ */
+export async function cyclesLeavingTables(client: Queryable): Promise<string[]> {
   const { rows } = await client.query<{ cycle_id: string }>(
     `SELECT cycle_id FROM ${SCHEMA}.sync_cycles
-      WHERE outcome <> 'running'
+      WHERE ${DONE_WITH_TABLES}
         AND cycle_id IN (SELECT substring(relname FROM '^cycle_([0-9a-f]{32})_')::uuid FROM pg_catalog.pg_class
                           WHERE relnamespace = '${SCHEMA}'::regnamespace
                             AND relname ~ '^cycle_[0-9a-f]{32}_(fingerprints|changed|staging)$')`,
   );
   return rows.map((row) => row.cycle_id);
+}
+
+/**
+ * Drops a cycle's working tables if it is still done with them, holding its record meanwhile: a retried attempt
+ * that reopens the cycle, and creates them afresh, waits for the drop or the drop does not happen.
+ */
+export async function dropTablesLeftBy(client: ClientBase, cycleId: string): Promise<void> {
+  const { rowCount } = await client.query(
+    `SELECT FROM ${SCHEMA}.sync_cycles WHERE cycle_id = $1 AND ${DONE_WITH_TABLES} FOR UPDATE`,
+    [cycleId],
+  );
+  if (rowCount) await dropCycleTables(client, cycleTables(cycleId));
 }
 
 /**

@@ -52,8 +52,9 @@ export interface CycleRecord extends Partial<CyclePlanRecord> {
 }
 
 /**
- * Opens (or, on a retried attempt, reopens) a cycle and closes any earlier cycle of the audience that a crash
- * left running: having ended, they have their working tables dropped like any ended cycle's.
+ * Opens (or, on a retried attempt, reopens: running again, even if an earlier attempt ended it) a cycle and closes
+ * any earlier cycle of the audience that a crash left running: having ended, they have their working tables
+ * dropped like any ended cycle's.
  */
 export async function openCycle(
   client: ClientBase,
@@ -66,7 +67,8 @@ export async function openCycle(
   );
   await client.query(
     `INSERT INTO ${SCHEMA}.sync_cycles (cycle_id, audience_key, fb_audience_id) VALUES ($1, $2, $3)
-     ON CONFLICT (cycle_id) DO UPDATE SET fb_audience_id = excluded.fb_audience_id, started_at = now()`,
+     ON CONFLICT (cycle_id) DO UPDATE
+       SET fb_audience_id = excluded.fb_audience_id, started_at = now(), outcome = 'running', finished_at = NULL, message = NULL`,
     [cycle.cycleId, cycle.audienceKey, cycle.fbAudienceId],
   );
   // A retried preparation plans again from the pending rows; an earlier attempt's plan is void.

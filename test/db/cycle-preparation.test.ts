@@ -215,19 +215,20 @@ it('drops the working tables that ended cycles left, and those of no cycle still
   const { prepare } = harness.source({ url: readerUrl });
   const [audienceKey, otherAudience, busyAudience] = [await harness.newAudience(), await harness.newAudience(), await harness.newAudience()];
   const cycles = {
-    crashed: { audienceKey, outcome: 'running' },
-    ended: { audienceKey: otherAudience, outcome: 'synced' },
-    running: { audienceKey: busyAudience, outcome: 'running' },
+    crashed: { audienceKey, outcome: 'running', startedDaysAgo: 0 },
+    ended: { audienceKey: otherAudience, outcome: 'synced', startedDaysAgo: 0 },
+    // Of a workflow terminated two days ago: no cycle of its audience will abandon it.
+    forsaken: { audienceKey: otherAudience, outcome: 'running', startedDaysAgo: 2 },
+    running: { audienceKey: busyAudience, outcome: 'running', startedDaysAgo: 0 },
   };
   const ids = Object.fromEntries(Object.keys(cycles).map((name) => [name, randomUUID()])) as Record<keyof typeof cycles, string>;
   for (const [name, cycle] of Object.entries(cycles)) {
     const cycleId = ids[name as keyof typeof cycles];
     harness.cycleIds.push(cycleId);
-    await harness.pool.query(`INSERT INTO ${SCHEMA}.sync_cycles (cycle_id, audience_key, outcome) VALUES ($1, $2, $3)`, [
-      cycleId,
-      cycle.audienceKey,
-      cycle.outcome,
-    ]);
+    await harness.pool.query(
+      `INSERT INTO ${SCHEMA}.sync_cycles (cycle_id, audience_key, outcome, started_at) VALUES ($1, $2, $3, now() - $4 * interval '1 day')`,
+      [cycleId, cycle.audienceKey, cycle.outcome, cycle.startedDaysAgo],
+    );
     await inTransaction(harness.pool, async (client) => {
       await createCycleTables(client, cycleTables(cycleId));
       await createStaging(client, cycleTables(cycleId), false);
@@ -236,11 +237,21 @@ it('drops the working tables that ended cycles left, and those of no cycle still
   // The crashed cycle is its audience's: this cycle abandons it.
   await prepare(`SELECT 'u' || g AS user_id, 'm' || g || '@example.com' AS email FROM generate_series(1, 150) AS g`, audienceKey);
   const left = async (cycleId: string) => (await tablesLeft(cycleId)).length;
-  expect({ crashed: await left(ids.crashed), ended: await left(ids.ended), running: await left(ids.running) }).toEqual({
-    crashed: 0,
-    ended: 0,
-    running: 3,
-  });
+  const found = Object.fromEntries(await Promise.all(Object.entries(ids).map(async ([name, cycleId]) => [name, await left(cycleId)])));
+  expect(found).toEqual({ crashed: 0, ended: 0, forsaken: 0, running: 3 });
+});
+
+it('plans again when an earlier attempt of the cycle ended it, the tables it creates afresh kept from any sweep', async () => {
+  const { prepare } = harness.source({ url: readerUrl });
+  const sql = `SELECT 'u' || g AS user_id, 'm' || g || '@example.com' AS email FROM generate_series(1, 150) AS g`;
+  const { audienceKey } = await prepare(sql);
+  const cycleId = randomUUID();
+  // A delta: the retry reads the source into its fingerprints table, which a sweep of ended cycles would drop.
+  const ended = await prepare(sql, audienceKey, { cycleId, minSize: 1000 });
+  expect(ended.plan.decision).toBe('below_minimum');
+  const retried = await prepare(sql, audienceKey, { cycleId, minSize: 1000 });
+  // The same plan, made anew.
+  expect(retried.plan).toEqual({ ...ended.plan, generation: ended.plan.generation + 1 });
 });
 
 /** Which of a cycle's working tables exist. */
