@@ -11,7 +11,7 @@ import { cycleTables, cyclesLeavingTables, dropCycleTables, dropTablesLeftBy } f
  * audience drops them (dropTablesLeftByCycles). Until then they hold only disk (some 6 GB of staging at ten million members).
  */
 export async function dropCycleTablesAfterCommit(pool: Pool, cycleId: string): Promise<void> {
-  await leniently(() =>
+  await leniently(cycleId, () =>
     inTransaction(pool, async (client) => {
       await client.query(`SET LOCAL lock_timeout = '1s'`);
       await dropCycleTables(client, cycleTables(cycleId));
@@ -25,9 +25,9 @@ export async function dropCycleTablesAfterCommit(pool: Pool, cycleId: string): P
  * cycle's preparation runs this: a tenth of a second at most for each such cycle whose tables are still in use.
  */
 export async function dropTablesLeftByCycles(pool: Pool): Promise<void> {
-  const cycleIds = await leniently(() => cyclesLeavingTables(pool));
+  const cycleIds = await leniently(undefined, () => cyclesLeavingTables(pool));
   for (const cycleId of cycleIds ?? []) {
-    await leniently(() =>
+    await leniently(cycleId, () =>
       inTransaction(pool, async (client) => {
         await client.query(`SET LOCAL lock_timeout = '100ms'`);
         await dropTablesLeftBy(client, cycleId);
@@ -36,12 +36,16 @@ export async function dropTablesLeftByCycles(pool: Pool): Promise<void> {
   }
 }
 
-/** What `work` returns, or, if it fails, undefined once the failure is logged: dropping tables late loses nothing. */
-async function leniently<T>(work: () => Promise<T>): Promise<T | undefined> {
+/**
+ * What `work` on the tables of a cycle (or of any) returns, or, if it fails, undefined once the failure is logged:
+ * dropping tables late loses nothing.
+ */
+async function leniently<T>(cycleId: string | undefined, work: () => Promise<T>): Promise<T | undefined> {
   try {
     return await work();
   } catch (error) {
     Context.current().log.warn("a cycle's working tables are left for a later cycle to drop", {
+      ...(cycleId ? { cycleId } : {}),
       error: error instanceof Error ? error.message : String(error),
     });
     return undefined;

@@ -3,7 +3,7 @@ import { SCHEMA, type Queryable } from './pool';
 
 /**
  * A cycle's working tables. They are per cycle (dropped, not deleted from, once its plan has committed, or when
- * it ends without one, or else by a later cycle once it has ended: see cycle-tables-cleanup) and UNLOGGED:
+ * it ends without one, or else by a later cycle once it is done with them: see DONE_WITH_TABLES) and UNLOGGED:
  * all of them hold only what can be computed again from the source and the audience's durable state.
  */
 export interface CycleTables {
@@ -123,7 +123,7 @@ export async function cyclesLeavingTables(client: Queryable): Promise<string[]> 
  */
 export async function dropTablesLeftBy(client: ClientBase, cycleId: string): Promise<void> {
   const { rowCount } = await client.query(
-    `SELECT FROM ${SCHEMA}.sync_cycles WHERE cycle_id = $1 AND ${DONE_WITH_TABLES} FOR UPDATE`,
+    `SELECT FROM ${SCHEMA}.sync_cycles WHERE cycle_id = $1 AND ${DONE_WITH_TABLES} FOR NO KEY UPDATE`,
     [cycleId],
   );
   if (rowCount) await dropCycleTables(client, cycleTables(cycleId));

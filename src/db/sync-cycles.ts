@@ -2,8 +2,12 @@ import type { ClientBase, Pool } from 'pg';
 import { isReplaceReason, type ReplaceReason } from '../workflows/replace-reason';
 import type { AudienceMembership } from './member-changes';
 import { SCHEMA, type Queryable } from './pool';
+import { StateInvariantError } from './state-invariant';
 
-/** How a cycle ended. `running` is a cycle in progress, or one a crash interrupted before the next cycle began. */
+/**
+ * How a cycle ended. `running` is a cycle in progress, or one a crash interrupted before the next cycle began; a
+ * retried preparation sets a cycle it had ended back to `running` (openCycle).
+ */
 export type CycleOutcome =
   | 'running'
   | 'synced'
@@ -52,9 +56,17 @@ export interface CycleRecord extends Partial<CyclePlanRecord> {
 }
 
 /**
- * Opens (or, on a retried attempt, reopens: running again, even if an earlier attempt ended it) a cycle and closes
- * any earlier cycle of the audience that a crash left running: having ended, they have their working tables
- * dropped like any ended cycle's.
+ * Ends a preparation plans for, which a retried attempt of it may plan again: an earlier attempt committed its plan
+ * but Temporal did not hear of it (a worker died, or the attempt outlived its timeout). Any other ending comes after
+ * the workflow has moved past the preparation, so only an attempt it no longer waits for could find it.
+ */
+const REOPENABLE_OUTCOMES: readonly CycleOutcome[] = ['running', 'unchanged', 'below_minimum', 'needs_confirmation'];
+
+/**
+ * Opens (or, on a retried attempt, reopens: running again, even if an earlier attempt ended it without an upload) a
+ * cycle and closes any earlier cycle of the audience that a crash left running: having ended, they have their
+ * working tables dropped like any ended cycle's. A cycle that ended otherwise is not reopened (StateInvariantError):
+ * its record, and the upload's guard against sending its batches twice, stay as they are.
  */
 export async function openCycle(
   client: ClientBase,
@@ -65,12 +77,16 @@ export async function openCycle(
       WHERE audience_key = $1 AND outcome = 'running' AND cycle_id <> $2`,
     [cycle.audienceKey, cycle.cycleId],
   );
-  await client.query(
+  const opened = await client.query(
     `INSERT INTO ${SCHEMA}.sync_cycles (cycle_id, audience_key, fb_audience_id) VALUES ($1, $2, $3)
      ON CONFLICT (cycle_id) DO UPDATE
-       SET fb_audience_id = excluded.fb_audience_id, started_at = now(), outcome = 'running', finished_at = NULL, message = NULL`,
-    [cycle.cycleId, cycle.audienceKey, cycle.fbAudienceId],
+       SET fb_audience_id = excluded.fb_audience_id, started_at = now(), outcome = 'running', finished_at = NULL, message = NULL
+       WHERE ${SCHEMA}.sync_cycles.outcome = ANY ($4)`,
+    [cycle.cycleId, cycle.audienceKey, cycle.fbAudienceId, REOPENABLE_OUTCOMES],
   );
+  if (opened.rowCount === 0) {
+    throw new StateInvariantError(`cycle ${cycle.cycleId} has already ended past its preparation, which may not plan it again`);
+  }
   // A retried preparation plans again from the pending rows; an earlier attempt's plan is void.
   await client.query(`DELETE FROM ${SCHEMA}.cycle_batches WHERE cycle_id = $1`, [cycle.cycleId]);
 }

@@ -211,7 +211,7 @@ it("commits the plan all the same when the cycle's tables cannot be dropped at o
   }
 });
 
-it('drops the working tables that ended cycles left, and those of no cycle still running', async () => {
+it('drops the working tables ended cycles left, and those of cycles running for a day, not of a cycle running now', async () => {
   const { prepare } = harness.source({ url: readerUrl });
   const [audienceKey, otherAudience, busyAudience] = [await harness.newAudience(), await harness.newAudience(), await harness.newAudience()];
   const cycles = {
@@ -250,8 +250,12 @@ it('plans again when an earlier attempt of the cycle ended it, the tables it cre
   const ended = await prepare(sql, audienceKey, { cycleId, minSize: 1000 });
   expect(ended.plan.decision).toBe('below_minimum');
   const retried = await prepare(sql, audienceKey, { cycleId, minSize: 1000 });
-  // The same plan, made anew.
+  // The same plan, made anew, and the cycle ended again.
   expect(retried.plan).toEqual({ ...ended.plan, generation: ended.plan.generation + 1 });
+  const { rows } = await harness.pool.query(`SELECT outcome, finished_at IS NOT NULL AS finished FROM ${SCHEMA}.sync_cycles WHERE cycle_id = $1`, [
+    cycleId,
+  ]);
+  expect(rows).toEqual([{ outcome: 'below_minimum', finished: true }]);
 });
 
 /** Which of a cycle's working tables exist. */

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createPool, inTransaction, SCHEMA } from '../../src/db/pool';
 import { migrate } from '../../src/db/migrations';
-import { lastCountedMembership, openCycle, recordPlan } from '../../src/db/sync-cycles';
+import { StateInvariantError } from '../../src/db/state-invariant';
+import { finishCycle, lastCountedMembership, openCycle, readCycle, recordPlan } from '../../src/db/sync-cycles';
 
 const pool = createPool(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
 const audienceKey = `sync-cycles-${randomUUID()}`;
@@ -34,5 +35,21 @@ describe('lastCountedMembership', () => {
     // A retried preparation opens its cycle again; what its first attempt counted is still the latest count.
     await inTransaction(pool, (client) => openCycle(client, { audienceKey, cycleId: retried, fbAudienceId: '1' }));
     expect(await lastCountedMembership(pool, audienceKey)).toEqual({ members: 7, coverage: { EMAIL: 7 } });
+  });
+});
+
+describe('openCycle', () => {
+  const open = (cycleId: string) => inTransaction(pool, (client) => openCycle(client, { audienceKey, cycleId, fbAudienceId: '1' }));
+
+  it('reopens a cycle an attempt of its preparation ended, and refuses one ended past it, leaving its record', async () => {
+    const [unchanged, synced] = [randomUUID(), randomUUID()];
+    for (const [cycleId, outcome] of [[unchanged, 'unchanged'], [synced, 'synced']] as const) {
+      await open(cycleId);
+      await finishCycle(pool, cycleId, outcome, 'as it ended');
+    }
+    await open(unchanged);
+    expect(await readCycle(pool, unchanged)).toMatchObject({ outcome: 'running', message: null });
+    await expect(open(synced)).rejects.toThrow(StateInvariantError);
+    expect(await readCycle(pool, synced)).toMatchObject({ outcome: 'synced', message: 'as it ended' });
   });
 });
