@@ -26,14 +26,18 @@ export async function dropCycleTablesAfterCommit(pool: Pool, cycleId: string): P
  */
 export async function dropTablesLeftByCycles(pool: Pool): Promise<void> {
   const cycleIds = await leniently(undefined, () => cyclesLeavingTables(pool));
+  const dropped: string[] = [];
   for (const cycleId of cycleIds ?? []) {
-    await leniently(cycleId, () =>
+    const done = await leniently(cycleId, () =>
       inTransaction(pool, async (client) => {
         await client.query(`SET LOCAL lock_timeout = '100ms'`);
-        await dropTablesLeftBy(client, cycleId);
+        return dropTablesLeftBy(client, cycleId);
       }),
     );
+    if (done) dropped.push(cycleId);
   }
+  // Tables left behind tell of crashes or of attempts that outlived their timeouts: worth a line in the log.
+  if (dropped.length > 0) Context.current().log.info('dropped the working tables other cycles left', { cycleIds: dropped });
 }
 
 /**

@@ -119,14 +119,16 @@ export async function cyclesLeavingTables(client: Queryable): Promise<string[]> 
 
 /**
  * Drops a cycle's working tables if it is still done with them, holding its record meanwhile: a retried attempt
- * that reopens the cycle, and creates them afresh, waits for the drop or the drop does not happen.
+ * that reopens the cycle, and creates them afresh, waits for the drop or the drop does not happen. Whether it did.
  */
-export async function dropTablesLeftBy(client: ClientBase, cycleId: string): Promise<void> {
+export async function dropTablesLeftBy(client: ClientBase, cycleId: string): Promise<boolean> {
   const { rowCount } = await client.query(
     `SELECT FROM ${SCHEMA}.sync_cycles WHERE cycle_id = $1 AND ${DONE_WITH_TABLES} FOR NO KEY UPDATE`,
     [cycleId],
   );
-  if (rowCount) await dropCycleTables(client, cycleTables(cycleId));
+  if (!rowCount) return false;
+  await dropCycleTables(client, cycleTables(cycleId));
+  return true;
 }
 
 /**
