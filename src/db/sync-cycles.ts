@@ -65,28 +65,32 @@ const REOPENABLE_OUTCOMES: readonly CycleOutcome[] = ['running', 'unchanged', 'b
 /**
  * Opens (or, on a retried attempt, reopens: running again, even if an earlier attempt ended it without an upload) a
  * cycle and closes any earlier cycle of the audience that a crash left running: having ended, they have their
- * working tables dropped like any ended cycle's. A cycle that ended otherwise is not reopened (StateInvariantError):
- * its record, and the upload's guard against sending its batches twice, stay as they are.
+ * working tables dropped like any ended cycle's. A cycle that ended otherwise, or that a later cycle of the audience
+ * followed, is not reopened (StateInvariantError): only an attempt the workflow no longer waits for could find it,
+ * and the record, the upload's guard against sending its batches twice and the cycle running now stay as they are.
  */
 export async function openCycle(
   client: ClientBase,
   cycle: { cycleId: string; audienceKey: string; fbAudienceId: string },
 ): Promise<void> {
-  await client.query(
-    `UPDATE ${SCHEMA}.sync_cycles SET outcome = 'abandoned', finished_at = now()
-      WHERE audience_key = $1 AND outcome = 'running' AND cycle_id <> $2`,
-    [cycle.audienceKey, cycle.cycleId],
-  );
+  // A cycle's start moves only when it is reopened, which no later cycle allows: so no later one has started.
   const opened = await client.query(
-    `INSERT INTO ${SCHEMA}.sync_cycles (cycle_id, audience_key, fb_audience_id) VALUES ($1, $2, $3)
+    `INSERT INTO ${SCHEMA}.sync_cycles AS cycle (cycle_id, audience_key, fb_audience_id) VALUES ($1, $2, $3)
      ON CONFLICT (cycle_id) DO UPDATE
        SET fb_audience_id = excluded.fb_audience_id, started_at = now(), outcome = 'running', finished_at = NULL, message = NULL
-       WHERE ${SCHEMA}.sync_cycles.outcome = ANY ($4)`,
+       WHERE cycle.outcome = ANY ($4)
+         AND NOT EXISTS (SELECT FROM ${SCHEMA}.sync_cycles later
+                          WHERE later.audience_key = cycle.audience_key AND later.started_at > cycle.started_at)`,
     [cycle.cycleId, cycle.audienceKey, cycle.fbAudienceId, REOPENABLE_OUTCOMES],
   );
   if (opened.rowCount === 0) {
     throw new StateInvariantError(`cycle ${cycle.cycleId} has already ended past its preparation, which may not plan it again`);
   }
+  await client.query(
+    `UPDATE ${SCHEMA}.sync_cycles SET outcome = 'abandoned', finished_at = now()
+      WHERE audience_key = $1 AND outcome = 'running' AND cycle_id <> $2`,
+    [cycle.audienceKey, cycle.cycleId],
+  );
   // A retried preparation plans again from the pending rows; an earlier attempt's plan is void.
   await client.query(`DELETE FROM ${SCHEMA}.cycle_batches WHERE cycle_id = $1`, [cycle.cycleId]);
 }
@@ -131,6 +135,10 @@ export async function lastCountedMembership(
   return rows[0] && { members: Number(rows[0].members), coverage: rows[0].coverage };
 }
 
+/**
+ * Ends a running cycle. One that has ended keeps how it ended: the workflow closes a cycle whose preparation it gave
+ * up on, which an attempt it no longer heard from may have ended, and the record says what that attempt did.
+ */
 export async function finishCycle(
   client: Queryable,
   cycleId: string,
@@ -138,7 +146,7 @@ export async function finishCycle(
   message: string | null = null,
 ): Promise<void> {
   await client.query(
-    `UPDATE ${SCHEMA}.sync_cycles SET outcome = $2, message = $3, finished_at = now() WHERE cycle_id = $1`,
+    `UPDATE ${SCHEMA}.sync_cycles SET outcome = $2, message = $3, finished_at = now() WHERE cycle_id = $1 AND outcome = 'running'`,
     [cycleId, outcome, message],
   );
 }

@@ -2,15 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { createPool, inTransaction, SCHEMA } from '../../src/db/pool';
 import { migrate } from '../../src/db/migrations';
 import { StateInvariantError } from '../../src/db/state-invariant';
-import { finishCycle, lastCountedMembership, openCycle, readCycle, recordPlan } from '../../src/db/sync-cycles';
+import { finishCycle, lastCountedMembership, openCycle, readCycle, recordPlan, type CycleOutcome } from '../../src/db/sync-cycles';
 
 const pool = createPool(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
 const audienceKey = `sync-cycles-${randomUUID()}`;
 
 beforeAll(() => migrate(pool));
 
+/** Audiences of the openCycle tests, each its own. */
+const audiences: string[] = [];
+
 afterAll(async () => {
-  await pool.query(`DELETE FROM ${SCHEMA}.sync_cycles WHERE audience_key = $1`, [audienceKey]);
+  await pool.query(`DELETE FROM ${SCHEMA}.sync_cycles WHERE audience_key = ANY ($1)`, [[audienceKey, ...audiences]]);
   await pool.end();
 });
 
@@ -39,17 +42,50 @@ describe('lastCountedMembership', () => {
 });
 
 describe('openCycle', () => {
-  const open = (cycleId: string) => inTransaction(pool, (client) => openCycle(client, { audienceKey, cycleId, fbAudienceId: '1' }));
-
-  it('reopens a cycle an attempt of its preparation ended, and refuses one ended past it, leaving its record', async () => {
-    const [unchanged, synced] = [randomUUID(), randomUUID()];
-    for (const [cycleId, outcome] of [[unchanged, 'unchanged'], [synced, 'synced']] as const) {
-      await open(cycleId);
-      await finishCycle(pool, cycleId, outcome, 'as it ended');
+  /** Cycles of their own audience, opened in turn (then ended, if given an outcome), by their ids. */
+  async function cyclesOf(...outcomes: (CycleOutcome | undefined)[]): Promise<{ audience: string; ids: string[] }> {
+    const audience = `${audienceKey}-${randomUUID()}`;
+    audiences.push(audience);
+    const ids: string[] = [];
+    for (const outcome of outcomes) {
+      const cycleId = randomUUID();
+      ids.push(cycleId);
+      await inTransaction(pool, (client) => openCycle(client, { audienceKey: audience, cycleId, fbAudienceId: '1' }));
+      if (outcome && outcome !== 'running') await finishCycle(pool, cycleId, outcome, 'as it ended');
     }
-    await open(unchanged);
-    expect(await readCycle(pool, unchanged)).toMatchObject({ outcome: 'running', message: null });
-    await expect(open(synced)).rejects.toThrow(StateInvariantError);
-    expect(await readCycle(pool, synced)).toMatchObject({ outcome: 'synced', message: 'as it ended' });
+    return { audience, ids };
+  }
+  const reopen = (audience: string, cycleId: string) =>
+    inTransaction(pool, (client) => openCycle(client, { audienceKey: audience, cycleId, fbAudienceId: '1' }));
+
+  it('reopens the last cycle when its preparation ended it, running again', async () => {
+    const { audience, ids } = await cyclesOf('unchanged');
+    await reopen(audience, ids[0]);
+    expect(await readCycle(pool, ids[0])).toMatchObject({ outcome: 'running', message: null, finishedAt: null });
+  });
+
+  it('refuses a cycle that ended past its preparation, leaving its record and its batches', async () => {
+    const { audience, ids } = await cyclesOf('synced');
+    await pool.query(
+      `INSERT INTO ${SCHEMA}.cycle_batches (cycle_id, operation, batch_no, first_hash, last_hash, row_count) VALUES ($1, 'add', 1, '\\x00', '\\xff', 1)`,
+      [ids[0]],
+    );
+    await expect(reopen(audience, ids[0])).rejects.toThrow(StateInvariantError);
+    expect(await readCycle(pool, ids[0])).toMatchObject({ outcome: 'synced', message: 'as it ended' });
+    const { rows } = await pool.query(`SELECT count(*)::int AS batches FROM ${SCHEMA}.cycle_batches WHERE cycle_id = $1`, [ids[0]]);
+    expect(rows).toEqual([{ batches: 1 }]);
+  });
+
+  it('refuses a cycle the audience went on from, leaving the cycle running now as it is', async () => {
+    const { audience, ids } = await cyclesOf('unchanged', 'running');
+    await expect(reopen(audience, ids[0])).rejects.toThrow(StateInvariantError);
+    expect(await readCycle(pool, ids[0])).toMatchObject({ outcome: 'unchanged' });
+    expect(await readCycle(pool, ids[1])).toMatchObject({ outcome: 'running' });
+  });
+
+  it('ends only a running cycle: one that has ended keeps how it did', async () => {
+    const { ids } = await cyclesOf('unchanged');
+    await finishCycle(pool, ids[0], 'failed', 'the workflow gave up on it');
+    expect(await readCycle(pool, ids[0])).toMatchObject({ outcome: 'unchanged', message: 'as it ended' });
   });
 });
