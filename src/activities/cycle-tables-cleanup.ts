@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { inTransaction } from '../db/pool';
 import { cycleTables, cyclesLeavingTables, dropCycleTables, dropTablesLeftBy } from '../db/cycle-tables';
 
@@ -11,12 +11,7 @@ import { cycleTables, cyclesLeavingTables, dropCycleTables, dropTablesLeftBy } f
  * audience drops them (dropTablesLeftByCycles). Until then they hold only disk (some 6 GB of staging at ten million members).
  */
 export async function dropCycleTablesAfterCommit(pool: Pool, cycleId: string): Promise<void> {
-  await leniently(cycleId, () =>
-    inTransaction(pool, async (client) => {
-      await client.query(`SET LOCAL lock_timeout = '1s'`);
-      await dropCycleTables(client, cycleTables(cycleId));
-    }),
-  );
+  await leniently(pool, '1s', cycleId, (client) => dropCycleTables(client, cycleTables(cycleId)));
 }
 
 /**
@@ -25,28 +20,30 @@ export async function dropCycleTablesAfterCommit(pool: Pool, cycleId: string): P
  * cycle's preparation runs this: a tenth of a second at most for each such cycle whose tables are still in use.
  */
 export async function dropTablesLeftByCycles(pool: Pool): Promise<void> {
-  const cycleIds = await leniently(undefined, () => cyclesLeavingTables(pool));
+  const cycleIds = await leniently(pool, '100ms', undefined, cyclesLeavingTables);
   const dropped: string[] = [];
   for (const cycleId of cycleIds ?? []) {
-    const done = await leniently(cycleId, () =>
-      inTransaction(pool, async (client) => {
-        await client.query(`SET LOCAL lock_timeout = '100ms'`);
-        return dropTablesLeftBy(client, cycleId);
-      }),
-    );
-    if (done) dropped.push(cycleId);
+    if (await leniently(pool, '100ms', cycleId, (client) => dropTablesLeftBy(client, cycleId))) dropped.push(cycleId);
   }
   // Tables left behind tell of crashes or of attempts that outlived their timeouts: worth a line in the log.
   if (dropped.length > 0) Context.current().log.info('dropped the working tables other cycles left', { cycleIds: dropped });
 }
 
 /**
- * What `work` on the tables of a cycle (or of any) returns, or, if it fails, undefined once the failure is logged:
- * dropping tables late loses nothing.
+ * What `work` on the tables of a cycle (or of any) returns, in a transaction that waits at most `lockTimeout` for a
+ * lock; or, if it fails, undefined once the failure is logged: dropping tables late loses nothing.
  */
-async function leniently<T>(cycleId: string | undefined, work: () => Promise<T>): Promise<T | undefined> {
+async function leniently<T>(
+  pool: Pool,
+  lockTimeout: string,
+  cycleId: string | undefined,
+  work: (client: PoolClient) => Promise<T>,
+): Promise<T | undefined> {
   try {
-    return await work();
+    return await inTransaction(pool, async (client) => {
+      await client.query(`SELECT pg_catalog.set_config('lock_timeout', $1, true)`, [lockTimeout]);
+      return work(client);
+    });
   } catch (error) {
     Context.current().log.warn("a cycle's working tables are left for a later cycle to drop", {
       ...(cycleId ? { cycleId } : {}),
