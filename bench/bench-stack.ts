@@ -7,6 +7,7 @@ import { Pool } from 'pg';
 import { AudienceClient } from '../src/client/audience-client';
 import { SCHEMA } from '../src/db/pool';
 import { migrate } from '../src/db/migrations';
+import { forgetAudience } from '../src/db/audiences';
 import { cycleTables, dropCycleTables } from '../src/db/cycle-tables';
 import { readEnvironment, type Environment } from '../src/config/environment';
 import { startEmulator, type CallLogEntry, type RunningEmulator } from '../src/emulator';
@@ -130,10 +131,7 @@ export class BenchStack {
       [audienceKeys],
     );
     for (const { cycle_id } of cycles.rows) await dropCycleTables(this.pool, cycleTables(cycle_id));
-    const tables = ['pending_rows', 'audience_rows', 'audience_members', 'sync_cycles', 'audiences'];
-    for (const table of tables) {
-      await this.pool.query(`DELETE FROM ${SCHEMA}.${table} WHERE audience_key = ANY ($1)`, [audienceKeys]);
-    }
+    for (const key of audienceKeys) await forgetAudience(this.pool, key);
     // And the space they took is given back, so that the next audience's state is measured alone (stateBytes).
     await this.compactState();
   }

@@ -5,6 +5,8 @@ import { Command } from 'commander';
 import QueryStream from 'pg-query-stream';
 import { Client, Connection } from '@temporalio/client';
 import { createProfilesTable, insertProfiles } from '../src/local/synthetic-profiles';
+import { audienceNumber } from '../src/db/audience-number';
+import { SCHEMA } from '../src/db/pool';
 import { AUDIENCE_SCHEMA, UNHASHED_KEYS } from '../src/matching/keys';
 import { decodeRow } from '../src/matching/row-codec';
 import { DEFAULT_MAX_CYCLES_PER_RUN, workflowIdFor, type AudienceConfig } from '../src/workflows/audience-config';
@@ -244,7 +246,7 @@ async function countHashes(stack: BenchStack, audienceKey: string): Promise<numb
   const client = await stack.pool.connect();
   try {
     const rows = client.query(new QueryStream(
-      'SELECT row_data FROM audience_sync.audience_rows WHERE audience_key = $1', [audienceKey], { batchSize: 5000 },
+      `SELECT row_data FROM ${SCHEMA}.audience_rows WHERE audience_no = $1`, [await audienceNumber(client, audienceKey)], { batchSize: 5000 },
     ));
     // One hash per row for its identity, plus one per non-empty hashed key.
     let hashes = 0;

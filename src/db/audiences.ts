@@ -1,5 +1,6 @@
 import type { ClientBase } from 'pg';
 import { AUDIENCE_SCHEMA } from '../matching/keys';
+import { audienceNumber } from './audience-number';
 import { isReplaceReason, type ReplaceReason } from '../workflows/replace-reason';
 import { SCHEMA, type Queryable } from './pool';
 import { StateInvariantError } from './state-invariant';
@@ -52,7 +53,8 @@ export interface CycleClaim {
  * Opens the audience's record for a cycle (locking it until the caller's transaction ends) and returns why the
  * cycle must replace, if it must. When the record is missing, describes another Custom Audience, or is older
  * than the workflow last saw, what our tables say Meta holds cannot be trusted: the audience's members, rows and
- * pending changes are forgotten (the cycle loads them afresh) and a replace is owed until one ends.
+ * pending changes are forgotten (the cycle loads them afresh; a missing record's are named by a number no record
+ * has any more) and a replace is owed until one ends.
  */
 export async function claimAudienceForCycle(client: ClientBase, claim: CycleClaim): Promise<ReplaceReason | undefined> {
   const { rows } = await client.query<{
@@ -75,19 +77,20 @@ export async function claimAudienceForCycle(client: ClientBase, claim: CycleClai
         ? 'records_older'
         : undefined;
   if (lost) {
-    for (const table of ['audience_members', 'audience_rows', 'pending_rows']) {
-      await client.query(`DELETE FROM ${SCHEMA}.${table} WHERE audience_key = $1`, [claim.audienceKey]);
-    }
     // The generation goes on from the workflow's, so the next cycle's claim does not take it for lost again.
-    await client.query(
+    const { rows: recorded } = await client.query<{ audience_no: number }>(
       `INSERT INTO ${SCHEMA}.audiences (audience_key, ad_account_id, name, fb_audience_id, generation, replace_due)
        VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (audience_key) DO UPDATE
          SET ad_account_id = excluded.ad_account_id, name = excluded.name, fb_audience_id = excluded.fb_audience_id,
              fingerprint_basis = NULL, unsent_load = NULL, generation = greatest(${SCHEMA}.audiences.generation, excluded.generation),
-             replace_due = excluded.replace_due, updated_at = now()`,
+             replace_due = excluded.replace_due, updated_at = now()
+       RETURNING audience_no`,
       [claim.audienceKey, claim.adAccountId, claim.name, claim.fbAudienceId, claim.expectedGeneration, lost],
     );
+    // By the record's number: a missing record gets a new one, under which nothing is stored (whatever was stored
+    // under its old number is out of reach).
+    await forgetMembers(client, recorded[0].audience_no);
     return lost;
   }
   // Before this cycle plans from the pending rows (or a retry of the load's own cycle voids its batches).
@@ -131,4 +134,18 @@ export async function advanceGeneration(client: Queryable, audienceKey: string):
   );
   if (!rows[0]) throw new StateInvariantError(`audience ${audienceKey} lost its record while the cycle planned`);
   return Number(rows[0].generation);
+}
+
+/** Deletes the members, rows and pending changes of the audience with that number. */
+export async function forgetMembers(client: Queryable, audienceNo: number): Promise<void> {
+  for (const table of ['audience_members', 'audience_rows', 'pending_rows']) {
+    await client.query(`DELETE FROM ${SCHEMA}.${table} WHERE audience_no = $1`, [audienceNo]);
+  }
+}
+
+/** Deletes every record of the audience: its members, rows and pending changes, its cycles, and its own. */
+export async function forgetAudience(pool: Queryable, audienceKey: string): Promise<void> {
+  await forgetMembers(pool, await audienceNumber(pool, audienceKey));
+  await pool.query(`DELETE FROM ${SCHEMA}.sync_cycles WHERE audience_key = $1`, [audienceKey]);
+  await pool.query(`DELETE FROM ${SCHEMA}.audiences WHERE audience_key = $1`, [audienceKey]);
 }

@@ -1,5 +1,6 @@
 import type { ClientBase, Pool } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+import { audienceNumber } from './audience-number';
 import { readBinaryCopyColumn } from './binary-copy';
 import { SCHEMA, withClient, type Queryable } from './pool';
 import { StateInvariantError } from './state-invariant';
@@ -42,12 +43,13 @@ export async function planBatches(
   batchSize: number,
   firstLoad = false,
 ): Promise<ChangePlan> {
+  const audienceNo = await audienceNumber(client, audienceKey);
   await numberIntoBatches(
     client,
     firstLoad
-      ? `SELECT 'add'::text AS operation, row_hash FROM ${SCHEMA}.audience_rows WHERE audience_key = $1`
-      : `SELECT operation, row_hash FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`,
-    audienceKey,
+      ? `SELECT 'add'::text AS operation, row_hash FROM ${SCHEMA}.audience_rows WHERE audience_no = $1`
+      : `SELECT operation, row_hash FROM ${SCHEMA}.pending_rows WHERE audience_no = $1`,
+    audienceNo,
     cycleId,
     batchSize,
   );
@@ -65,8 +67,8 @@ export async function planBatches(
   if (removes === 0) return { adds, removes, syncedBefore: 0 };
   const cap = adds + 2 * removes + 1;
   const stored = await client.query<{ rows: string }>(
-    `SELECT count(*) AS rows FROM (SELECT 1 FROM ${SCHEMA}.audience_rows WHERE audience_key = $1 LIMIT $2) AS capped`,
-    [audienceKey, cap],
+    `SELECT count(*) AS rows FROM (SELECT 1 FROM ${SCHEMA}.audience_rows WHERE audience_no = $1 LIMIT $2) AS capped`,
+    [audienceNo, cap],
   );
   return { adds, removes, syncedBefore: Number(stored.rows[0].rows) - adds };
 }
@@ -81,7 +83,7 @@ export async function planReplaceBatches(
   cycleId: string,
   batchSize: number,
 ): Promise<number> {
-  await numberIntoBatches(client, REPLACE_ROWS, audienceKey, cycleId, batchSize);
+  await numberIntoBatches(client, REPLACE_ROWS, await audienceNumber(client, audienceKey), cycleId, batchSize);
   const { rows } = await client.query<{ rows: string }>(
     `SELECT coalesce(sum(row_count), 0) AS rows FROM ${SCHEMA}.cycle_batches WHERE cycle_id = $1 AND operation = 'replace'`,
     [cycleId],
@@ -89,19 +91,19 @@ export async function planReplaceBatches(
   return Number(rows[0].rows);
 }
 
-/** The rows a replace sends, as (operation, row_hash), for the audience $1. */
-const REPLACE_ROWS = `SELECT 'replace'::text AS operation, row_hash FROM ${SCHEMA}.audience_rows WHERE audience_key = $1 AND wanted > 0`;
+/** The rows a replace sends, as (operation, row_hash), for the audience numbered $1. */
+const REPLACE_ROWS = `SELECT 'replace'::text AS operation, row_hash FROM ${SCHEMA}.audience_rows WHERE audience_no = $1 AND wanted > 0`;
 
 /**
- * Records `rows` (operation, row_hash of audience $1) as the cycle's batches. The primary key's order numbers the
- * rows: no sort, and each batch is one stretch of the index. Only each batch's first and last rows go on to the
- * grouping, which takes the bounds from them (PostgreSQL has no min/max over bytea) and the row count from their
- * numbers.
+ * Records `rows` (operation, row_hash of the audience numbered $1) as the cycle's batches. The primary key's order
+ * numbers the rows: no sort, and each batch is one stretch of the index. Only each batch's first and last rows go on
+ * to the grouping, which takes the bounds from them (PostgreSQL has no min/max over bytea) and the row count from
+ * their numbers.
  */
 async function numberIntoBatches(
   client: ClientBase,
   rows: string,
-  audienceKey: string,
+  audienceNo: number,
   cycleId: string,
   batchSize: number,
 ): Promise<void> {
@@ -114,7 +116,7 @@ async function numberIntoBatches(
              WINDOW w AS (PARTITION BY operation ORDER BY row_hash)) AS numbered
       WHERE rn % $3 = 0 OR rn % $3 = $3 - 1 OR last_row
       GROUP BY operation, rn / $3`,
-    [audienceKey, cycleId, batchSize],
+    [audienceNo, cycleId, batchSize],
   );
 }
 
@@ -154,16 +156,17 @@ export async function plannedBatches(client: Queryable, cycleId: string): Promis
 export async function readBatchRows(pool: Pool, audienceKey: string, batch: PlannedBatch): Promise<Buffer[]> {
   return withClient(pool, async (client) => {
     const literal = (text: string) => client.escapeLiteral(text);
+    const audienceNo = await audienceNumber(client, audienceKey);
     const hash = (bytes: Buffer) => `decode('${bytes.toString('hex')}', 'hex')`;
     const range = `BETWEEN ${hash(batch.firstHash)} AND ${hash(batch.lastHash)}`;
     const rows =
       batch.operation === 'replace' || batch.fromLoad
         ? `SELECT row_data FROM ${SCHEMA}.audience_rows
-            WHERE audience_key = ${literal(audienceKey)} AND wanted > 0 AND row_hash ${range}`
+            WHERE audience_no = ${audienceNo} AND wanted > 0 AND row_hash ${range}`
         : `SELECT a.row_data
              FROM ${SCHEMA}.pending_rows p
-             JOIN ${SCHEMA}.audience_rows a ON a.audience_key = p.audience_key AND a.row_hash = p.row_hash
-            WHERE p.audience_key = ${literal(audienceKey)} AND p.operation = ${literal(batch.operation)}
+             JOIN ${SCHEMA}.audience_rows a ON a.audience_no = p.audience_no AND a.row_hash = p.row_hash
+            WHERE p.audience_no = ${audienceNo} AND p.operation = ${literal(batch.operation)}
               AND p.row_hash ${range}`;
     const copy = client.query(copyTo(`COPY (${rows}) TO STDOUT (FORMAT binary)`));
     const chunks: Buffer[] = [];
@@ -186,14 +189,15 @@ export async function acknowledgeBatch(
   batch: PlannedBatch,
   invalidEntries: number,
 ): Promise<void> {
+  const audienceNo = await audienceNumber(client, audienceKey);
   await client.query(
     `WITH settled AS (
        DELETE FROM ${SCHEMA}.pending_rows
-        WHERE audience_key = $1 AND operation = $2 AND row_hash BETWEEN $3 AND $4
+        WHERE audience_no = $1 AND operation = $2 AND row_hash BETWEEN $3 AND $4
        RETURNING row_hash)
      DELETE FROM ${SCHEMA}.audience_rows a USING settled s
-      WHERE $2 = 'remove' AND a.audience_key = $1 AND a.row_hash = s.row_hash AND a.wanted = 0`,
-    [audienceKey, batch.operation, batch.firstHash, batch.lastHash],
+      WHERE $2 = 'remove' AND a.audience_no = $1 AND a.row_hash = s.row_hash AND a.wanted = 0`,
+    [audienceNo, batch.operation, batch.firstHash, batch.lastHash],
   );
   const counter = batch.operation === 'add' ? 'added' : 'removed';
   // Counted once: an attempt that outlived its timeout may send a first load's batch again after a retry had it
@@ -214,11 +218,12 @@ export async function acknowledgeBatch(
  * row is pending addition and rows only the old audience held are forgotten.
  */
 export async function forgetSyncedRows(client: ClientBase, audienceKey: string): Promise<void> {
+  const audienceNo = await audienceNumber(client, audienceKey);
   await client.query(
     `WITH held_only AS (
-       DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1 AND operation = 'remove' RETURNING row_hash)
-     DELETE FROM ${SCHEMA}.audience_rows a USING held_only h WHERE a.audience_key = $1 AND a.row_hash = h.row_hash`,
-    [audienceKey],
+       DELETE FROM ${SCHEMA}.pending_rows WHERE audience_no = $1 AND operation = 'remove' RETURNING row_hash)
+     DELETE FROM ${SCHEMA}.audience_rows a USING held_only h WHERE a.audience_no = $1 AND a.row_hash = h.row_hash`,
+    [audienceNo],
   );
   // Every row left is wanted: the only ones no member wants were those pending removal, forgotten above.
   await pendEveryWantedRow(client, audienceKey);

@@ -1,5 +1,6 @@
 import type { ClientBase, Pool } from 'pg';
 import { COVERAGE_KEYS, coverageByKey } from '../matching/keys';
+import { audienceNumber } from './audience-number';
 import { inTransaction, SCHEMA, type Queryable } from './pool';
 import type { CycleTables } from './cycle-tables';
 import { StateInvariantError } from './state-invariant';
@@ -16,7 +17,7 @@ export type RebuildScope = 'all' | 'changed';
 export async function membersReusable(client: Queryable, audienceKey: string, basis: string): Promise<boolean> {
   const { rows } = await client.query<{ reusable: boolean }>(
     `SELECT a.fingerprint_basis = $2
-            AND EXISTS (SELECT 1 FROM ${SCHEMA}.audience_members m WHERE m.audience_key = $1) AS reusable
+            AND EXISTS (SELECT 1 FROM ${SCHEMA}.audience_members m WHERE m.audience_no = a.audience_no) AS reusable
        FROM ${SCHEMA}.audiences a WHERE a.audience_key = $1`,
     [audienceKey, basis],
   );
@@ -42,12 +43,13 @@ export async function findChangedMembers(
   // few tens of MB). The changed ones are kept in member order, the order the members are stored in: the lookups
   // that rebuild them then walk the members' index and table front to back, which matters once the audience's
   // tables outgrow memory (ten million members), where random lookups each wait for the disk.
+  const audienceNo = await audienceNumber(client, audienceKey);
   await allowLargeSorts(client);
   const { rows } = await client.query<{ changed: string; left: string; source_members: string }>(
     `WITH compared AS (
        SELECT coalesce(f.member_id, m.member_id) AS member_id, f.member_id IS NULL AS left_source
          FROM ${tables.fingerprints} f
-         FULL JOIN (SELECT member_id, fingerprint FROM ${SCHEMA}.audience_members WHERE audience_key = $1) m
+         FULL JOIN (SELECT member_id, fingerprint FROM ${SCHEMA}.audience_members WHERE audience_no = $1) m
            ON m.member_id = f.member_id
         WHERE f.member_id IS NULL OR m.member_id IS NULL OR f.fingerprint <> m.fingerprint),
      recorded AS (
@@ -58,7 +60,7 @@ export async function findChangedMembers(
             (SELECT count(*) FROM compared WHERE left_source) AS left,
             (SELECT count(*) FROM ${tables.fingerprints}) AS source_members,
             (SELECT count(*) FROM recorded) AS recorded`,
-    [audienceKey],
+    [audienceNo],
   );
   return {
     changed: Number(rows[0].changed),
@@ -126,17 +128,22 @@ export async function recordBasis(client: Queryable, audienceKey: string, basis:
  */
 const FIRST_LOAD_POSSIBLE = `
   SELECT a.fingerprint_basis IS NULL
-         AND NOT EXISTS (SELECT 1 FROM ${SCHEMA}.pending_rows p WHERE p.audience_key = $1 AND p.operation = 'remove')
+         AND NOT EXISTS (SELECT 1 FROM ${SCHEMA}.pending_rows p WHERE p.audience_no = a.audience_no AND p.operation = 'remove')
          AND (a.unsent_load IS NOT NULL OR NOT EXISTS (
            SELECT 1 FROM ${SCHEMA}.audience_rows r
-            WHERE r.audience_key = $1
+            WHERE r.audience_no = a.audience_no
               AND NOT EXISTS (SELECT 1 FROM ${SCHEMA}.pending_rows p
-                               WHERE p.audience_key = $1 AND p.operation = 'add' AND p.row_hash = r.row_hash))) AS possible
+                               WHERE p.audience_no = a.audience_no AND p.operation = 'add' AND p.row_hash = r.row_hash))) AS possible,
+         a.audience_no
     FROM ${SCHEMA}.audiences a WHERE a.audience_key = $1`;
 
-async function lockForFirstLoad(client: ClientBase, audienceKey: string): Promise<void> {
-  const { rows } = await client.query<{ possible: boolean }>(`${FIRST_LOAD_POSSIBLE} FOR SHARE OF a`, [audienceKey]);
+/** Holds the audience's record for one of a load's transactions; returns the audience's number. */
+async function lockForFirstLoad(client: ClientBase, audienceKey: string): Promise<number> {
+  const { rows } = await client.query<{ possible: boolean; audience_no: number }>(`${FIRST_LOAD_POSSIBLE} FOR SHARE OF a`, [
+    audienceKey,
+  ]);
   if (!rows[0]?.possible) throw new Error(`audience ${audienceKey} was loaded by another attempt meanwhile`);
+  return rows[0].audience_no;
 }
 
 /**
@@ -157,8 +164,8 @@ export async function loadFirstMembers(
   const { rows } = await pool.query<{ possible: boolean }>(FIRST_LOAD_POSSIBLE, [audienceKey]);
   if (!rows[0]?.possible) return false;
   await inTransaction(pool, async (client) => {
-    await lockForFirstLoad(client, audienceKey);
-    await client.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
+    const audienceNo = await lockForFirstLoad(client, audienceKey);
+    await client.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_no = $1`, [audienceNo]);
     await markUnsentLoad(client, audienceKey, cycleId);
   });
   // Both transactions end before a failure is reported, so a retry never meets one still writing.
@@ -182,22 +189,22 @@ async function allowLargeSorts(client: ClientBase): Promise<void> {
 }
 
 async function replaceMembers(client: ClientBase, audienceKey: string, tables: CycleTables): Promise<number> {
-  await lockForFirstLoad(client, audienceKey);
+  const audienceNo = await lockForFirstLoad(client, audienceKey);
   await allowLargeSorts(client);
-  await client.query(`DELETE FROM ${SCHEMA}.audience_members WHERE audience_key = $1`, [audienceKey]);
+  await client.query(`DELETE FROM ${SCHEMA}.audience_members WHERE audience_no = $1`, [audienceNo]);
   // Sorted, so the primary key grows at its end. A source listing one user_id twice keeps one of its rows.
   const loaded = await client.query(
-    `INSERT INTO ${SCHEMA}.audience_members (audience_key, member_id, fingerprint, keys_mask, row_hashes)
+    `INSERT INTO ${SCHEMA}.audience_members (audience_no, member_id, fingerprint, keys_mask, row_hashes)
      SELECT DISTINCT ON (member_id) $1, member_id, fingerprint, keys_mask, row_hashes
        FROM ${tables.stagedMembers} ORDER BY member_id`,
-    [audienceKey],
+    [audienceNo],
   );
   return loaded.rowCount ?? 0;
 }
 
 /**
- * Each staged row once, in hash order, with the number of members that want it: ($1, row_hash, wanted, row_data),
- * as SELECTs to insert one after the other.
+ * Each staged row once, in hash order, with the number of members that want it, for the audience numbered $1:
+ * (audience_no, row_hash, wanted, row_data), as SELECTs to insert one after the other.
  */
 type CountedRows = (tables: CycleTables) => string[];
 
@@ -214,7 +221,7 @@ const ROWS_COUNTED_OVER_MEMBERS: CountedRows = (tables) => [
              FROM ${tables.staging} WHERE row_hash IS NOT NULL ORDER BY row_hash) AS s
      JOIN (SELECT h AS row_hash, count(*)::integer AS members
              FROM ${SCHEMA}.audience_members m, unnest(m.row_hashes) AS h
-            WHERE m.audience_key = $1 GROUP BY h) AS w USING (row_hash)
+            WHERE m.audience_no = $1 GROUP BY h) AS w USING (row_hash)
     ORDER BY s.row_hash`,
 ];
 
@@ -224,12 +231,12 @@ async function replaceRows(
   tables: CycleTables,
   counted: CountedRows,
 ): Promise<void> {
-  await lockForFirstLoad(client, audienceKey);
+  const audienceNo = await lockForFirstLoad(client, audienceKey);
   await allowLargeSorts(client);
-  await client.query(`DELETE FROM ${SCHEMA}.audience_rows WHERE audience_key = $1`, [audienceKey]);
+  await client.query(`DELETE FROM ${SCHEMA}.audience_rows WHERE audience_no = $1`, [audienceNo]);
   for (const rows of counted(tables)) {
-    await client.query(`INSERT INTO ${SCHEMA}.audience_rows (audience_key, row_hash, wanted, row_data) ${rows}`, [
-      audienceKey,
+    await client.query(`INSERT INTO ${SCHEMA}.audience_rows (audience_no, row_hash, wanted, row_data) ${rows}`, [
+      audienceNo,
     ]);
   }
 }
@@ -240,29 +247,30 @@ async function changeMembers(
   tables: CycleTables,
   scope: RebuildScope,
 ): Promise<void> {
+  const audienceNo = await audienceNumber(client, audienceKey);
   await client.query(`
     CREATE TEMP TABLE member_row_changes (row_hash bytea NOT NULL, members integer NOT NULL) ON COMMIT DROP;
     CREATE TEMP TABLE row_transitions (row_hash bytea NOT NULL, now_wanted boolean NOT NULL) ON COMMIT DROP`);
   const rebuilt =
     scope === 'all'
-      ? `DELETE FROM ${SCHEMA}.audience_members m WHERE m.audience_key = $1 RETURNING m.row_hashes`
+      ? `DELETE FROM ${SCHEMA}.audience_members m WHERE m.audience_no = $1 RETURNING m.row_hashes`
       : `DELETE FROM ${SCHEMA}.audience_members m USING ${tables.changed} c
-          WHERE m.audience_key = $1 AND m.member_id = c.member_id RETURNING m.row_hashes`;
+          WHERE m.audience_no = $1 AND m.member_id = c.member_id RETURNING m.row_hashes`;
   await client.query(
     `WITH rebuilt AS (${rebuilt})
      INSERT INTO member_row_changes SELECT h, -count(*) FROM rebuilt, unnest(rebuilt.row_hashes) AS h GROUP BY h`,
-    [audienceKey],
+    [audienceNo],
   );
   // Sorted, so the primary key grows at its end instead of at random pages. A source listing one user_id twice
   // keeps its first row: one member, one set of rows.
   await client.query(
     `WITH added AS (
-       INSERT INTO ${SCHEMA}.audience_members (audience_key, member_id, fingerprint, keys_mask, row_hashes)
+       INSERT INTO ${SCHEMA}.audience_members (audience_no, member_id, fingerprint, keys_mask, row_hashes)
        SELECT $1, member_id, fingerprint, keys_mask, row_hashes FROM ${tables.stagedMembers} ORDER BY member_id
        ON CONFLICT DO NOTHING
        RETURNING row_hashes)
      INSERT INTO member_row_changes SELECT h, count(*) FROM added, unnest(added.row_hashes) AS h GROUP BY h`,
-    [audienceKey],
+    [audienceNo],
   );
   // In hash order, the order the rows are stored in (see compared, in findChangedMembers).
   await client.query(`
@@ -273,40 +281,40 @@ async function changeMembers(
   await client.query(
     `WITH counted AS (
        UPDATE ${SCHEMA}.audience_rows a SET wanted = a.wanted + n.members
-         FROM net_row_changes n WHERE a.audience_key = $1 AND a.row_hash = n.row_hash
+         FROM net_row_changes n WHERE a.audience_no = $1 AND a.row_hash = n.row_hash
        RETURNING a.row_hash, a.wanted - n.members AS was_wanted, a.wanted AS is_wanted)
      INSERT INTO row_transitions SELECT row_hash, is_wanted > 0 FROM counted WHERE (was_wanted > 0) <> (is_wanted > 0)`,
-    [audienceKey],
+    [audienceNo],
   );
   await client.query(
     `DELETE FROM ${SCHEMA}.pending_rows p USING row_transitions t
-      WHERE t.now_wanted AND p.audience_key = $1 AND p.operation = 'remove' AND p.row_hash = t.row_hash`,
-    [audienceKey],
+      WHERE t.now_wanted AND p.audience_no = $1 AND p.operation = 'remove' AND p.row_hash = t.row_hash`,
+    [audienceNo],
   );
   await client.query(
     `WITH cancelled AS (
        DELETE FROM ${SCHEMA}.pending_rows p USING row_transitions t
-        WHERE NOT t.now_wanted AND p.audience_key = $1 AND p.operation = 'add' AND p.row_hash = t.row_hash
+        WHERE NOT t.now_wanted AND p.audience_no = $1 AND p.operation = 'add' AND p.row_hash = t.row_hash
        RETURNING p.row_hash),
      forgotten AS (
-       DELETE FROM ${SCHEMA}.audience_rows a USING cancelled c WHERE a.audience_key = $1 AND a.row_hash = c.row_hash)
-     INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash)
+       DELETE FROM ${SCHEMA}.audience_rows a USING cancelled c WHERE a.audience_no = $1 AND a.row_hash = c.row_hash)
+     INSERT INTO ${SCHEMA}.pending_rows (audience_no, operation, row_hash)
      SELECT $1, 'remove', t.row_hash FROM row_transitions t
       WHERE NOT t.now_wanted AND t.row_hash NOT IN (SELECT row_hash FROM cancelled)`,
-    [audienceKey],
+    [audienceNo],
   );
   // Rows new to the audience. A row already stored was counted above; its insert conflicts and is skipped.
   await client.query(
     `WITH stored AS (
-       INSERT INTO ${SCHEMA}.audience_rows (audience_key, row_hash, wanted, row_data)
+       INSERT INTO ${SCHEMA}.audience_rows (audience_no, row_hash, wanted, row_data)
        SELECT $1, s.row_hash, n.members, s.row_data
          FROM ${tables.staging} s JOIN net_row_changes n ON n.row_hash = s.row_hash
         WHERE s.row_hash IS NOT NULL ORDER BY s.row_hash
        ON CONFLICT DO NOTHING
        RETURNING row_hash)
-     INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash)
+     INSERT INTO ${SCHEMA}.pending_rows (audience_no, operation, row_hash)
      SELECT $1, 'add', row_hash FROM stored ORDER BY row_hash`,
-    [audienceKey],
+    [audienceNo],
   );
 }
 
@@ -330,10 +338,11 @@ export async function audienceMembership(
     (_, bit) => `count(*) FILTER (WHERE keys_mask & ${1 << bit} <> 0) AS k${bit}`,
   );
   const changedOnly = changedIn ? `AND member_id IN (SELECT member_id FROM ${changedIn.changed})` : '';
+  const audienceNo = await audienceNumber(client, audienceKey);
   const { rows } = await client.query<Record<string, string>>(
     `SELECT count(*) FILTER (WHERE cardinality(row_hashes) > 0) AS members, ${perKey.join(', ')}
-       FROM ${SCHEMA}.audience_members WHERE audience_key = $1 ${changedOnly}`,
-    [audienceKey],
+       FROM ${SCHEMA}.audience_members WHERE audience_no = $1 ${changedOnly}`,
+    [audienceNo],
   );
   const coverage = coverageByKey((bit) => Number(rows[0][`k${bit}`]));
   return { members: Number(rows[0].members), coverage };

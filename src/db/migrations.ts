@@ -2,10 +2,25 @@ import type { Pool } from 'pg';
 import { inTransaction, SCHEMA } from './pool';
 
 /**
+ * Builds `table` anew with `columns`, the audience's number first, carrying over each row of an audience that has a
+ * record with the rest of its columns (`carried`, in order), in primary key order.
+ */
+function keyedByNumber(table: string, carried: string, columns: string): string {
+  const rebuilt = `${SCHEMA}.${table}_by_no`;
+  return `
+  CREATE TABLE ${rebuilt} (${columns});
+  INSERT INTO ${rebuilt}
+  SELECT a.audience_no, ${carried} FROM ${SCHEMA}.${table} JOIN ${SCHEMA}.audiences a USING (audience_key) ORDER BY 1, 2, 3;
+  DROP TABLE ${SCHEMA}.${table};
+  ALTER TABLE ${rebuilt} RENAME TO ${table};
+  ALTER INDEX ${rebuilt}_pkey RENAME TO ${table}_pkey;`;
+}
+
+/**
  * Ordered schema changes. Append only: a migration that has run somewhere must never change, because the
  * version table records it as applied.
  */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE ${SCHEMA}.audiences (
     audience_key      text PRIMARY KEY,
@@ -129,6 +144,32 @@ const MIGRATIONS: readonly string[] = [
   // load's cycle, every stored row of the audience outside that cycle's acknowledged add batches is pending
   // addition; the next cycle lists those rows in pending_rows and clears it (see unsent-load).
   `ALTER TABLE ${SCHEMA}.audiences ADD COLUMN unsent_load uuid`,
+  // The member tables name their audience by a number (see audience-number.ts) instead of by its key, which was
+  // repeated in each of their rows and index entries. Each table is built anew: a dropped column's bytes would
+  // stay in every row already stored. Rows of an audience without a record, which no statement could reach once
+  // keyed by number, are not carried over.
+  `
+  ALTER TABLE ${SCHEMA}.audiences ADD COLUMN audience_no integer GENERATED ALWAYS AS IDENTITY,
+    ADD CONSTRAINT audiences_audience_no_key UNIQUE (audience_no);
+  ${keyedByNumber('audience_members', 'member_id, fingerprint, keys_mask, row_hashes', `
+    audience_no  integer NOT NULL,
+    member_id    text    COLLATE "C" NOT NULL,
+    fingerprint  bigint  NOT NULL,
+    keys_mask    integer NOT NULL,
+    row_hashes   bytea[] NOT NULL,
+    PRIMARY KEY (audience_no, member_id)`)}
+  ${keyedByNumber('audience_rows', 'row_hash, wanted, row_data', `
+    audience_no integer NOT NULL,
+    row_hash    bytea   NOT NULL,
+    wanted      integer NOT NULL,
+    row_data    bytea   NOT NULL,
+    PRIMARY KEY (audience_no, row_hash)`)}
+  ${keyedByNumber('pending_rows', 'operation, row_hash', `
+    audience_no integer NOT NULL,
+    operation   text    NOT NULL CONSTRAINT pending_rows_operation_check CHECK (operation IN ('add', 'remove')),
+    row_hash    bytea   NOT NULL,
+    PRIMARY KEY (audience_no, operation, row_hash)`)}
+  `,
 ];
 
 /**

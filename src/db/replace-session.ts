@@ -1,4 +1,5 @@
 import type { ClientBase } from 'pg';
+import { audienceNumber } from './audience-number';
 import { planBatches, type PlannedBatch } from './change-plan';
 import { SCHEMA, type Queryable } from './pool';
 import { forgetUnsentLoad, listUnsentLoad, pendRowsOfUnacknowledgedBatches } from './unsent-load';
@@ -83,8 +84,9 @@ export async function settleReplace(
   cycleId: string,
   batchSize: number,
 ): Promise<number> {
-  await client.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
-  await client.query(`DELETE FROM ${SCHEMA}.audience_rows WHERE audience_key = $1 AND wanted = 0`, [audienceKey]);
+  const audienceNo = await audienceNumber(client, audienceKey);
+  await client.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_no = $1`, [audienceNo]);
+  await client.query(`DELETE FROM ${SCHEMA}.audience_rows WHERE audience_no = $1 AND wanted = 0`, [audienceNo]);
   await forgetUnsentLoad(client, audienceKey);
   await pendRowsOfUnacknowledgedBatches(client, audienceKey, cycleId, 'replace');
   await client.query(

@@ -1,4 +1,5 @@
 import type { ClientBase } from 'pg';
+import { audienceNumber } from './audience-number';
 import { SCHEMA } from './pool';
 
 /**
@@ -36,11 +37,11 @@ export async function listUnsentLoad(client: ClientBase, audienceKey: string): P
 /** Every row a member wants, pending addition: Meta holds none of them. */
 export async function pendEveryWantedRow(client: ClientBase, audienceKey: string): Promise<void> {
   await client.query(
-    `INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash)
-     SELECT audience_key, 'add', row_hash FROM ${SCHEMA}.audience_rows WHERE audience_key = $1 AND wanted > 0
+    `INSERT INTO ${SCHEMA}.pending_rows (audience_no, operation, row_hash)
+     SELECT audience_no, 'add', row_hash FROM ${SCHEMA}.audience_rows WHERE audience_no = $1 AND wanted > 0
       ORDER BY row_hash
      ON CONFLICT DO NOTHING`,
-    [audienceKey],
+    [await audienceNumber(client, audienceKey)],
   );
 }
 
@@ -60,15 +61,15 @@ export async function pendRowsOfUnacknowledgedBatches(
   operation: 'add' | 'replace',
 ): Promise<void> {
   await client.query(
-    `INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash)
-     SELECT $1, 'add', r.row_hash
+    `INSERT INTO ${SCHEMA}.pending_rows (audience_no, operation, row_hash)
+     SELECT r.audience_no, 'add', r.row_hash
        FROM ${SCHEMA}.audience_rows r
        JOIN ${SCHEMA}.cycle_batches b
          ON b.cycle_id = $2 AND b.operation = $3 AND b.acknowledged_at IS NULL
         AND r.row_hash BETWEEN b.first_hash AND b.last_hash
-      WHERE r.audience_key = $1 AND r.wanted > 0
+      WHERE r.audience_no = $1 AND r.wanted > 0
       ORDER BY r.row_hash
      ON CONFLICT DO NOTHING`,
-    [audienceKey, cycleId, operation],
+    [await audienceNumber(client, audienceKey), cycleId, operation],
   );
 }

@@ -3,6 +3,8 @@ import type { Socket } from 'node:net';
 import type { PoolClient } from 'pg';
 import { createPool, inTransaction, SCHEMA } from '../../src/db/pool';
 import { migrate } from '../../src/db/migrations';
+import { forgetAudience } from '../../src/db/audiences';
+import { AUDIENCE_NO } from '../support/audience-number';
 import { acknowledgeBatch, planBatches, plannedBatches, readBatchRows, type PlannedBatch } from '../../src/db/change-plan';
 import { encodeRow } from '../../src/matching/row-codec';
 
@@ -18,12 +20,11 @@ const hashOf = (row: Buffer) => createHash('sha256').update(row).digest();
 
 beforeAll(async () => {
   await migrate(pool);
+  await pool.query(`INSERT INTO ${SCHEMA}.audiences (audience_key, ad_account_id, name) VALUES ($1, 'act_1', $1)`, [audienceKey]);
 });
 
 afterAll(async () => {
-  await pool.query(`DELETE FROM ${SCHEMA}.audience_rows WHERE audience_key = $1`, [audienceKey]);
-  await pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
-  await pool.query(`DELETE FROM ${SCHEMA}.sync_cycles WHERE audience_key = $1`, [audienceKey]);
+  await forgetAudience(pool, audienceKey);
   await pool.end();
 });
 
@@ -33,11 +34,11 @@ async function seed(adds: number, removes: number, held: number): Promise<void> 
     // Rows to remove are wanted by nobody; rows to add and rows Meta already holds are wanted by one member.
     const wanted = n >= adds && n < adds + removes ? 0 : 1;
     await pool.query(
-      `INSERT INTO ${SCHEMA}.audience_rows (audience_key, row_hash, wanted, row_data) VALUES ($1, $2, $3, $4)`,
+      `INSERT INTO ${SCHEMA}.audience_rows (audience_no, row_hash, wanted, row_data) VALUES (${AUDIENCE_NO}, $2, $3, $4)`,
       [audienceKey, hashOf(row), wanted, row],
     );
     if (n < adds + removes) {
-      await pool.query(`INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash) VALUES ($1, $2, $3)`, [
+      await pool.query(`INSERT INTO ${SCHEMA}.pending_rows (audience_no, operation, row_hash) VALUES (${AUDIENCE_NO}, $2, $3)`, [
         audienceKey,
         n < adds ? 'add' : 'remove',
         hashOf(row),
@@ -85,12 +86,12 @@ describe('planBatches, readBatchRows and acknowledgeBatch', () => {
     for (const batch of batches) {
       await inTransaction(pool, (client) => acknowledgeBatch(client, audienceKey, cycleId, batch, 0));
     }
-    const pending = await pool.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [
+    const pending = await pool.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.pending_rows WHERE audience_no = ${AUDIENCE_NO}`, [
       audienceKey,
     ]);
     expect(pending.rows[0].n).toBe(0);
     // Removed rows nobody wants are forgotten; added and kept rows stay.
-    const held = await pool.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.audience_rows WHERE audience_key = $1`, [
+    const held = await pool.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.audience_rows WHERE audience_no = ${AUDIENCE_NO}`, [
       audienceKey,
     ]);
     expect(held.rows[0].n).toBe(29);
@@ -106,7 +107,7 @@ describe('planBatches, readBatchRows and acknowledgeBatch', () => {
   ])('cuts %i pending rows into batches of %i as %j, each bounded by its first and last hash', async (count, size, counts) => {
     const hashes = Array.from({ length: count }, (_, n) => hashOf(rowOf(1000 + n)));
     await pool.query(
-      `INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash) SELECT $1, 'add', unnest($2::bytea[])`,
+      `INSERT INTO ${SCHEMA}.pending_rows (audience_no, operation, row_hash) SELECT ${AUDIENCE_NO}, 'add', unnest($2::bytea[])`,
       [audienceKey, hashes],
     );
     try {
@@ -121,19 +122,19 @@ describe('planBatches, readBatchRows and acknowledgeBatch', () => {
         first += batch.rowCount;
       }
     } finally {
-      await pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
+      await pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_no = ${AUDIENCE_NO}`, [audienceKey]);
     }
   });
   it('reads a full batch of rows of real size exactly as stored', async () => {
     const rows = Array.from({ length: 10_000 }, (_, n) => Buffer.concat([rowOf(5000 + n), Buffer.alloc(400, n % 251)]));
     const hashes = rows.map(hashOf);
     await pool.query(
-      `INSERT INTO ${SCHEMA}.audience_rows (audience_key, row_hash, wanted, row_data)
-       SELECT $1, hash, 1, data FROM unnest($2::bytea[], $3::bytea[]) AS r(hash, data)`,
+      `INSERT INTO ${SCHEMA}.audience_rows (audience_no, row_hash, wanted, row_data)
+       SELECT ${AUDIENCE_NO}, hash, 1, data FROM unnest($2::bytea[], $3::bytea[]) AS r(hash, data)`,
       [audienceKey, hashes, rows],
     );
     await pool.query(
-      `INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash) SELECT $1, 'add', unnest($2::bytea[])`,
+      `INSERT INTO ${SCHEMA}.pending_rows (audience_no, operation, row_hash) SELECT ${AUDIENCE_NO}, 'add', unnest($2::bytea[])`,
       [audienceKey, hashes],
     );
     try {
@@ -144,17 +145,17 @@ describe('planBatches, readBatchRows and acknowledgeBatch', () => {
       const text = (buffers: Buffer[]) => buffers.map((row) => row.toString('hex')).sort();
       expect(text(read)).toEqual(text(rows));
     } finally {
-      await pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
-      await pool.query(`DELETE FROM ${SCHEMA}.audience_rows WHERE audience_key = $1 AND row_hash = ANY ($2)`, [audienceKey, hashes]);
+      await pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_no = ${AUDIENCE_NO}`, [audienceKey]);
+      await pool.query(`DELETE FROM ${SCHEMA}.audience_rows WHERE audience_no = ${AUDIENCE_NO} AND row_hash = ANY ($2)`, [audienceKey, hashes]);
     }
   });
   it('fails a batch read whose connection is lost, without ending the process, and the next read works', async () => {
     const hashes = [hashOf(rowOf(90_000))];
     await pool.query(
-      `INSERT INTO ${SCHEMA}.audience_rows (audience_key, row_hash, wanted, row_data) VALUES ($1, $2, 1, $3)`,
+      `INSERT INTO ${SCHEMA}.audience_rows (audience_no, row_hash, wanted, row_data) VALUES (${AUDIENCE_NO}, $2, 1, $3)`,
       [audienceKey, hashes[0], rowOf(90_000)],
     );
-    await pool.query(`INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash) VALUES ($1, 'add', $2)`, [
+    await pool.query(`INSERT INTO ${SCHEMA}.pending_rows (audience_no, operation, row_hash) VALUES (${AUDIENCE_NO}, 'add', $2)`, [
       audienceKey,
       hashes[0],
     ]);
@@ -168,8 +169,8 @@ describe('planBatches, readBatchRows and acknowledgeBatch', () => {
       await expect(readBatchRows(pool, audienceKey, batch as PlannedBatch)).rejects.toThrow();
       expect(await readBatchRows(pool, audienceKey, batch as PlannedBatch)).toEqual([rowOf(90_000)]);
     } finally {
-      await pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
-      await pool.query(`DELETE FROM ${SCHEMA}.audience_rows WHERE audience_key = $1 AND row_hash = ANY ($2)`, [audienceKey, hashes]);
+      await pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_no = ${AUDIENCE_NO}`, [audienceKey]);
+      await pool.query(`DELETE FROM ${SCHEMA}.audience_rows WHERE audience_no = ${AUDIENCE_NO} AND row_hash = ANY ($2)`, [audienceKey, hashes]);
     }
   });
 });

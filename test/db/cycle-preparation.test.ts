@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { AUDIENCE_NO } from '../support/audience-number';
 import { inTransaction, SCHEMA } from '../../src/db/pool';
 import { createCycleTables, createStaging, cycleTables, type CycleTables } from '../../src/db/cycle-tables';
 import { encodeMembers } from '../../src/activities/member-chunk-encoding';
@@ -71,7 +72,7 @@ it('stages every member when some source rows are longer than a chunk of COPY te
   );
   expect(plan).toMatchObject({ members: 3000, sourceRows: 3000, adds: 3000, removes: 0 });
   const { rows } = await harness.pool.query<{ members: string }>(
-    `SELECT count(*) AS members FROM ${SCHEMA}.audience_members WHERE audience_key = $1 AND cardinality(row_hashes) = 1`,
+    `SELECT count(*) AS members FROM ${SCHEMA}.audience_members WHERE audience_no = ${AUDIENCE_NO} AND cardinality(row_hashes) = 1`,
     [audienceKey],
   );
   expect(Number(rows[0]?.members)).toBe(3000);
@@ -174,7 +175,7 @@ it('stages the members apart and each row in the range of its hash, the ranges i
     rowsInRanges += Number(range.rows);
   }
   const stored = await harness.pool.query<{ rows: string }>(
-    `SELECT count(*) AS rows FROM ${SCHEMA}.audience_rows WHERE audience_key = $1`,
+    `SELECT count(*) AS rows FROM ${SCHEMA}.audience_rows WHERE audience_no = ${AUDIENCE_NO}`,
     [audienceKey],
   );
   expect(rowsInRanges).toBe(Number(stored.rows[0].rows));

@@ -5,6 +5,8 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { PoolClient } from 'pg';
 import { createPool, inTransaction, SCHEMA } from '../../src/db/pool';
 import { migrate } from '../../src/db/migrations';
+import { forgetAudience } from '../../src/db/audiences';
+import { AUDIENCE_NO } from '../support/audience-number';
 import {
   beginCopyIntoFingerprints,
   copyIntoStaging,
@@ -63,10 +65,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const table of ['audience_members', 'audience_rows', 'pending_rows']) {
-    await pool.query(`DELETE FROM ${SCHEMA}.${table} WHERE audience_key = ANY ($1)`, [[audienceKey, firstLoadKey, duplicateKey, reloadKey, raceKey, failedPendingKey]]);
-  }
-  await pool.query(`DELETE FROM ${SCHEMA}.audiences WHERE audience_key = ANY ($1)`, [[audienceKey, firstLoadKey, duplicateKey, reloadKey, raceKey, failedPendingKey]]);
+  for (const key of [audienceKey, firstLoadKey, duplicateKey, reloadKey, raceKey, failedPendingKey]) await forgetAudience(pool, key);
   await pool.end();
 });
 
@@ -132,8 +131,8 @@ async function storedRows(key: string): Promise<{ wanted: number; pending: strin
   await listed(key);
   const { rows } = await pool.query<{ wanted: number; pending: string | null }>(
     `SELECT a.wanted, p.operation AS pending FROM ${SCHEMA}.audience_rows a
-       LEFT JOIN ${SCHEMA}.pending_rows p USING (audience_key, row_hash)
-      WHERE a.audience_key = $1 ORDER BY a.wanted`,
+       LEFT JOIN ${SCHEMA}.pending_rows p USING (audience_no, row_hash)
+      WHERE a.audience_no = ${AUDIENCE_NO} ORDER BY a.wanted`,
     [key],
   );
   return rows;
@@ -143,7 +142,7 @@ async function pending(): Promise<{ add: string[]; remove: string[] }> {
   await listed(audienceKey);
   const { rows } = await pool.query<{ operation: 'add' | 'remove'; row_data: Buffer }>(
     `SELECT p.operation, a.row_data FROM ${SCHEMA}.pending_rows p
-       JOIN ${SCHEMA}.audience_rows a USING (audience_key, row_hash) WHERE p.audience_key = $1`,
+       JOIN ${SCHEMA}.audience_rows a USING (audience_no, row_hash) WHERE p.audience_no = ${AUDIENCE_NO}`,
     [audienceKey],
   );
   const result = { add: [] as string[], remove: [] as string[] };
@@ -154,8 +153,8 @@ async function pending(): Promise<{ add: string[]; remove: string[] }> {
 /** What a completed upload does: Meta now holds every wanted row, and rows nobody wants are forgotten. */
 async function settle(): Promise<void> {
   await inTransaction(pool, async (client) => {
-    await client.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [audienceKey]);
-    await client.query(`DELETE FROM ${SCHEMA}.audience_rows WHERE audience_key = $1 AND wanted = 0`, [audienceKey]);
+    await client.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_no = ${AUDIENCE_NO}`, [audienceKey]);
+    await client.query(`DELETE FROM ${SCHEMA}.audience_rows WHERE audience_no = ${AUDIENCE_NO} AND wanted = 0`, [audienceKey]);
   });
 }
 
@@ -243,7 +242,7 @@ describe('applyMemberChanges', () => {
     // b leaves: a still wants the shared row, so only the count moves.
     await runCycle(source.filter((member) => member.user_id !== 'b'), false, firstLoadKey);
     const shared = await pool.query<{ wanted: number }>(
-      `SELECT wanted FROM ${SCHEMA}.audience_rows WHERE audience_key = $1 AND wanted <> 1`,
+      `SELECT wanted FROM ${SCHEMA}.audience_rows WHERE audience_no = ${AUDIENCE_NO} AND wanted <> 1`,
       [firstLoadKey],
     );
     expect(shared.rows).toEqual([]);
@@ -259,8 +258,8 @@ describe('applyMemberChanges', () => {
     await listed(duplicateKey);
     const { rows } = await pool.query<{ stored: boolean; pending: string | null }>(
       `SELECT r.row_hash IS NOT NULL AS stored, p.operation AS pending
-         FROM ${SCHEMA}.pending_rows p FULL JOIN ${SCHEMA}.audience_rows r USING (audience_key, row_hash)
-        WHERE coalesce(p.audience_key, r.audience_key) = $1`,
+         FROM ${SCHEMA}.pending_rows p FULL JOIN ${SCHEMA}.audience_rows r USING (audience_no, row_hash)
+        WHERE audience_no = ${AUDIENCE_NO}`,
       [duplicateKey],
     );
     // Every stored row is pending addition and every pending addition is a stored row: one per member kept.
@@ -289,7 +288,7 @@ describe('applyMemberChanges', () => {
     await inTransaction(pool, (client) => createCycleTables(client, tables));
     await recordBasis(pool, reloadKey, BASIS);
     expect(await loadFirstMembers(pool, reloadKey, randomUUID(), tables, 0)).toBe(false);
-    await pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1`, [reloadKey]);
+    await pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_no = ${AUDIENCE_NO}`, [reloadKey]);
     await pool.query(`UPDATE ${SCHEMA}.audiences SET fingerprint_basis = NULL WHERE audience_key = $1`, [reloadKey]);
     expect(await loadFirstMembers(pool, reloadKey, randomUUID(), tables, 0)).toBe(false);
     await inTransaction(pool, (client) => dropCycleTables(client, tables));
@@ -313,7 +312,7 @@ describe('applyMemberChanges', () => {
       await other.query('COMMIT');
       await expect(loading).rejects.toThrow('was loaded by another attempt meanwhile');
       expect((await audienceMembership(pool, raceKey)).members).toBe(0);
-      const stored = await pool.query(`SELECT 1 FROM ${SCHEMA}.audience_rows WHERE audience_key = $1`, [raceKey]);
+      const stored = await pool.query(`SELECT 1 FROM ${SCHEMA}.audience_rows WHERE audience_no = ${AUDIENCE_NO}`, [raceKey]);
       expect(stored.rowCount).toBe(0);
     });
   });
@@ -325,19 +324,19 @@ describe('applyMemberChanges', () => {
     ];
     await raceFirstLoad(members, async (tables, staged, other) => {
       // A pending row that another transaction holds makes the load's clearing wait, to be cancelled.
-      await pool.query(`INSERT INTO ${SCHEMA}.pending_rows (audience_key, operation, row_hash) VALUES ($1, 'add', $2)`, [
+      await pool.query(`INSERT INTO ${SCHEMA}.pending_rows (audience_no, operation, row_hash) VALUES (${AUDIENCE_NO}, 'add', $2)`, [
         failedPendingKey,
         Buffer.alloc(32, 7),
       ]);
       await other.query('BEGIN');
-      await other.query(`SELECT 1 FROM ${SCHEMA}.pending_rows WHERE audience_key = $1 FOR UPDATE`, [failedPendingKey]);
+      await other.query(`SELECT 1 FROM ${SCHEMA}.pending_rows WHERE audience_no = ${AUDIENCE_NO} FOR UPDATE`, [failedPendingKey]);
       const loading = loadFirstMembers(pool, failedPendingKey, randomUUID(), tables, staged);
       loading.catch(() => undefined);
       let waiting: number | undefined;
       await waitUntil(async () => {
         const { rows } = await pool.query<{ pid: number }>(
           `SELECT pid FROM pg_stat_activity
-            WHERE wait_event_type = 'Lock' AND query LIKE 'DELETE FROM ${SCHEMA}.pending_rows WHERE audience_key = $1'`,
+            WHERE wait_event_type = 'Lock' AND query = 'DELETE FROM ${SCHEMA}.pending_rows WHERE audience_no = $1'`,
         );
         waiting = rows[0]?.pid;
         return waiting !== undefined;
@@ -345,7 +344,7 @@ describe('applyMemberChanges', () => {
       await pool.query('SELECT pg_cancel_backend($1)', [waiting]);
       await expect(loading).rejects.toThrow('canceling statement');
       await other.query('ROLLBACK');
-      const stored = await pool.query(`SELECT 1 FROM ${SCHEMA}.audience_rows WHERE audience_key = $1`, [failedPendingKey]);
+      const stored = await pool.query(`SELECT 1 FROM ${SCHEMA}.audience_rows WHERE audience_no = ${AUDIENCE_NO}`, [failedPendingKey]);
       expect(stored.rowCount).toBe(0);
     });
   });

@@ -1,3 +1,6 @@
+import { AUDIENCE_NO } from '../support/audience-number';
+import { audienceNumber } from '../../src/db/audience-number';
+import { forgetMembers } from '../../src/db/audiences';
 import { SCHEMA, inTransaction } from '../../src/db/pool';
 import { plannedBatches, planReplaceBatches } from '../../src/db/change-plan';
 import { acknowledgeReplaceBatch, giveUpReplace, settleReplace } from '../../src/db/replace-session';
@@ -32,7 +35,7 @@ async function record(audienceKey: string) {
 
 async function count(table: string, audienceKey: string, where = 'true'): Promise<number> {
   const { rows } = await harness.pool.query<{ n: string }>(
-    `SELECT count(*) AS n FROM ${SCHEMA}.${table} WHERE audience_key = $1 AND ${where}`,
+    `SELECT count(*) AS n FROM ${SCHEMA}.${table} WHERE audience_no = ${AUDIENCE_NO} AND ${where}`,
     [audienceKey],
   );
   return Number(rows[0].n);
@@ -48,7 +51,7 @@ const listed = (audienceKey: string) => inTransaction(harness.pool, (client) => 
 /** What Meta holds by our tables' account: stored rows not pending addition. */
 const held = (audienceKey: string) =>
   count('audience_rows', audienceKey, `NOT EXISTS (SELECT 1 FROM ${SCHEMA}.pending_rows p
-     WHERE p.audience_key = audience_rows.audience_key AND p.row_hash = audience_rows.row_hash AND p.operation = 'add')`);
+     WHERE p.audience_no = audience_rows.audience_no AND p.row_hash = audience_rows.row_hash AND p.operation = 'add')`);
 
 it('numbers each committed plan, and plans an ordinary cycle while the workflow saw no later one', async () => {
   const first = await prepare(members(150));
@@ -83,10 +86,16 @@ it.each([
 
 it('recreates a missing record and replaces', async () => {
   const { audienceKey } = await prepare(members(150));
-  await harness.pool.query(`DELETE FROM ${SCHEMA}.audiences WHERE audience_key = $1`, [audienceKey]);
+  const lost = await harness.pool.query<{ audience_no: number }>(
+    `DELETE FROM ${SCHEMA}.audiences WHERE audience_key = $1 RETURNING audience_no`,
+    [audienceKey],
+  );
   const { plan } = await prepare(members(150), audienceKey, { expectedGeneration: 1 });
   expect(plan).toMatchObject({ replace: 'records_missing', decision: 'upload', adds: 150 });
   expect(await record(audienceKey)).toMatchObject({ generation: '2', replace_due: 'records_missing' });
+  // The new record's number is a new one; what the lost record's named is out of reach, and removed here.
+  expect(await audienceNumber(harness.pool, audienceKey)).not.toBe(lost.rows[0].audience_no);
+  await forgetMembers(harness.pool, lost.rows[0].audience_no);
 });
 
 it('keeps a replace owed through cycles that cannot upload, and reports the first reason', async () => {

@@ -1,3 +1,4 @@
+import { AUDIENCE_NO } from '../support/audience-number';
 import { SCHEMA, inTransaction } from '../../src/db/pool';
 import { acknowledgeBatch, plannedBatches, readBatchRows } from '../../src/db/change-plan';
 import { DATABASE_URL, PreparationHarness } from '../support/preparation-harness';
@@ -22,7 +23,7 @@ const members = (count: number, first = 1) =>
 
 async function pendingAdds(audienceKey: string): Promise<number> {
   const { rows } = await harness.pool.query<{ n: string }>(
-    `SELECT count(*) AS n FROM ${SCHEMA}.pending_rows WHERE audience_key = $1 AND operation = 'add'`,
+    `SELECT count(*) AS n FROM ${SCHEMA}.pending_rows WHERE audience_no = ${AUDIENCE_NO} AND operation = 'add'`,
     [audienceKey],
   );
   return Number(rows[0].n);

@@ -6,6 +6,7 @@ import { createPool, inTransaction, SCHEMA } from '../../src/db/pool';
 import { createSourcePool } from '../../src/db/source-pool';
 import { sourceLimits, type SourceLimits } from '../../src/db/source-session';
 import { migrate } from '../../src/db/migrations';
+import { forgetAudience } from '../../src/db/audiences';
 import { cycleTables, dropCycleTables } from '../../src/db/cycle-tables';
 import { createPreparationActivities, type CyclePlan, type PrepareCycleInput } from '../../src/activities/cycle-preparation';
 import { createSourceAccess } from '../../src/activities/source-access';
@@ -100,9 +101,7 @@ export class PreparationHarness {
   async stop(): Promise<void> {
     for (const cycleId of this.cycleIds) await inTransaction(this.pool, (client) => dropCycleTables(client, cycleTables(cycleId)));
     // What a cycle that wrongly went on would have applied, so a failing run leaves nothing behind either.
-    for (const table of ['pending_rows', 'audience_rows', 'audience_members', 'sync_cycles', 'audiences']) {
-      await this.pool.query(`DELETE FROM ${SCHEMA}.${table} WHERE audience_key = ANY ($1)`, [this.audienceKeys]);
-    }
+    for (const key of this.audienceKeys) await forgetAudience(this.pool, key);
     await Promise.all([this.pool.end(), ...this.sourcePools.map((pool) => pool.end())]);
   }
 }
