@@ -9,10 +9,16 @@ import { StateInvariantError } from './state-invariant';
  * rows up and reading a whole table.
  */
 export async function audienceNumber(client: Queryable, audienceKey: string): Promise<number> {
+  const number = await findAudienceNumber(client, audienceKey);
+  if (number === undefined) throw new StateInvariantError(`audience ${audienceKey} has no record`);
+  return number;
+}
+
+/** The audience's number, or undefined when it has no record, and so nothing in the member tables. */
+export async function findAudienceNumber(client: Queryable, audienceKey: string): Promise<number | undefined> {
   const { rows } = await client.query<{ audience_no: number }>(
     `SELECT audience_no FROM ${SCHEMA}.audiences WHERE audience_key = $1`,
     [audienceKey],
   );
-  if (!rows[0]) throw new StateInvariantError(`audience ${audienceKey} has no record`);
-  return rows[0].audience_no;
+  return rows[0]?.audience_no;
 }

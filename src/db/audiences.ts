@@ -1,6 +1,5 @@
 import type { ClientBase } from 'pg';
 import { AUDIENCE_SCHEMA } from '../matching/keys';
-import { audienceNumber } from './audience-number';
 import { isReplaceReason, type ReplaceReason } from '../workflows/replace-reason';
 import { SCHEMA, type Queryable } from './pool';
 import { StateInvariantError } from './state-invariant';
@@ -53,8 +52,7 @@ export interface CycleClaim {
  * Opens the audience's record for a cycle (locking it until the caller's transaction ends) and returns why the
  * cycle must replace, if it must. When the record is missing, describes another Custom Audience, or is older
  * than the workflow last saw, what our tables say Meta holds cannot be trusted: the audience's members, rows and
- * pending changes are forgotten (the cycle loads them afresh; a missing record's are named by a number no record
- * has any more) and a replace is owed until one ends.
+ * pending changes are forgotten (the cycle loads them afresh) and a replace is owed until one ends.
  */
 export async function claimAudienceForCycle(client: ClientBase, claim: CycleClaim): Promise<ReplaceReason | undefined> {
   const { rows } = await client.query<{
@@ -88,8 +86,7 @@ export async function claimAudienceForCycle(client: ClientBase, claim: CycleClai
        RETURNING audience_no`,
       [claim.audienceKey, claim.adAccountId, claim.name, claim.fbAudienceId, claim.expectedGeneration, lost],
     );
-    // By the record's number: a missing record gets a new one, under which nothing is stored (whatever was stored
-    // under its old number is out of reach).
+    // A missing record's rows went with it (see migrations); a record kept keeps its number.
     await forgetMembers(client, recorded[0].audience_no);
     return lost;
   }
@@ -137,15 +134,17 @@ export async function advanceGeneration(client: Queryable, audienceKey: string):
 }
 
 /** Deletes the members, rows and pending changes of the audience with that number. */
-export async function forgetMembers(client: Queryable, audienceNo: number): Promise<void> {
+async function forgetMembers(client: Queryable, audienceNo: number): Promise<void> {
   for (const table of ['audience_members', 'audience_rows', 'pending_rows']) {
     await client.query(`DELETE FROM ${SCHEMA}.${table} WHERE audience_no = $1`, [audienceNo]);
   }
 }
 
-/** Deletes every record of the audience: its members, rows and pending changes, its cycles, and its own. */
+/**
+ * Deletes every record of the audience: its cycles, and its own, which takes its members, rows and pending changes
+ * with it (see migrations).
+ */
 export async function forgetAudience(pool: Queryable, audienceKey: string): Promise<void> {
-  await forgetMembers(pool, await audienceNumber(pool, audienceKey));
   await pool.query(`DELETE FROM ${SCHEMA}.sync_cycles WHERE audience_key = $1`, [audienceKey]);
   await pool.query(`DELETE FROM ${SCHEMA}.audiences WHERE audience_key = $1`, [audienceKey]);
 }

@@ -1,6 +1,6 @@
 import type { ClientBase, Pool } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { audienceNumber } from './audience-number';
+import { audienceNumber, findAudienceNumber } from './audience-number';
 import { readBinaryCopyColumn } from './binary-copy';
 import { SCHEMA, withClient, type Queryable } from './pool';
 import { StateInvariantError } from './state-invariant';
@@ -156,7 +156,9 @@ export async function plannedBatches(client: Queryable, cycleId: string): Promis
 export async function readBatchRows(pool: Pool, audienceKey: string, batch: PlannedBatch): Promise<Buffer[]> {
   return withClient(pool, async (client) => {
     const literal = (text: string) => client.escapeLiteral(text);
-    const audienceNo = await audienceNumber(client, audienceKey);
+    // A record deleted took its rows with it: the batch comes back short, and the cycle is computed again.
+    const audienceNo = await findAudienceNumber(client, audienceKey);
+    if (audienceNo === undefined) return [];
     const hash = (bytes: Buffer) => `decode('${bytes.toString('hex')}', 'hex')`;
     const range = `BETWEEN ${hash(batch.firstHash)} AND ${hash(batch.lastHash)}`;
     const rows =
@@ -189,16 +191,19 @@ export async function acknowledgeBatch(
   batch: PlannedBatch,
   invalidEntries: number,
 ): Promise<void> {
-  const audienceNo = await audienceNumber(client, audienceKey);
-  await client.query(
-    `WITH settled AS (
-       DELETE FROM ${SCHEMA}.pending_rows
-        WHERE audience_no = $1 AND operation = $2 AND row_hash BETWEEN $3 AND $4
-       RETURNING row_hash)
-     DELETE FROM ${SCHEMA}.audience_rows a USING settled s
-      WHERE $2 = 'remove' AND a.audience_no = $1 AND a.row_hash = s.row_hash AND a.wanted = 0`,
-    [audienceNo, batch.operation, batch.firstHash, batch.lastHash],
-  );
+  // A record deleted took its rows with it: there is nothing to settle, and the acknowledgement is still recorded.
+  const audienceNo = await findAudienceNumber(client, audienceKey);
+  if (audienceNo !== undefined) {
+    await client.query(
+      `WITH settled AS (
+         DELETE FROM ${SCHEMA}.pending_rows
+          WHERE audience_no = $1 AND operation = $2 AND row_hash BETWEEN $3 AND $4
+         RETURNING row_hash)
+       DELETE FROM ${SCHEMA}.audience_rows a USING settled s
+        WHERE $2 = 'remove' AND a.audience_no = $1 AND a.row_hash = s.row_hash AND a.wanted = 0`,
+      [audienceNo, batch.operation, batch.firstHash, batch.lastHash],
+    );
+  }
   const counter = batch.operation === 'add' ? 'added' : 'removed';
   // Counted once: an attempt that outlived its timeout may send a first load's batch again after a retry had it
   // acknowledged (its rows are read from the stored rows, which stay).

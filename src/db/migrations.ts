@@ -170,6 +170,20 @@ export const MIGRATIONS: readonly string[] = [
     row_hash    bytea   NOT NULL,
     PRIMARY KEY (audience_no, operation, row_hash)`)}
   `,
+  // Deleting an audience's record deletes what the member tables hold under its number, which nothing could reach
+  // any more: a claim that finds the record missing gives the audience a new number. A foreign key would do the
+  // same, at the cost of a lookup of the record for each of a first load's ten million rows.
+  `
+  CREATE FUNCTION ${SCHEMA}.forget_audience_members() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    DELETE FROM ${SCHEMA}.audience_members WHERE audience_no = OLD.audience_no;
+    DELETE FROM ${SCHEMA}.audience_rows WHERE audience_no = OLD.audience_no;
+    DELETE FROM ${SCHEMA}.pending_rows WHERE audience_no = OLD.audience_no;
+    RETURN OLD;
+  END $$;
+  CREATE TRIGGER audiences_forget_members AFTER DELETE ON ${SCHEMA}.audiences
+    FOR EACH ROW EXECUTE FUNCTION ${SCHEMA}.forget_audience_members();
+  `,
 ];
 
 /**

@@ -173,4 +173,30 @@ describe('planBatches, readBatchRows and acknowledgeBatch', () => {
       await pool.query(`DELETE FROM ${SCHEMA}.audience_rows WHERE audience_no = ${AUDIENCE_NO} AND row_hash = ANY ($2)`, [audienceKey, hashes]);
     }
   });
+  it("reads no row, and records the acknowledgement, of an audience whose record was deleted meanwhile", async () => {
+    const goneKey = `change-plan-gone-${randomUUID()}`;
+    await pool.query(`INSERT INTO ${SCHEMA}.audiences (audience_key, ad_account_id, name) VALUES ($1, 'act_1', $1)`, [goneKey]);
+    const row = rowOf(95_000);
+    await pool.query(
+      `INSERT INTO ${SCHEMA}.audience_rows (audience_no, row_hash, wanted, row_data) VALUES (${AUDIENCE_NO}, $2, 1, $3)`,
+      [goneKey, hashOf(row), row],
+    );
+    await pool.query(`INSERT INTO ${SCHEMA}.pending_rows (audience_no, operation, row_hash) VALUES (${AUDIENCE_NO}, 'add', $2)`, [
+      goneKey,
+      hashOf(row),
+    ]);
+    const cycleId = randomUUID();
+    await pool.query(`INSERT INTO ${SCHEMA}.sync_cycles (cycle_id, audience_key) VALUES ($1, $2)`, [cycleId, goneKey]);
+    try {
+      await inTransaction(pool, (client) => planBatches(client, goneKey, cycleId, 10));
+      const [batch] = await plannedBatches(pool, cycleId);
+      await pool.query(`DELETE FROM ${SCHEMA}.audiences WHERE audience_key = $1`, [goneKey]);
+      // One row short of the batch: the upload takes the cycle's state for lost and the cycle is computed again.
+      expect(await readBatchRows(pool, goneKey, batch as PlannedBatch)).toEqual([]);
+      await inTransaction(pool, (client) => acknowledgeBatch(client, goneKey, cycleId, batch as PlannedBatch, 0));
+      expect((await plannedBatches(pool, cycleId))[0]).toMatchObject({ acknowledged: true });
+    } finally {
+      await forgetAudience(pool, goneKey);
+    }
+  });
 });

@@ -1,6 +1,5 @@
 import { AUDIENCE_NO } from '../support/audience-number';
 import { audienceNumber } from '../../src/db/audience-number';
-import { forgetMembers } from '../../src/db/audiences';
 import { SCHEMA, inTransaction } from '../../src/db/pool';
 import { plannedBatches, planReplaceBatches } from '../../src/db/change-plan';
 import { acknowledgeReplaceBatch, giveUpReplace, settleReplace } from '../../src/db/replace-session';
@@ -93,9 +92,15 @@ it('recreates a missing record and replaces', async () => {
   const { plan } = await prepare(members(150), audienceKey, { expectedGeneration: 1 });
   expect(plan).toMatchObject({ replace: 'records_missing', decision: 'upload', adds: 150 });
   expect(await record(audienceKey)).toMatchObject({ generation: '2', replace_due: 'records_missing' });
-  // The new record's number is a new one; what the lost record's named is out of reach, and removed here.
+  // The lost record took its rows with it; the new record has a number of its own.
+  const left = await harness.pool.query(
+    `SELECT (SELECT count(*) FROM ${SCHEMA}.audience_members WHERE audience_no = $1)
+          + (SELECT count(*) FROM ${SCHEMA}.audience_rows WHERE audience_no = $1)
+          + (SELECT count(*) FROM ${SCHEMA}.pending_rows WHERE audience_no = $1) AS rows`,
+    [lost.rows[0].audience_no],
+  );
+  expect(Number(left.rows[0].rows)).toBe(0);
   expect(await audienceNumber(harness.pool, audienceKey)).not.toBe(lost.rows[0].audience_no);
-  await forgetMembers(harness.pool, lost.rows[0].audience_no);
 });
 
 it('keeps a replace owed through cycles that cannot upload, and reports the first reason', async () => {
