@@ -136,6 +136,11 @@ export function topStatements(byStatement: CpuMeter['workerByStatement'], count:
     .map(([statement, { cpu, kernel }]) => `${cpu.toFixed(1).padStart(7)} s (kernel ${kernel.toFixed(1).padStart(5)} s)  ${statement}`);
 }
 
+/** The part of audience-sync's PostgreSQL CPU (every statement's) spent in the kernel. */
+export function kernelCpuSeconds(byStatement: CpuMeter['workerByStatement']): number {
+  return round([...byStatement.values()].reduce((sum, { kernel }) => sum + kernel, 0));
+}
+
 /** A statement's text as one line without its cycle's table names, so that every cycle's copies add up. */
 function statementKind(query: string): string {
   return query

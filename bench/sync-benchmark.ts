@@ -12,7 +12,7 @@ import { decodeRow } from '../src/matching/row-codec';
 import { DEFAULT_MAX_CYCLES_PER_RUN, workflowIdFor, type AudienceConfig } from '../src/workflows/audience-config';
 import { waitUntil } from '../src/local/polling';
 import { BenchStack, parsePositive, seconds } from './bench-stack';
-import { CpuMeter, topStatements, totalCpuSeconds, type CpuSplit } from './cpu-meter';
+import { CpuMeter, kernelCpuSeconds, topStatements, totalCpuSeconds, type CpuSplit } from './cpu-meter';
 
 /**
  * `npm run bench`: the real worker and workflow against the emulator with Meta-like latency, at N and N/10
@@ -38,6 +38,8 @@ interface SizeResult {
   eventsPerCycle: number;
   /** Where the initial sync's CPU went: the worker, the emulator and PostgreSQL serving each. */
   initialSyncCpuSeconds: CpuSplit;
+  /** The kernel's part of postgresForWorker: past a million members it grows faster than the rest (README). */
+  postgresForWorkerKernelSeconds: number;
   /** audience-sync's own CPU in the initial sync: the worker and the PostgreSQL backends serving it. */
   ownCpuSeconds: number;
   /** Wall time and CPU of the floor: SHA-256 of `hashes` values on every core. */
@@ -199,6 +201,7 @@ async function runSize(stack: BenchStack, members: number): Promise<SizeResult> 
       peakRssMbNoChange,
       eventsPerCycle,
       initialSyncCpuSeconds,
+      postgresForWorkerKernelSeconds: kernelCpuSeconds(cpu.workerByStatement),
       ownCpuSeconds,
       hashFloorSeconds: floor.seconds,
       hashCpuSeconds: floor.cpuSeconds,
@@ -289,6 +292,7 @@ async function hashFloor(count: number): Promise<{ seconds: number; cpuSeconds: 
 
 const round2 = (value: number) => Math.round(value * 100) / 100;
 const ratio = (full: number, tenth: number) => round2(full / tenth);
+const userPart = (size: SizeResult) => size.initialSyncCpuSeconds.postgresForWorker - size.postgresForWorkerKernelSeconds;
 
 function report(tenth: SizeResult, full: SizeResult): void {
   const rows: [string, string, string][] = [
@@ -304,6 +308,11 @@ function report(tenth: SizeResult, full: SizeResult): void {
     ['worker peak RSS, no change (MB)', String(tenth.peakRssMbNoChange), String(full.peakRssMbNoChange)],
     ['history events per cycle', String(tenth.eventsPerCycle), String(full.eventsPerCycle)],
     ...cpuRows(tenth.initialSyncCpuSeconds, full.initialSyncCpuSeconds),
+    [
+      'initial sync CPU (s): PostgreSQL for the worker, in the kernel',
+      String(tenth.postgresForWorkerKernelSeconds),
+      String(full.postgresForWorkerKernelSeconds),
+    ],
     ['own CPU: worker + PostgreSQL for it (s)', String(tenth.ownCpuSeconds), String(full.ownCpuSeconds)],
     ['hash floor, wall (s)', String(tenth.hashFloorSeconds), String(full.hashFloorSeconds)],
     ['hash floor, CPU (s)', String(tenth.hashCpuSeconds), String(full.hashCpuSeconds)],
@@ -319,6 +328,8 @@ function report(tenth: SizeResult, full: SizeResult): void {
     secondDeltaSync: ratio(full.secondDeltaSyncSeconds, tenth.secondDeltaSyncSeconds),
     noChangeSync: ratio(full.noChangeSyncSeconds, tenth.noChangeSyncSeconds),
     postgresForWorkerCpu: ratio(full.initialSyncCpuSeconds.postgresForWorker, tenth.initialSyncCpuSeconds.postgresForWorker),
+    postgresForWorkerUserCpu: ratio(userPart(full), userPart(tenth)),
+    postgresForWorkerKernelCpu: ratio(full.postgresForWorkerKernelSeconds, tenth.postgresForWorkerKernelSeconds),
     workerCpu: ratio(full.initialSyncCpuSeconds.worker, tenth.initialSyncCpuSeconds.worker),
     ownCpu: ratio(full.ownCpuSeconds, tenth.ownCpuSeconds),
     peakRss: ratio(peakRss(full), peakRss(tenth)),
@@ -351,6 +362,7 @@ function report(tenth: SizeResult, full: SizeResult): void {
       growth,
       eventsPerCycle: Math.max(tenth.eventsPerCycle, full.eventsPerCycle),
       initialSyncCpuSeconds: full.initialSyncCpuSeconds,
+      postgresForWorkerKernelSeconds: full.postgresForWorkerKernelSeconds,
       atTenth: tenth,
     }),
   );
