@@ -34,6 +34,8 @@ export class BenchStack {
     readonly client: AudienceClient,
     private readonly emulatorSchema: string,
     private readonly workerLog: string | undefined,
+    /** Where each worker's threads write V8 CPU profiles when it stops (`node --cpu-prof`); none when undefined. */
+    private readonly workerCpuProfileDir: string | undefined,
     /** Undefined when the caller set SOURCE_DATABASE_URL: then its role is used as it is. */
     private readonly readerPassword: string | undefined,
   ) {}
@@ -42,6 +44,7 @@ export class BenchStack {
     latencyMs: number;
     uploadConcurrency?: number;
     workerLog?: string;
+    workerCpuProfileDir?: string;
     /** The emulator keeps only row keys (see EmulatorOptions.rowKeysOnly). */
     emulatorRowKeysOnly?: boolean;
   }): Promise<BenchStack> {
@@ -74,7 +77,17 @@ export class BenchStack {
       ...(options.uploadConcurrency ? { UPLOAD_CONCURRENCY: options.uploadConcurrency } : {}),
     };
     const client = await AudienceClient.connect(environment);
-    return new BenchStack(environment, pool, devServer, emulator, client, emulatorSchema, options.workerLog, readerPassword);
+    return new BenchStack(
+      environment,
+      pool,
+      devServer,
+      emulator,
+      client,
+      emulatorSchema,
+      options.workerLog,
+      options.workerCpuProfileDir,
+      readerPassword,
+    );
   }
 
   /** Lets the benchmark's source role read a table it seeded. */
@@ -89,7 +102,8 @@ export class BenchStack {
     // The worker's log is dropped unless asked for (--worker-log): a failure shows up in the figures and the
     // cycle status, and the log says where the time went.
     const log = this.workerLog === undefined ? undefined : createWriteStream(this.workerLog, { flags: 'a' });
-    const child = spawn(process.execPath, [CLI, 'worker'], { env, stdio: ['ignore', 'pipe', log ? 'pipe' : 'ignore'] });
+    const profiling = this.workerCpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${this.workerCpuProfileDir}`];
+    const child = spawn(process.execPath, [...profiling, CLI, 'worker'], { env, stdio: ['ignore', 'pipe', log ? 'pipe' : 'ignore'] });
     if (log) {
       child.stdout?.pipe(log, { end: false });
       child.stderr?.pipe(log, { end: false });

@@ -59,13 +59,21 @@ const options = new Command()
   .option('--latency-ms <ms>', 'latency the emulator adds to every Graph call', (v) => Number(v), 150)
   .option('--json', 'print only the JSON result line')
   .option('--worker-log <file>', "append the worker's log to this file")
+  .option('--worker-cpu-profile <dir>', "write V8 CPU profiles of the worker's threads into this directory (node --cpu-prof)")
   .option(
     '--emulator-row-keys-only',
     "the emulator keeps only each row's key, so that Meta's copy of a large audience does not crowd ours out of memory",
     false,
   )
   .parse()
-  .opts<{ members: number; latencyMs: number; json?: boolean; workerLog?: string; emulatorRowKeysOnly: boolean }>();
+  .opts<{
+    members: number;
+    latencyMs: number;
+    json?: boolean;
+    workerLog?: string;
+    workerCpuProfile?: string;
+    emulatorRowKeysOnly: boolean;
+  }>();
 
 const say = (line: string) => {
   if (!options.json) console.log(line);
@@ -77,6 +85,7 @@ async function main(): Promise<void> {
   const stack = await BenchStack.start({
     latencyMs: options.latencyMs,
     workerLog: options.workerLog,
+    workerCpuProfileDir: options.workerCpuProfile,
     emulatorRowKeysOnly: options.emulatorRowKeysOnly,
   });
   try {
