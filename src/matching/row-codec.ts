@@ -91,12 +91,22 @@ const CLOSE_BRACKET = 0x5d;
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 /**
  * The four hex digits of every two bytes, as one big-endian word: a digest's 64 digits are then 16 writes, not 64
- * reads of a digit table and writes of a byte, which halved the time writing a batch's JSON took (the largest part
- * of the worker's main thread in a first load).
+ * reads of a digit table and writes of a byte, which nearly halved the time writing a batch's JSON took (the largest
+ * part of the worker's main thread in a first load). Built when the first rows are written, not when the module
+ * loads: the hashing threads load it to encode rows and never write JSON, and building it took them 4–7 ms each.
  */
-const HEX_QUADS = Uint32Array.from({ length: 0x10000 }, (_, pair) =>
-  ((HEX_DIGITS[pair >> 12] << 24) | (HEX_DIGITS[(pair >> 8) & 0x0f] << 16) | (HEX_DIGITS[(pair >> 4) & 0x0f] << 8) | HEX_DIGITS[pair & 0x0f]) >>> 0,
-);
+let hexQuads: Uint32Array | undefined;
+
+function hexQuadTable(): Uint32Array {
+  if (hexQuads === undefined) {
+    hexQuads = new Uint32Array(0x10000);
+    for (let pair = 0; pair < 0x10000; pair++) {
+      hexQuads[pair] =
+        (HEX_DIGITS[pair >> 12] << 24) | (HEX_DIGITS[(pair >> 8) & 0x0f] << 16) | (HEX_DIGITS[(pair >> 4) & 0x0f] << 8) | HEX_DIGITS[pair & 0x0f];
+    }
+  }
+  return hexQuads;
+}
 
 /**
  * `rows.map((row) => JSON.stringify(decodeRow(row))).join(',')` as UTF-8 bytes, measured first and then written
@@ -125,6 +135,7 @@ export function rowsJson(rows: readonly Buffer[]): JsonText {
  */
 function writeRowsJson(rows: readonly Buffer[], json: Buffer | undefined, offset: number): number {
   const words = json && new DataView(json.buffer, json.byteOffset, json.byteLength);
+  const quads = hexQuadTable();
   let at = offset;
   for (let index = 0; index < rows.length; index++) {
     const encoded = rows[index];
@@ -150,7 +161,7 @@ function writeRowsJson(rows: readonly Buffer[], json: Buffer | undefined, offset
       if (json && words) {
         json[at] = QUOTE;
         // A digest has 32 bytes: an even count.
-        for (let i = start, out = at + 1; i < end; i += 2, out += 4) words.setUint32(out, HEX_QUADS[(encoded[i] << 8) | encoded[i + 1]]);
+        for (let i = start, out = at + 1; i < end; i += 2, out += 4) words.setUint32(out, quads[(encoded[i] << 8) | encoded[i + 1]]);
         json[at + 1 + 2 * (end - start)] = QUOTE;
       }
       at += 2 + 2 * (end - start);
