@@ -284,11 +284,17 @@ async function countHashes(stack: BenchStack, audienceKey: string): Promise<numb
  */
 const FLOOR_RUNS = 3;
 
+/** One run of the floor: its wall time and its CPU. */
+interface FloorRun {
+  seconds: number;
+  cpuSeconds: number;
+}
+
 /** hashFloor run FLOOR_RUNS times, one after the other: the run of median CPU, and the CPU of each. */
-async function medianHashFloor(count: number): Promise<{ seconds: number; cpuSeconds: number; cpuSecondsByRun: number[] }> {
-  const runs: { seconds: number; cpuSeconds: number }[] = [];
+async function medianHashFloor(count: number): Promise<FloorRun & { cpuSecondsByRun: number[] }> {
+  const runs: FloorRun[] = [];
   for (let run = 0; run < FLOOR_RUNS; run++) runs.push(await hashFloor(count));
-  const median = [...runs].sort((a, b) => a.cpuSeconds - b.cpuSeconds)[Math.floor(FLOOR_RUNS / 2)] as { seconds: number; cpuSeconds: number };
+  const median = [...runs].sort((a, b) => a.cpuSeconds - b.cpuSeconds)[Math.floor(FLOOR_RUNS / 2)] as FloorRun;
   return { ...median, cpuSecondsByRun: runs.map((run) => run.cpuSeconds) };
 }
 
@@ -296,7 +302,7 @@ async function medianHashFloor(count: number): Promise<{ seconds: number; cpuSec
  * The time every core needs to SHA-256 `count` values shaped like normalized identifiers, and the CPU it takes:
  * the sync's floor.
  */
-async function hashFloor(count: number): Promise<{ seconds: number; cpuSeconds: number }> {
+async function hashFloor(count: number): Promise<FloorRun> {
   const threads = availableParallelism();
   const started = Date.now();
   const cpuBefore = process.cpuUsage();
