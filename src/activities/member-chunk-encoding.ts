@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import { AUDIENCE_SCHEMA, LIMITED_DATA_USE_BIT, UNHASHED_KEYS, VALUE_BIT } from '../matching/keys';
 import { buildMemberRows, type MemberRows, type MemberRowsOptions } from '../matching/member-rows';
 import { encodeRowInto } from '../matching/row-codec';
+import { SHA256_BYTES } from '../matching/sha256';
 import { BinaryCopyWriter } from '../db/binary-copy';
 import { FINGERPRINT_COLUMN } from '../db/source-query';
 import { parseCopyTextRows, type SourceColumn } from '../db/copy-text';
@@ -33,7 +34,6 @@ const KEY_BITS = new Map(AUDIENCE_SCHEMA.map((key, bit) => [key, 1 << bit]));
 const HASHED_SLOTS = AUDIENCE_SCHEMA.map((key) => !UNHASHED_KEYS.has(key));
 /** member_id, fingerprint, keys_mask, row_hashes, row_hash, row_data (see db/cycle-tables). */
 const STAGING_COLUMNS = 6;
-const DIGEST_BYTES = 32;
 /**
  * COPY text becomes about 4.7 times as many bytes of tuples (rows are mostly digests): a little more room than
  * that, so a chunk's buffer rarely grows.
@@ -113,11 +113,11 @@ export function encodeMemberChunk(
     }
     const { rows } = member.built;
     copy.tuple(STAGING_COLUMNS).utf8(member.id).int8(BigInt(String(record[FINGERPRINT_COLUMN]))).int4(member.keysMask);
-    let listedHash = copy.byteaArray(rows.length, DIGEST_BYTES);
+    let listedHash = copy.field(rows.length * SHA256_BYTES);
     copy.null().null();
     for (const row of rows) {
       copy.tuple(STAGING_COLUMNS).null().null().null().null();
-      const rowHash = copy.field(DIGEST_BYTES);
+      const rowHash = copy.field(SHA256_BYTES);
       let dataStart = 0;
       let dataEnd = 0;
       encodeRowInto(row, HASHED_SLOTS, (size) => {
@@ -129,7 +129,7 @@ export function encodeMemberChunk(
       const digest = hash('sha256', copy.target.subarray(dataStart, dataEnd), 'binary');
       copy.target.write(digest, rowHash, 'latin1');
       copy.target.write(digest, listedHash, 'latin1');
-      listedHash += 4 + DIGEST_BYTES;
+      listedHash += SHA256_BYTES;
     }
   }
   // A copy of exactly the tuples: a view would take its whole, larger buffer along when cloned off the thread.

@@ -6,12 +6,10 @@
 export const COPY_BINARY_HEADER = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
 export const COPY_BINARY_TRAILER = Buffer.from([0xff, 0xff]);
 
-const BYTEA_OID = 17;
-
 /**
  * Writes tuples into a buffer that grows as they come, so a chunk's tuples are written once, as they are made.
- * `tuples` is what was written; every byte of it is written by the methods here or, for the room `field` and
- * `byteaArray` leave, by their caller.
+ * `tuples` is what was written; every byte of it is written by the methods here or, for the room `field` leaves, by
+ * its caller.
  */
 export class BinaryCopyWriter {
   private buffer: Buffer;
@@ -63,22 +61,6 @@ export class BinaryCopyWriter {
   /** A field of `length` bytes that the caller writes at the offset returned. */
   field(length: number): number {
     return this.int32(length).reserve(length);
-  }
-
-  /**
-   * A bytea[] of `count` elements of `elementLength` bytes each, which the caller writes: the first at the offset
-   * returned, each next one 4 + elementLength bytes further.
-   */
-  byteaArray(count: number, elementLength: number): number {
-    // array_send: dimensions, has-nulls flag, element type, then the length and lower bound of the one dimension.
-    if (count === 0) {
-      this.int32(12).int32(0).int32(0).int32(BYTEA_OID);
-      return this.offset;
-    }
-    this.int32(20 + count * (4 + elementLength)).int32(1).int32(0).int32(BYTEA_OID).int32(count).int32(1);
-    const first = this.offset + 4;
-    for (let i = 0; i < count; i++) this.field(elementLength);
-    return first;
   }
 
   /**

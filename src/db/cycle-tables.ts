@@ -82,7 +82,7 @@ export async function createStaging(client: Queryable, tables: CycleTables, ever
   // declared unlogged.
   await client.query(`
     CREATE TABLE ${tables.staging} (
-      member_id text COLLATE "C", fingerprint bigint, keys_mask integer, row_hashes bytea[], row_hash bytea, row_data bytea)
+      member_id text COLLATE "C", fingerprint bigint, keys_mask integer, row_hashes bytea, row_hash bytea, row_data bytea)
       PARTITION BY RANGE (row_hash);
     CREATE UNLOGGED TABLE ${tables.stagedMembers} PARTITION OF ${tables.staging} DEFAULT;
     ${rowRanges.join('\n')}

@@ -1,5 +1,6 @@
 import type { ClientBase, Pool } from 'pg';
 import { COVERAGE_KEYS, coverageByKey } from '../matching/keys';
+import { SHA256_BYTES } from '../matching/sha256';
 import { audienceNumber } from './audience-number';
 import { inTransaction, SCHEMA, type Queryable } from './pool';
 import type { CycleTables } from './cycle-tables';
@@ -12,6 +13,15 @@ import { markUnsentLoad } from './unsent-load';
  * ones that left the source.
  */
 export type RebuildScope = 'all' | 'changed';
+
+/**
+ * A FROM item of each hash in a member's `row_hashes` as `h`: the column holds a member's row hashes one after the
+ * other, where an array would spend a header and a length on each (see migrations).
+ */
+function eachRowHash(rowHashes: string): string {
+  return `LATERAL (SELECT substring(${rowHashes} FROM o + 1 FOR ${SHA256_BYTES}) AS h
+                     FROM generate_series(0, length(${rowHashes}) - ${SHA256_BYTES}, ${SHA256_BYTES}) AS o) AS hashes`;
+}
 
 /** Whether the audience's members were built with the same normalization as now (and exist at all). */
 export async function membersReusable(client: Queryable, audienceKey: string, basis: string): Promise<boolean> {
@@ -220,7 +230,7 @@ const ROWS_COUNTED_OVER_MEMBERS: CountedRows = (tables) => [
      FROM (SELECT DISTINCT ON (row_hash) row_hash, row_data
              FROM ${tables.staging} WHERE row_hash IS NOT NULL ORDER BY row_hash) AS s
      JOIN (SELECT h AS row_hash, count(*)::integer AS members
-             FROM ${SCHEMA}.audience_members m, unnest(m.row_hashes) AS h
+             FROM ${SCHEMA}.audience_members m, ${eachRowHash('m.row_hashes')}
             WHERE m.audience_no = $1 GROUP BY h) AS w USING (row_hash)
     ORDER BY s.row_hash`,
 ];
@@ -258,7 +268,7 @@ async function changeMembers(
           WHERE m.audience_no = $1 AND m.member_id = c.member_id RETURNING m.row_hashes`;
   await client.query(
     `WITH rebuilt AS (${rebuilt})
-     INSERT INTO member_row_changes SELECT h, -count(*) FROM rebuilt, unnest(rebuilt.row_hashes) AS h GROUP BY h`,
+     INSERT INTO member_row_changes SELECT h, -count(*) FROM rebuilt, ${eachRowHash('rebuilt.row_hashes')} GROUP BY h`,
     [audienceNo],
   );
   // Sorted, so the primary key grows at its end instead of at random pages. A source listing one user_id twice
@@ -269,7 +279,7 @@ async function changeMembers(
        SELECT $1, member_id, fingerprint, keys_mask, row_hashes FROM ${tables.stagedMembers} ORDER BY member_id
        ON CONFLICT DO NOTHING
        RETURNING row_hashes)
-     INSERT INTO member_row_changes SELECT h, count(*) FROM added, unnest(added.row_hashes) AS h GROUP BY h`,
+     INSERT INTO member_row_changes SELECT h, count(*) FROM added, ${eachRowHash('added.row_hashes')} GROUP BY h`,
     [audienceNo],
   );
   // In hash order, the order the rows are stored in (see compared, in findChangedMembers).
@@ -340,7 +350,7 @@ export async function audienceMembership(
   const changedOnly = changedIn ? `AND member_id IN (SELECT member_id FROM ${changedIn.changed})` : '';
   const audienceNo = await audienceNumber(client, audienceKey);
   const { rows } = await client.query<Record<string, string>>(
-    `SELECT count(*) FILTER (WHERE cardinality(row_hashes) > 0) AS members, ${perKey.join(', ')}
+    `SELECT count(*) FILTER (WHERE length(row_hashes) > 0) AS members, ${perKey.join(', ')}
        FROM ${SCHEMA}.audience_members WHERE audience_no = $1 ${changedOnly}`,
     [audienceNo],
   );

@@ -184,6 +184,15 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER audiences_forget_members AFTER DELETE ON ${SCHEMA}.audiences
     FOR EACH ROW EXECUTE FUNCTION ${SCHEMA}.forget_audience_members();
   `,
+  // A member's row hashes as one byte string, 32 bytes each, instead of an array of them: the array's header and
+  // a length for each hash were some 24 of a member's 121 bytes. Each member keeps its hashes in their order.
+  `
+  CREATE FUNCTION pg_temp.concatenated(hashes bytea[]) RETURNS bytea LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(string_agg(h, ''::bytea ORDER BY n), ''::bytea) FROM unnest(hashes) WITH ORDINALITY AS u(h, n)
+  $$;
+  ALTER TABLE ${SCHEMA}.audience_members ALTER COLUMN row_hashes TYPE bytea USING pg_temp.concatenated(row_hashes);
+  DROP FUNCTION pg_temp.concatenated(bytea[]);
+  `,
 ];
 
 /**

@@ -1,5 +1,8 @@
 import crypto from 'node:crypto';
 
+/** The bytes of a SHA-256 digest. */
+export const SHA256_BYTES = 32;
+
 /**
  * Lowercase hex SHA-256 of the UTF-8 bytes of `text`. The one-shot `crypto.hash` (Node 20.12+; package.json asks
  * for 20.18) is about twice as fast as `createHash` for short strings, which matters at millions of values a cycle.

@@ -72,7 +72,7 @@ it('stages every member when some source rows are longer than a chunk of COPY te
   );
   expect(plan).toMatchObject({ members: 3000, sourceRows: 3000, adds: 3000, removes: 0 });
   const { rows } = await harness.pool.query<{ members: string }>(
-    `SELECT count(*) AS members FROM ${SCHEMA}.audience_members WHERE audience_no = ${AUDIENCE_NO} AND cardinality(row_hashes) = 1`,
+    `SELECT count(*) AS members FROM ${SCHEMA}.audience_members WHERE audience_no = ${AUDIENCE_NO} AND length(row_hashes) = 32`,
     [audienceKey],
   );
   expect(Number(rows[0]?.members)).toBe(3000);

@@ -4,8 +4,9 @@ import { createPool, SCHEMA } from '../../src/db/pool';
 import { migrate, MIGRATIONS } from '../../src/db/migrations';
 
 /**
- * Migrating a schema that holds audiences: the member tables move from naming their audience by its key to naming
- * it by its number, and every row keeps its values. Run in a database of its own, built up to the version before.
+ * Migrating a schema that holds audiences: every row keeps its values when the member tables move from naming their
+ * audience by its key to naming it by its number, and when a member's row hashes become one byte string. Run in a
+ * database of its own, each migration from a schema built up to the version before it.
  */
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const database = `audience_sync_migrations_${randomBytes(4).toString('hex')}`;
@@ -13,6 +14,7 @@ const admin = createPool(DATABASE_URL, { max: 1 });
 let pool: Pool;
 
 const KEYED_BY_NUMBER = 8;
+const HASHES_CONCATENATED = 9;
 
 beforeAll(async () => {
   await admin.query(`CREATE DATABASE ${database}`);
@@ -31,9 +33,15 @@ afterAll(async () => {
   }
 });
 
-async function migrateBefore(version: number): Promise<void> {
+beforeEach(async () => {
+  await pool.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
   await pool.query(`CREATE SCHEMA ${SCHEMA}; CREATE TABLE ${SCHEMA}.schema_migrations (version integer PRIMARY KEY)`);
-  for (let applied = 1; applied < version; applied++) {
+});
+
+/** Applies the migrations after the schema's version up to `version`, as migrate would up to the latest. */
+async function migrateThrough(version: number): Promise<void> {
+  const { rows } = await pool.query(`SELECT coalesce(max(version), 0) AS version FROM ${SCHEMA}.schema_migrations`);
+  for (let applied = rows[0].version + 1; applied <= version; applied++) {
     await pool.query(MIGRATIONS[applied - 1]);
     await pool.query(`INSERT INTO ${SCHEMA}.schema_migrations (version) VALUES ($1)`, [applied]);
   }
@@ -55,7 +63,7 @@ async function stored(keyColumn: 'audience_key' | 'a.audience_key'): Promise<Rec
 
 describe(`migration ${KEYED_BY_NUMBER}: the member tables name their audience by number`, () => {
   it('carries every row of every recorded audience over to its number, and leaves the rows of none behind', async () => {
-    await migrateBefore(KEYED_BY_NUMBER);
+    await migrateThrough(KEYED_BY_NUMBER - 1);
     for (const key of ['shoppers', 'lapsed']) {
       await pool.query(`INSERT INTO ${SCHEMA}.audiences (audience_key, ad_account_id, name) VALUES ($1, 'act_1', $1)`, [key]);
     }
@@ -78,7 +86,7 @@ describe(`migration ${KEYED_BY_NUMBER}: the member tables name their audience by
     }
     const before = await stored('audience_key');
 
-    await migrate(pool);
+    await migrateThrough(KEYED_BY_NUMBER);
 
     const kept = (rows: unknown[]) => rows.filter((row) => (row as { key: string }).key !== 'forgotten');
     const after = await stored('a.audience_key');
@@ -120,5 +128,31 @@ describe(`migration ${KEYED_BY_NUMBER}: the member tables name their audience by
     await pool.query(`INSERT INTO ${SCHEMA}.audiences (audience_key, ad_account_id, name) VALUES ('new', 'act_1', 'new')`);
     const numbers = await pool.query(`SELECT count(DISTINCT audience_no)::int AS n FROM ${SCHEMA}.audiences`);
     expect(numbers.rows[0].n).toBe(3);
+  });
+});
+
+describe(`migration ${HASHES_CONCATENATED}: a member's row hashes become one byte string`, () => {
+  it('keeps every member, and its hashes in their order, with none for a member that had none', async () => {
+    await migrateThrough(HASHES_CONCATENATED - 1);
+    const { rows } = await pool.query<{ audience_no: number }>(
+      `INSERT INTO ${SCHEMA}.audiences (audience_key, ad_account_id, name) VALUES ('shoppers', 'act_1', 'shoppers')
+       RETURNING audience_no`,
+    );
+    await pool.query(
+      `INSERT INTO ${SCHEMA}.audience_members (audience_no, member_id, fingerprint, keys_mask, row_hashes)
+       VALUES ($1, 'none', 1, 0, '{}'), ($1, 'one', 2, 1, ARRAY[$2::bytea]), ($1, 'three', 3, 7, ARRAY[$3::bytea, $2, $4])`,
+      [rows[0].audience_no, hash(1), hash(2), hash(3)],
+    );
+
+    await migrate(pool);
+
+    const members = await pool.query(
+      `SELECT member_id, fingerprint, keys_mask, row_hashes FROM ${SCHEMA}.audience_members ORDER BY member_id`,
+    );
+    expect(members.rows).toEqual([
+      { member_id: 'none', fingerprint: '1', keys_mask: 0, row_hashes: Buffer.alloc(0) },
+      { member_id: 'one', fingerprint: '2', keys_mask: 1, row_hashes: hash(1) },
+      { member_id: 'three', fingerprint: '3', keys_mask: 7, row_hashes: Buffer.concat([hash(2), hash(1), hash(3)]) },
+    ]);
   });
 });
