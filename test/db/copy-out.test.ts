@@ -101,7 +101,7 @@ describe('CopyOutStream on PostgreSQL', () => {
   });
 });
 
-describe('CopyOutStream and describeSourceColumns against a source that breaks the protocol', () => {
+describe('CopyOutStream and describeSourceColumns against a source that breaks the protocol or cuts its messages anywhere', () => {
   let server: ScriptedPostgres;
   let client: Client;
 
@@ -118,6 +118,31 @@ describe('CopyOutStream and describeSourceColumns against a source that breaks t
   });
 
   const copyStart = () => [parseComplete(), bindComplete(), copyOutResponse()];
+
+  it.each([1, 2, 3, 7, 64])(
+    'reads the COPY and gives the connection back whole, however its bytes fall across socket reads (%i a read)',
+    async (size) => {
+      const rows = ['1\ta\n', '22\tbb\n', '', `3\t${'c'.repeat(300)}\n`];
+      const answer = Buffer.concat([
+        ...copyStart(), ...rows.map(copyData), copyDone(), commandComplete('COPY 3'), readyForQuery(),
+      ]);
+      server.script.push((socket) => {
+        // A piece at a time, each its own read: headers and rows cut at every place in turn.
+        socket.setNoDelay(true);
+        const send = (at: number) => {
+          if (at >= answer.length) return;
+          socket.write(answer.subarray(at, at + size));
+          setTimeout(() => send(at + size), 1);
+        };
+        send(0);
+      });
+      const stream = client.query(new CopyOutStream('COPY (SELECT 1) TO STDOUT'));
+      expect(await read(stream)).toBe(rows.join(''));
+      expect(stream.rowCount).toBe(3);
+      server.script.push(Buffer.concat([rowDescription('x'), dataRow('after'), commandComplete('SELECT 1'), readyForQuery()]));
+      expect((await client.query('SELECT 1')).rows).toEqual([{ x: 'after' }]);
+    },
+  );
 
   it('fails on a result set after the COPY', async () => {
     server.script.push(
