@@ -158,11 +158,11 @@ function writeRowsJson(rows: readonly Buffer[], json: Buffer | undefined, offset
         at += json ? json.write(text, at, 'utf8') : Buffer.byteLength(text);
         continue;
       }
-      if (json && words) {
-        json[at] = QUOTE;
+      if (words) {
+        words.setUint8(at, QUOTE);
         // A digest has 32 bytes: an even count.
         for (let i = start, out = at + 1; i < end; i += 2, out += 4) words.setUint32(out, quads[(encoded[i] << 8) | encoded[i + 1]]);
-        json[at + 1 + 2 * (end - start)] = QUOTE;
+        words.setUint8(at + 1 + 2 * (end - start), QUOTE);
       }
       at += 2 + 2 * (end - start);
     }
