@@ -127,7 +127,7 @@ describe('CopyOutStream and describeSourceColumns against a source that breaks t
         ...copyStart(), ...rows.map(copyData), copyDone(), commandComplete('COPY 3'), readyForQuery(),
       ]);
       server.script.push((socket) => {
-        // A piece at a time, each its own read: headers and rows cut at every place in turn.
+        // A piece at a time, 1 ms apart, so that most arrive as reads of their own: headers and rows cut anywhere.
         socket.setNoDelay(true);
         const send = (at: number) => {
           if (at >= answer.length) return;
