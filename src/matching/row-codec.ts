@@ -1,4 +1,5 @@
 import { AUDIENCE_SCHEMA } from './keys';
+import { SHA256_BYTES } from './sha256';
 import type { JsonText } from '../facebook/users-payload';
 
 /**
@@ -53,7 +54,7 @@ export function encodeRowInto(
   row.forEach((cell, i) => {
     tags[i] =
       i >= FIRST_JSON_CELL ? JSON_VALUE : cell === '' ? EMPTY : hashedSlots[i] === true || SHA256_HEX.test(cell) ? SHA256 : TEXT;
-    size += tags[i] === EMPTY ? 1 : tags[i] === SHA256 ? 33 : 3 + Buffer.byteLength(cell, 'utf8');
+    size += tags[i] === EMPTY ? 1 : tags[i] === SHA256 ? 1 + SHA256_BYTES : 3 + Buffer.byteLength(cell, 'utf8');
   });
   const { buffer: encoded, offset: start } = place(size);
   let offset = start;
@@ -63,9 +64,9 @@ export function encodeRowInto(
       // A vouched-for cell that is no digest would leave bytes of the row unwritten.
       let written = 0;
       if (hashedSlots[i] !== true) written = encoded.write(cell, offset, 'hex');
-      else if (cell.length === 32) written = encoded.write(cell, offset, 'latin1');
-      if (written !== 32) throw new RangeError(`cell ${i} is not a SHA-256 digest`);
-      offset += 32;
+      else if (cell.length === SHA256_BYTES) written = encoded.write(cell, offset, 'latin1');
+      if (written !== SHA256_BYTES) throw new RangeError(`cell ${i} is not a SHA-256 digest`);
+      offset += SHA256_BYTES;
     } else if (tags[i] === TEXT || tags[i] === JSON_VALUE) {
       const length = Buffer.byteLength(cell, 'utf8');
       if (length > MAX_TEXT_BYTES) throw new RangeError(`a match key value is longer than ${MAX_TEXT_BYTES} bytes`);
@@ -187,7 +188,7 @@ function forEachCell(encoded: Buffer, visit: (tag: number, start: number, end: n
 function cellAt(encoded: Buffer, offset: number): { tag: number; start: number; end: number } {
   const tag = encoded[offset];
   if (tag === EMPTY) return { tag, start: offset + 1, end: offset + 1 };
-  if (tag === SHA256) return { tag, start: offset + 1, end: offset + 33 };
+  if (tag === SHA256) return { tag, start: offset + 1, end: offset + 1 + SHA256_BYTES };
   if (tag === TEXT || tag === JSON_VALUE) return { tag, start: offset + 3, end: offset + 3 + encoded.readUInt16BE(offset + 1) };
   throw new Error(`not an encoded row (cell tag ${tag} at byte ${offset})`);
 }
