@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import { AUDIENCE_SCHEMA, LIMITED_DATA_USE_BIT, UNHASHED_KEYS, VALUE_BIT } from '../matching/keys';
 import { buildMemberRows, type MemberRows, type MemberRowsOptions } from '../matching/member-rows';
-import { encodeRowInto } from '../matching/row-codec';
+import { compactRowInPlace, encodeRowInto } from '../matching/row-codec';
 import { SHA256_BYTES } from '../matching/sha256';
 import { BinaryCopyWriter } from '../db/binary-copy';
 import { FINGERPRINT_COLUMN } from '../db/source-query';
@@ -125,8 +125,9 @@ export function encodeMemberChunk(
         dataEnd = dataStart + size;
         return { buffer: copy.target, offset: dataStart };
       });
-      // The row's identity is the hash of its content, so equal rows collapse to one.
+      // The row's identity is the hash of its full form, so equal rows collapse to one. It is stored compact.
       const digest = hash('sha256', copy.target.subarray(dataStart, dataEnd), 'binary');
+      copy.endLastField(dataStart, compactRowInPlace(copy.target, dataStart, dataEnd));
       copy.target.write(digest, rowHash, 'latin1');
       copy.target.write(digest, listedHash, 'latin1');
       listedHash += SHA256_BYTES;

@@ -64,6 +64,19 @@ export class BinaryCopyWriter {
   }
 
   /**
+   * Ends the last field, which `field` reserved at `start`, at `end`, short of what was reserved: for data written
+   * in full and then shortened in place.
+   */
+  endLastField(start: number, end: number): this {
+    if (start + this.buffer.readInt32BE(start - 4) !== this.offset || end < start || end > this.offset) {
+      throw new RangeError('only the last field can end short of its length');
+    }
+    this.buffer.writeInt32BE(end - start, start - 4);
+    this.offset = end;
+    return this;
+  }
+
+  /**
    * Room for `length` more bytes, growing the buffer if needed; returns where they start. Called before reading
    * `buffer` for the write: growing replaces the buffer.
    */

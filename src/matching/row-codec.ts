@@ -1,4 +1,5 @@
 import { AUDIENCE_SCHEMA } from './keys';
+import { KNOWN_DIGESTS, knownDigestNumber } from './known-digests';
 import { SHA256_BYTES } from './sha256';
 import type { JsonText } from '../facebook/users-payload';
 
@@ -8,14 +9,19 @@ import type { JsonText } from '../facebook/users-payload';
  *   0  empty (`""`),
  *   1  a lowercase hex SHA-256, stored as its 32 bytes,
  *   2  any other text (EXTERN_ID, MADID): its UTF-8 length as two bytes, big-endian, then the bytes;
- *   3  a JSON value, for the cells after the match keys (the LDU columns): stored like text, uploaded unquoted.
- * `rowsJson` gives back exactly `JSON.stringify(row)` of each row, the text uploaded to Meta, with each JSON cell
- * parsed first.
+ *   3  a JSON value, for the cells after the match keys (the LDU columns): stored like text, uploaded unquoted;
+ *   4  the SHA-256 of a known value (known-digests), stored as the value's number, two bytes, big-endian.
+ * `encodeRow` writes a row's full form, without tag 4: its SHA-256 is the row's identity, so that rows stored before
+ * tag 4 existed keep theirs. What is stored is its compact form (`compactRowInPlace`), which differs only where a
+ * digest is known. Both are canonical: equal rows have equal bytes in each form. `rowsJson` gives back exactly
+ * `JSON.stringify(row)` of each row, in either form, the text uploaded to Meta, with each JSON cell parsed first.
  */
 const EMPTY = 0;
 const SHA256 = 1;
 const TEXT = 2;
 const JSON_VALUE = 3;
+const KNOWN_SHA256 = 4;
+const KNOWN_SHA256_BYTES = 3;
 /** Cells from this index on hold JSON values (see keys.ts: the match keys come first). */
 const FIRST_JSON_CELL = AUDIENCE_SCHEMA.length;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -79,9 +85,14 @@ export function encodeRowInto(
 
 export function decodeRow(encoded: Buffer): string[] {
   const row: string[] = [];
-  forEachCell(encoded, (tag, start, end) =>
-    row.push(tag === SHA256 ? encoded.toString('hex', start, end) : encoded.toString('utf8', start, end)),
-  );
+  forEachCell(encoded, (tag, start, end) => {
+    if (tag === SHA256) row.push(encoded.toString('hex', start, end));
+    else if (tag === KNOWN_SHA256) {
+      const digestStart = knownDigestStart(encoded, start);
+      row.push(KNOWN_DIGESTS.toString('hex', digestStart, digestStart + SHA256_BYTES));
+    }
+    else row.push(encoded.toString('utf8', start, end));
+  });
   return row;
 }
 
@@ -159,13 +170,17 @@ function writeRowsJson(rows: readonly Buffer[], json: Buffer | undefined, offset
         at += json ? json.write(text, at, 'utf8') : Buffer.byteLength(text);
         continue;
       }
+      // An empty cell, a digest, or a known value's digest: 0 or 32 bytes, written as hex in quotes.
+      const digest = tag === KNOWN_SHA256 ? KNOWN_DIGESTS : encoded;
+      const digestStart = tag === KNOWN_SHA256 ? knownDigestStart(encoded, start) : start;
+      const digestEnd = tag === EMPTY ? digestStart : digestStart + SHA256_BYTES;
       if (words) {
         words.setUint8(at, QUOTE);
         // A digest has 32 bytes: an even count.
-        for (let i = start, out = at + 1; i < end; i += 2, out += 4) words.setUint32(out, quads[(encoded[i] << 8) | encoded[i + 1]]);
-        words.setUint8(at + 1 + 2 * (end - start), QUOTE);
+        for (let i = digestStart, out = at + 1; i < digestEnd; i += 2, out += 4) words.setUint32(out, quads[(digest[i] << 8) | digest[i + 1]]);
+        words.setUint8(at + 1 + 2 * (digestEnd - digestStart), QUOTE);
       }
-      at += 2 + 2 * (end - start);
+      at += 2 + 2 * (digestEnd - digestStart);
     }
     if (json) json[at] = CLOSE_BRACKET;
     at++;
@@ -174,6 +189,35 @@ function writeRowsJson(rows: readonly Buffer[], json: Buffer | undefined, offset
 }
 
 const textJson = (encoded: Buffer, start: number, end: number): string => JSON.stringify(encoded.toString('utf8', start, end));
+
+/** Where the digest of a known-digest cell whose number starts at `start` is in KNOWN_DIGESTS. */
+const knownDigestStart = (encoded: Buffer, start: number): number => encoded.readUInt16BE(start) * SHA256_BYTES;
+
+/**
+ * Rewrites the row whose full form (encodeRowInto) is `row[start, end)` into its compact form, in place, and returns
+ * where the compact form ends: each digest of a known value becomes its number, and the bytes after it move up.
+ */
+export function compactRowInPlace(row: Buffer, start: number, end: number): number {
+  let at = start;
+  // Bytes from here up to the next known digest have not moved yet; they move in one piece.
+  let unmoved = start;
+  for (let cell = start; cell < end; ) {
+    const { tag, start: digestStart, end: cellEnd } = cellAt(row, cell);
+    const number = tag === SHA256 ? knownDigestNumber(row, digestStart) : -1;
+    if (number >= 0) {
+      if (at !== unmoved) row.copyWithin(at, unmoved, cell);
+      at += cell - unmoved;
+      row[at] = KNOWN_SHA256;
+      row[at + 1] = number >> 8;
+      row[at + 2] = number & 0xff;
+      at += KNOWN_SHA256_BYTES;
+      unmoved = cellEnd;
+    }
+    cell = cellEnd;
+  }
+  if (at !== unmoved) row.copyWithin(at, unmoved, end);
+  return at + end - unmoved;
+}
 
 /** Calls `visit` with each cell's tag and the bounds of its bytes (empty for an empty cell). */
 function forEachCell(encoded: Buffer, visit: (tag: number, start: number, end: number) => void): void {
@@ -190,5 +234,6 @@ function cellAt(encoded: Buffer, offset: number): { tag: number; start: number; 
   if (tag === EMPTY) return { tag, start: offset + 1, end: offset + 1 };
   if (tag === SHA256) return { tag, start: offset + 1, end: offset + 1 + SHA256_BYTES };
   if (tag === TEXT || tag === JSON_VALUE) return { tag, start: offset + 3, end: offset + 3 + encoded.readUInt16BE(offset + 1) };
+  if (tag === KNOWN_SHA256) return { tag, start: offset + 1, end: offset + KNOWN_SHA256_BYTES };
   throw new Error(`not an encoded row (cell tag ${tag} at byte ${offset})`);
 }

@@ -16,6 +16,24 @@ function stream(values: (Buffer | null)[]): Buffer {
   return Buffer.concat([COPY_BINARY_HEADER, copy.tuples, COPY_BINARY_TRAILER]);
 }
 
+describe('BinaryCopyWriter', () => {
+  it('ends the last field short of its length, and no other', () => {
+    const copy = new BinaryCopyWriter(16);
+    copy.tuple(2);
+    const first = copy.field(3);
+    copy.target.write('abc', first, 'latin1');
+    const second = copy.field(10);
+    copy.target.write('xyz', second, 'latin1');
+    expect(() => copy.endLastField(first, first + 1)).toThrow('only the last field');
+    expect(() => copy.endLastField(second, second + 11)).toThrow('only the last field');
+    copy.endLastField(second, second + 2);
+    copy.tuple(1).null();
+    expect(copy.tuples.readInt32BE(2 + 4 + 3)).toBe(2);
+    expect(copy.tuples.toString('latin1', 2 + 4 + 3 + 4, 2 + 4 + 3 + 4 + 2)).toBe('xy');
+    expect(copy.tuples.length).toBe(2 + 4 + 3 + 4 + 2 + 2 + 4);
+  });
+});
+
 describe('readBinaryCopyColumn', () => {
   it('reads every value of a one-column stream, NULL and empty ones too', () => {
     const values = [Buffer.from('first'), null, Buffer.alloc(0), Buffer.alloc(70_000, 7)];

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { decodeRow, encodeRow, rowsJson } from '../../../src/matching/row-codec';
+import { KNOWN_DIGEST_COUNT, KNOWN_DIGESTS, knownDigestNumber } from '../../../src/matching/known-digests';
+import { compactRowInPlace, decodeRow, encodeRow, rowsJson } from '../../../src/matching/row-codec';
 
 /**
  * The rows' JSON as written after a prefix, so a wrong length or offset shows up as a difference, into a view that
@@ -16,6 +18,16 @@ function writtenJson(rows: Buffer[]): string {
 const rowJson = (encoded: Buffer) => writtenJson([encoded]);
 
 const HASH = 'f1904cf1a9d73a55fa5de0ac823c4403ded71afd4c3248d00bdcd0866552bb79';
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** The compact form of a row given as cells, written in place after other bytes, which it must leave alone. */
+function compact(row: string[]): Buffer {
+  const full = encodeRow(row);
+  const buffer = Buffer.concat([Buffer.from('before'), full]);
+  const end = compactRowInPlace(buffer, 6, buffer.length);
+  expect(buffer.toString('latin1', 0, 6)).toBe('before');
+  return buffer.subarray(6, end);
+}
 
 describe('row codec', () => {
   it.each<[string, string[], number]>([
@@ -71,6 +83,61 @@ describe('row codec', () => {
         expect(writtenJson(rows.map((row) => encodeRow(row)))).toBe(rows.map((row) => JSON.stringify(row)).join(','));
       }),
     );
+  });
+
+  it.each<[string, string, number]>([
+    ['a letter (a gender, an initial)', 'f', 3],
+    ['two letters (a state, a country)', 'ca', 3],
+    ['a month or a day', '07', 3],
+    ['the last day', '31', 3],
+    ['a birth year', '1990', 3],
+    ['the first and last years', '1900', 3],
+    ['', '2099', 3],
+    ['no day', '00', 33],
+    ['no month', '32', 33],
+    ['a year before the list', '1899', 33],
+    ['a year after it', '2100', 33],
+    ['three letters', 'abc', 33],
+    ['a letter beyond a–z', 'é', 33],
+    ['an e-mail', 'mary@example.com', 33],
+  ])('stores the digest of %s %j compactly only if it is known', (_name, value, cellBytes) => {
+    const row = ['', sha256(value), 'customer-42'];
+    const stored = compact(row);
+    expect(stored.length).toBe(1 + cellBytes + 3 + 'customer-42'.length);
+    expect(decodeRow(stored)).toEqual(row);
+    expect(rowJson(stored)).toBe(JSON.stringify(row));
+  });
+
+  it('stores any row compactly as the same row, never longer', () => {
+    const knownHash = fc.integer({ min: 0, max: KNOWN_DIGEST_COUNT - 1 }).map((number) => KNOWN_DIGESTS.toString('hex', number * 32, number * 32 + 32));
+    const cell = fc.oneof(fc.constant(''), knownHash, fc.stringMatching(/^[0-9a-f]{64}$/), fc.string({ maxLength: 40, unit: 'grapheme' }));
+    fc.assert(
+      fc.property(fc.array(fc.array(cell, { maxLength: 18 }), { maxLength: 8 }), (rows) => {
+        const stored = rows.map(compact);
+        stored.forEach((row, i) => {
+          expect(row.length).toBeLessThanOrEqual(encodeRow(rows[i] as string[]).length);
+          expect(decodeRow(row)).toEqual(rows[i]);
+          // Canonical: the compact form of a row is the same whatever form its cells came in.
+          expect(encodeRow(decodeRow(row)).equals(encodeRow(rows[i] as string[]))).toBe(true);
+        });
+        expect(writtenJson(stored)).toBe(rows.map((row) => JSON.stringify(row)).join(','));
+      }),
+    );
+  });
+
+  it('knows each known digest by its number, and no other digest', () => {
+    for (let number = 0; number < KNOWN_DIGEST_COUNT; number++) {
+      const digest = Buffer.from(KNOWN_DIGESTS.subarray(number * 32, number * 32 + 32));
+      expect(knownDigestNumber(digest, 0)).toBe(number);
+      digest[31] ^= 1;
+      expect(knownDigestNumber(digest, 0)).toBe(-1);
+    }
+    // Stored rows name these by their numbers: the list may grow at its end, but none of these may change.
+    const first = 26 + 26 * 26 + 31 + 200;
+    expect(KNOWN_DIGEST_COUNT).toBeGreaterThanOrEqual(first);
+    expect(createHash('sha256').update(KNOWN_DIGESTS.subarray(0, first * 32)).digest('hex').slice(0, 16)).toBe('c40c4c4d9dd7fe1d');
+    expect(KNOWN_DIGESTS.toString('hex', 0, 32)).toBe(sha256('a'));
+    expect(KNOWN_DIGESTS.toString('hex', (first - 1) * 32, first * 32)).toBe(sha256('2099'));
   });
 
   it('refuses bytes that are not an encoded row', () => {
