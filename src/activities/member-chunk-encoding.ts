@@ -35,10 +35,10 @@ const HASHED_SLOTS = AUDIENCE_SCHEMA.map((key) => !UNHASHED_KEYS.has(key));
 /** member_id, fingerprint, keys_mask, row_hashes, row_hash, row_data (see db/cycle-tables). */
 const STAGING_COLUMNS = 6;
 /**
- * COPY text becomes about 4.7 times as many bytes of tuples (rows are mostly digests): a little more room than
- * that, so a chunk's buffer rarely grows.
+ * COPY text becomes about 2.9 times as many bytes of tuples (rows are mostly digests, stored compact; 4.5 times
+ * where no digest is a known value's): a little more room than that, so a chunk's buffer rarely grows.
  */
-const TUPLE_BYTES_PER_SOURCE_BYTE = 5.5;
+const TUPLE_BYTES_PER_SOURCE_BYTE = 3.5;
 /** A chunk of a few rows wide with columns that are not match keys starts smaller, and grows if it must. */
 const MAX_FIRST_CAPACITY = 8 * 1024 * 1024;
 
@@ -91,8 +91,9 @@ export function readSourceMember(
 /**
  * Normalizes, hashes and serializes one chunk of members: for each member a member tuple (id, fingerprint of its
  * source row, which keys it had, hashes of its rows) and a row tuple per row (hash, compact row). Each member is
- * written as soon as it is built, and a row's hash is taken from the bytes written, so nothing of a member
- * outlives it. Pure CPU work on plain values, so it runs unchanged on the activity's thread or on a worker thread.
+ * written as soon as it is built, and a row is hashed in its full form as written, then made compact where it
+ * lies, so nothing of a member outlives it. Pure CPU work on plain values, so it runs unchanged on the activity's
+ * thread or on a worker thread.
  */
 export function encodeMemberChunk(
   records: Iterable<Record<string, unknown>>,

@@ -1,11 +1,11 @@
 import { AUDIENCE_SCHEMA } from './keys';
-import { KNOWN_DIGESTS, knownDigestNumber } from './known-digests';
+import { KNOWN_DIGEST_COUNT, KNOWN_DIGESTS, knownDigestNumber } from './known-digests';
 import { SHA256_BYTES } from './sha256';
 import type { JsonText } from '../facebook/users-payload';
 
 /**
- * The compact form in which audience-sync stores an upload row: about half the size of its JSON text, because a
- * SHA-256 takes 32 bytes instead of 64 hex characters. Each cell is a tag byte, then:
+ * How audience-sync stores an upload row: less than half the size of its JSON text, because a SHA-256 takes 32 bytes
+ * instead of 64 hex characters, or 2 when it is a known value's. Each cell is a tag byte, then:
  *   0  empty (`""`),
  *   1  a lowercase hex SHA-256, stored as its 32 bytes,
  *   2  any other text (EXTERN_ID, MADID): its UTF-8 length as two bytes, big-endian, then the bytes;
@@ -234,6 +234,10 @@ function cellAt(encoded: Buffer, offset: number): { tag: number; start: number; 
   if (tag === EMPTY) return { tag, start: offset + 1, end: offset + 1 };
   if (tag === SHA256) return { tag, start: offset + 1, end: offset + 1 + SHA256_BYTES };
   if (tag === TEXT || tag === JSON_VALUE) return { tag, start: offset + 3, end: offset + 3 + encoded.readUInt16BE(offset + 1) };
-  if (tag === KNOWN_SHA256) return { tag, start: offset + 1, end: offset + KNOWN_SHA256_BYTES };
+  if (tag === KNOWN_SHA256) {
+    // A number this build does not know (a later one's) would otherwise upload a digest of zeros.
+    if (encoded.readUInt16BE(offset + 1) >= KNOWN_DIGEST_COUNT) throw new Error(`not a known digest's number at byte ${offset}`);
+    return { tag, start: offset + 1, end: offset + KNOWN_SHA256_BYTES };
+  }
   throw new Error(`not an encoded row (cell tag ${tag} at byte ${offset})`);
 }

@@ -29,7 +29,7 @@ import { FINGERPRINT_COLUMN } from '../../src/db/source-query';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from '../../src/db/binary-copy';
 import { listUnsentLoad } from '../../src/db/unsent-load';
 import { encodeMemberChunk } from '../../src/activities/member-chunk-encoding';
-import { decodeRow } from '../../src/matching/row-codec';
+import { decodeRow, encodeRow, rowsJson } from '../../src/matching/row-codec';
 import { AUDIENCE_SCHEMA } from '../../src/matching/keys';
 import { sha256Hex } from '../../src/matching/sha256';
 
@@ -45,6 +45,7 @@ const duplicateKey = `member-changes-duplicate-${randomUUID()}`;
 const reloadKey = `member-changes-reload-${randomUUID()}`;
 const raceKey = `member-changes-race-${randomUUID()}`;
 const failedPendingKey = `member-changes-failed-pending-${randomUUID()}`;
+const fullFormKey = `member-changes-full-form-${randomUUID()}`;
 const BASIS = 'test';
 const EMAIL = AUDIENCE_SCHEMA.indexOf('EMAIL');
 
@@ -53,19 +54,20 @@ interface SourceMember {
   email: string;
   /** Stands in for the hash of the source row: changes when the member's row does. */
   fingerprint: string;
+  gender?: string;
 }
 
 const fingerprint = (n: number) => String(n);
 
 beforeAll(async () => {
   await migrate(pool);
-  for (const key of [audienceKey, firstLoadKey, duplicateKey, reloadKey, raceKey, failedPendingKey]) {
+  for (const key of [audienceKey, firstLoadKey, duplicateKey, reloadKey, raceKey, failedPendingKey, fullFormKey]) {
     await pool.query(`INSERT INTO ${SCHEMA}.audiences (audience_key, ad_account_id, name) VALUES ($1, 'act_1', $1)`, [key]);
   }
 });
 
 afterAll(async () => {
-  for (const key of [audienceKey, firstLoadKey, duplicateKey, reloadKey, raceKey, failedPendingKey]) await forgetAudience(pool, key);
+  for (const key of [audienceKey, firstLoadKey, duplicateKey, reloadKey, raceKey, failedPendingKey, fullFormKey]) await forgetAudience(pool, key);
   await pool.end();
 });
 
@@ -78,7 +80,7 @@ async function copyFingerprints(client: PoolClient, tables: CycleTables, members
 
 /** Pass 2's staging of the members; returns how many were staged. */
 async function stage(client: PoolClient, tables: CycleTables, members: SourceMember[]): Promise<number> {
-  const records = members.map((m) => ({ user_id: m.user_id, email: m.email, [FINGERPRINT_COLUMN]: m.fingerprint }));
+  const records = members.map((m) => ({ user_id: m.user_id, email: m.email, gender: m.gender, [FINGERPRINT_COLUMN]: m.fingerprint }));
   const chunk = encodeMemberChunk(records, {});
   const data = Buffer.concat([COPY_BINARY_HEADER, chunk.copyData, COPY_BINARY_TRAILER]);
   await pipeline(Readable.from([data]), client.query(copyFrom(copyIntoStaging(tables))));
@@ -246,6 +248,44 @@ describe('applyMemberChanges', () => {
       [firstLoadKey],
     );
     expect(shared.rows).toEqual([]);
+  });
+
+  it('counts a member whose row is stored in its full form, from before rows were stored compact, as wanting it', async () => {
+    const a = { user_id: 'a', email: 'full@example.com', gender: 'female', fingerprint: fingerprint(1) };
+    const b = { ...a, user_id: 'b', fingerprint: fingerprint(2) };
+    await runCycle([a], true, fullFormKey);
+    const stored = async () =>
+      (
+        await pool.query<{ row_data: Buffer; wanted: number }>(
+          `SELECT row_data, wanted FROM ${SCHEMA}.audience_rows WHERE audience_no = ${AUDIENCE_NO}`,
+          [fullFormKey],
+        )
+      ).rows;
+    const [compact] = await stored();
+    const full = encodeRow(decodeRow(compact!.row_data));
+    // The gender's digest is a known one: stored in 3 bytes instead of 33.
+    expect(full.length - compact!.row_data.length).toBe(30);
+    await pool.query(`UPDATE ${SCHEMA}.audience_rows SET row_data = $2 WHERE audience_no = ${AUDIENCE_NO}`, [fullFormKey, full]);
+    await listed(fullFormKey);
+    await pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_no = ${AUDIENCE_NO}`, [fullFormKey]);
+
+    // b joins wanting the same row, staged compact: the stored row is counted twice, and kept as it is.
+    await runCycle([a, b], false, fullFormKey);
+    expect(await storedRows(fullFormKey)).toEqual([{ wanted: 2, pending: null }]);
+    expect((await stored())[0]!.row_data.equals(full)).toBe(true);
+    // Both forms upload as the same JSON.
+    const json = (row: Buffer) => {
+      const text = rowsJson([row]);
+      const body = Buffer.alloc(text.byteLength);
+      text.writeTo(body, 0);
+      return body.toString('utf8');
+    };
+    expect(json(full)).toBe(json(compact!.row_data));
+
+    await runCycle([b], false, fullFormKey);
+    expect(await storedRows(fullFormKey)).toEqual([{ wanted: 1, pending: null }]);
+    await runCycle([], false, fullFormKey);
+    expect(await storedRows(fullFormKey)).toEqual([{ wanted: 0, pending: 'remove' }]);
   });
 
   it('loads a first cycle whose source lists a user_id twice with different rows, and uploads only the kept one', async () => {

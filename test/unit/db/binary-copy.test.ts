@@ -26,6 +26,7 @@ describe('BinaryCopyWriter', () => {
     copy.target.write('xyz', second, 'latin1');
     expect(() => copy.endLastField(first, first + 1)).toThrow('only the last field');
     expect(() => copy.endLastField(second, second + 11)).toThrow('only the last field');
+    expect(() => copy.endLastField(second, second - 1)).toThrow('only the last field');
     copy.endLastField(second, second + 2);
     copy.tuple(1).null();
     expect(copy.tuples.readInt32BE(2 + 4 + 3)).toBe(2);
