@@ -34,7 +34,7 @@ for (let number = 0; number < KNOWN_DIGEST_COUNT; number++) {
   NUMBER_BY_PREFIX.set(prefix, number);
 }
 
-/** The number of the known value whose digest is the 32 bytes at `offset`, or -1 when they are no known value's digest. */
+/** The number of the known value whose digest is the 32 bytes at `offset`, or -1 if they are no known digest. */
 export function knownDigestNumber(bytes: Uint8Array, offset: number): number {
   const number = NUMBER_BY_PREFIX.get(prefixAt(bytes, offset));
   if (number === undefined) return -1;

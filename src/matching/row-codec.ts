@@ -86,12 +86,14 @@ export function encodeRowInto(
 export function decodeRow(encoded: Buffer): string[] {
   const row: string[] = [];
   forEachCell(encoded, (tag, start, end) => {
-    if (tag === SHA256) row.push(encoded.toString('hex', start, end));
-    else if (tag === KNOWN_SHA256) {
+    if (tag === SHA256) {
+      row.push(encoded.toString('hex', start, end));
+    } else if (tag === KNOWN_SHA256) {
       const digestStart = knownDigestStart(encoded, start);
       row.push(KNOWN_DIGESTS.toString('hex', digestStart, digestStart + SHA256_BYTES));
+    } else {
+      row.push(encoded.toString('utf8', start, end));
     }
-    else row.push(encoded.toString('utf8', start, end));
   });
   return row;
 }
@@ -177,7 +179,9 @@ function writeRowsJson(rows: readonly Buffer[], json: Buffer | undefined, offset
       if (words) {
         words.setUint8(at, QUOTE);
         // A digest has 32 bytes: an even count.
-        for (let i = digestStart, out = at + 1; i < digestEnd; i += 2, out += 4) words.setUint32(out, quads[(digest[i] << 8) | digest[i + 1]]);
+        for (let i = digestStart, out = at + 1; i < digestEnd; i += 2, out += 4) {
+          words.setUint32(out, quads[(digest[i] << 8) | digest[i + 1]]);
+        }
         words.setUint8(at + 1 + 2 * (digestEnd - digestStart), QUOTE);
       }
       at += 2 + 2 * (digestEnd - digestStart);

@@ -80,7 +80,12 @@ async function copyFingerprints(client: PoolClient, tables: CycleTables, members
 
 /** Pass 2's staging of the members; returns how many were staged. */
 async function stage(client: PoolClient, tables: CycleTables, members: SourceMember[]): Promise<number> {
-  const records = members.map((m) => ({ user_id: m.user_id, email: m.email, gender: m.gender, [FINGERPRINT_COLUMN]: m.fingerprint }));
+  const records = members.map((m) => ({
+    user_id: m.user_id,
+    email: m.email,
+    gender: m.gender,
+    [FINGERPRINT_COLUMN]: m.fingerprint,
+  }));
   const chunk = encodeMemberChunk(records, {});
   const data = Buffer.concat([COPY_BINARY_HEADER, chunk.copyData, COPY_BINARY_TRAILER]);
   await pipeline(Readable.from([data]), client.query(copyFrom(copyIntoStaging(tables))));
@@ -265,7 +270,10 @@ describe('applyMemberChanges', () => {
     const full = encodeRow(decodeRow(compact!.row_data));
     // The gender's digest is a known one: stored in 3 bytes instead of 33.
     expect(full.length - compact!.row_data.length).toBe(30);
-    await pool.query(`UPDATE ${SCHEMA}.audience_rows SET row_data = $2 WHERE audience_no = ${AUDIENCE_NO}`, [fullFormKey, full]);
+    await pool.query(`UPDATE ${SCHEMA}.audience_rows SET row_data = $2 WHERE audience_no = ${AUDIENCE_NO}`, [
+      fullFormKey,
+      full,
+    ]);
     await listed(fullFormKey);
     await pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_no = ${AUDIENCE_NO}`, [fullFormKey]);
 
