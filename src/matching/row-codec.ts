@@ -195,7 +195,12 @@ function writeRowsJson(rows: readonly Buffer[], json: Buffer | undefined, offset
 const textJson = (encoded: Buffer, start: number, end: number): string => JSON.stringify(encoded.toString('utf8', start, end));
 
 /** Where the digest of a known-digest cell whose number starts at `start` is in KNOWN_DIGESTS. */
-const knownDigestStart = (encoded: Buffer, start: number): number => encoded.readUInt16BE(start) * SHA256_BYTES;
+function knownDigestStart(encoded: Buffer, start: number): number {
+  const number = encoded.readUInt16BE(start);
+  // A number this build does not know (a later one's) would otherwise upload a digest of zeros.
+  if (number >= KNOWN_DIGEST_COUNT) throw new Error(`not a known digest's number at byte ${start - 1}`);
+  return number * SHA256_BYTES;
+}
 
 /**
  * Rewrites the row whose full form (encodeRowInto) is `row[start, end)` into its compact form, in place, and returns
@@ -238,10 +243,6 @@ function cellAt(encoded: Buffer, offset: number): { tag: number; start: number; 
   if (tag === EMPTY) return { tag, start: offset + 1, end: offset + 1 };
   if (tag === SHA256) return { tag, start: offset + 1, end: offset + 1 + SHA256_BYTES };
   if (tag === TEXT || tag === JSON_VALUE) return { tag, start: offset + 3, end: offset + 3 + encoded.readUInt16BE(offset + 1) };
-  if (tag === KNOWN_SHA256) {
-    // A number this build does not know (a later one's) would otherwise upload a digest of zeros.
-    if (encoded.readUInt16BE(offset + 1) >= KNOWN_DIGEST_COUNT) throw new Error(`not a known digest's number at byte ${offset}`);
-    return { tag, start: offset + 1, end: offset + KNOWN_SHA256_BYTES };
-  }
+  if (tag === KNOWN_SHA256) return { tag, start: offset + 1, end: offset + KNOWN_SHA256_BYTES };
   throw new Error(`not an encoded row (cell tag ${tag} at byte ${offset})`);
 }
