@@ -1,14 +1,24 @@
 import net from 'node:net';
 
-/** A TCP port nothing listens on right now, for servers started by tests and benchmarks. */
+/**
+ * A TCP port nothing listens on right now, for servers started by tests and benchmarks.
+ *
+ * Linux may hand a port closed a moment ago to the next bind to port 0: another test's server, or one of the random
+ * ports the Temporal dev server picks for its own services, which then fails to start. So the port is left in
+ * TIME_WAIT, as the Temporal CLI leaves its own: for a minute no bind to port 0 gets it, while a server binding it by
+ * number with SO_REUSEADDR (Node, Go, Rust and PostgreSQL all set it) still can.
+ */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const server = net.createServer();
+    // The side that closes first keeps TIME_WAIT: it must be the listening side, whose address is the port.
+    const server = net.createServer((accepted) => accepted.destroy());
+    server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
+      const client = net.connect({ host: '127.0.0.1', port });
+      client.on('error', reject);
+      client.on('close', () => server.close(() => resolve(port)));
     });
-    server.on('error', reject);
   });
 }
 

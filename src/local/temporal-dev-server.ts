@@ -29,11 +29,28 @@ const SEARCH_ATTRIBUTE_TYPES: Record<string, string> = {
   KEYWORD_LIST: 'KeywordList',
 };
 
+/** Enough of the server's last words to say why it stopped (a port taken, a locked SQLite file). */
+const STDERR_TAIL_BYTES = 4096;
+/** A start that fails before the server answers is tried again: one of the ports it picks may be taken meanwhile. */
+const START_ATTEMPTS = 3;
+
 /**
  * Starts the Temporal CLI's dev server with our search attributes registered and waits until it answers.
  * The same flags serve `npm start` (persistent SQLite, Web UI) and the end-to-end tests (headless).
  */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      if (!(error instanceof ExitedBeforeReady) || attempt === START_ATTEMPTS) throw error;
+    }
+  }
+}
+
+class ExitedBeforeReady extends Error {}
+
+async function startOnce(options: DevServerOptions): Promise<DevServer> {
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(options.port), '--log-level', 'warn'];
   if (options.uiPort) args.push('--ui-port', String(options.uiPort), '--ui-disable-news-fetch');
   else args.push('--headless');
@@ -44,16 +61,28 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   for (const [name, value] of Object.entries(options.dynamicConfig ?? {})) {
     args.push('--dynamic-config-value', `${name}=${JSON.stringify(value)}`);
   }
+  const stdio = options.stdio ?? 'ignore';
   const child = spawn(temporalBinary('temporal'), args, {
-    stdio: options.stdio ?? 'ignore',
+    stdio: stdio === 'inherit' ? 'inherit' : ['ignore', 'ignore', 'pipe'],
     detached: options.detached ?? false,
   });
-  const address = `127.0.0.1:${options.port}`;
-  const exited = once(child, 'exit').then(([code]) => {
-    throw new Error(`the Temporal dev server exited with code ${code} before it was ready`);
+  // Read for as long as the server runs: a pipe nobody drains would block its logging.
+  let stderrTail = '';
+  child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+    stderrTail = (stderrTail + text).slice(-STDERR_TAIL_BYTES);
   });
-  exited.catch(() => undefined);
-  await Promise.race([waitUntilServing(address), exited]);
+  const address = `127.0.0.1:${options.port}`;
+  // 'close', not 'exit': by then stderr has been read to its end.
+  const exited = once(child, 'close').then(([code, signal]) => {
+    const said = stderrTail.trim() ? `; it said:\n${stderrTail.trim()}` : '';
+    throw new ExitedBeforeReady(`the Temporal dev server exited (${code ?? signal}) before it was ready${said}`);
+  });
+  try {
+    await waitUntilServing(address, exited);
+  } catch (error) {
+    child.kill('SIGTERM');
+    throw error;
+  }
   return {
     address,
     process: child,
@@ -66,9 +95,12 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   };
 }
 
-async function waitUntilServing(address: string, timeoutMs = 60_000): Promise<void> {
+/** Polls until the server answers; if it exits first, fails with `exited`'s error and stops polling. */
+async function waitUntilServing(address: string, exited: Promise<never>, timeoutMs = 60_000): Promise<void> {
+  let gone = false;
+  exited.catch(() => (gone = true));
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  while (!gone) {
     try {
       const connection = await Connection.connect({ address, connectTimeout: '1s' });
       try {
@@ -82,4 +114,5 @@ async function waitUntilServing(address: string, timeoutMs = 60_000): Promise<vo
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
+  await exited;
 }
