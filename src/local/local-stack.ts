@@ -89,6 +89,7 @@ async function main(): Promise<void> {
       port: temporalPort,
       uiPort: UI_PORT,
       dbFilename: path.join(dataDir, 'temporal.sqlite'),
+      logFile: path.join(dataDir, 'temporal-server.log'),
       detached: true,
     });
     stoppers.push(() => devServer.stop());

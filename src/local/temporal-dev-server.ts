@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { portInUse } from './polling';
 import { temporalBinary } from './temporal-binaries';
 
 export interface DevServerOptions {
@@ -11,7 +13,11 @@ export interface DevServerOptions {
   dbFilename?: string;
   /** Extra `--dynamic-config-value KEY=JSON` settings, e.g. a lower continue-as-new suggestion in tests. */
   dynamicConfig?: Record<string, unknown>;
-  stdio?: 'inherit' | 'ignore';
+  /**
+   * Appends the server's output here. Without it the output comes to us through a pipe, kept only to say why a
+   * start failed, and a server we leave behind ends at its next line; with it, the server outlives us if we die.
+   */
+  logFile?: string;
   /** Own process group, so a Ctrl-C in the terminal reaches only us and we stop the server after the worker. */
   detached?: boolean;
 }
@@ -30,7 +36,7 @@ const SEARCH_ATTRIBUTE_TYPES: Record<string, string> = {
 };
 
 /** Enough of the server's last words to say why it stopped (a port taken, a locked SQLite file). */
-const STDERR_TAIL_BYTES = 4096;
+const LAST_WORDS_CHARS = 4096;
 /** A start that fails before the server answers is tried again: one of the ports it picks may be taken meanwhile. */
 const START_ATTEMPTS = 3;
 
@@ -43,7 +49,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     try {
       return await startOnce(options);
     } catch (error) {
-      if (!(error instanceof ExitedBeforeReady) || attempt === START_ATTEMPTS) throw error;
+      // Our own port taken is no race that another start would win.
+      if (!(error instanceof ExitedBeforeReady) || attempt === START_ATTEMPTS || (await portInUse(options.port))) {
+        throw error;
+      }
     }
   }
 }
@@ -61,20 +70,28 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
   for (const [name, value] of Object.entries(options.dynamicConfig ?? {})) {
     args.push('--dynamic-config-value', `${name}=${JSON.stringify(value)}`);
   }
-  const stdio = options.stdio ?? 'ignore';
-  const child = spawn(temporalBinary('temporal'), args, {
-    stdio: stdio === 'inherit' ? 'inherit' : ['ignore', 'ignore', 'pipe'],
-    detached: options.detached ?? false,
-  });
+  const { logFile } = options;
+  const logStart = logFile === undefined ? 0 : sizeOf(logFile);
+  const log = logFile === undefined ? undefined : openSync(logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(temporalBinary('temporal'), args, {
+      stdio: log === undefined ? ['ignore', 'ignore', 'pipe'] : ['ignore', log, log],
+      detached: options.detached ?? false,
+    });
+  } finally {
+    if (log !== undefined) closeSync(log);
+  }
   // Read for as long as the server runs: a pipe nobody drains would block its logging.
-  let stderrTail = '';
+  let piped = '';
   child.stderr?.setEncoding('utf8').on('data', (text: string) => {
-    stderrTail = (stderrTail + text).slice(-STDERR_TAIL_BYTES);
+    piped = (piped + text).slice(-LAST_WORDS_CHARS);
   });
   const address = `127.0.0.1:${options.port}`;
-  // 'close', not 'exit': by then stderr has been read to its end.
+  // 'close', not 'exit': by then the pipe has been read to its end.
   const exited = once(child, 'close').then(([code, signal]) => {
-    const said = stderrTail.trim() ? `; it said:\n${stderrTail.trim()}` : '';
+    const lastWords = (logFile === undefined ? piped : readFileSync(logFile).subarray(logStart).toString('utf8')).trim();
+    const said = lastWords ? `; it said:\n${lastWords.slice(-LAST_WORDS_CHARS)}` : '';
     throw new ExitedBeforeReady(`the Temporal dev server exited (${code ?? signal}) before it was ready${said}`);
   });
   try {
@@ -115,4 +132,12 @@ async function waitUntilServing(address: string, exited: Promise<never>, timeout
     }
   }
   await exited;
+}
+
+function sizeOf(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
 }
