@@ -1,7 +1,8 @@
 import net from 'node:net';
 
 /**
- * A TCP port nothing listens on right now, for servers started by tests and benchmarks.
+ * A TCP port nothing listens on right now, for a server we start next: a test's or a benchmark's Temporal dev server,
+ * the embedded PostgreSQL.
  *
  * Linux may hand a port closed a moment ago to the next bind to port 0: another test's server, or one of the random
  * ports the Temporal dev server picks for its own services, which then fails to start. So the port is left in
