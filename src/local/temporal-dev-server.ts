@@ -71,7 +71,7 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
     args.push('--dynamic-config-value', `${name}=${JSON.stringify(value)}`);
   }
   const { logFile } = options;
-  const logStart = logFile === undefined ? 0 : sizeOf(logFile);
+  const logStart = logFile === undefined ? 0 : (statSync(logFile, { throwIfNoEntry: false })?.size ?? 0);
   const log = logFile === undefined ? undefined : openSync(logFile, 'a');
   let child: ChildProcess;
   try {
@@ -132,12 +132,4 @@ async function waitUntilServing(address: string, exited: Promise<never>, timeout
     }
   }
   await exited;
-}
-
-function sizeOf(file: string): number {
-  try {
-    return statSync(file).size;
-  } catch {
-    return 0;
-  }
 }
