@@ -177,19 +177,18 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
     let rowsToEncode: number | undefined;
     if (await membersReusable(deps.pool, input.audienceKey, basis)) {
       progress.begin('reading', { rows: 0 });
-      await copyFingerprints(deps, query, source, tables, progress);
+      sourceRows = await copyFingerprints(deps, query, source, tables, progress);
       progress.begin('comparing');
       // The query may have switched the timeouts off for the session: they hold again while the source waits.
       await fromSource(assertSourceSettings(source, deps.sourceLimits), deps.sourceLimits);
       const changes = await inTransaction(deps.pool, (client) =>
         findChangedMembers(client, input.audienceKey, tables),
       );
-      sourceRows = changes.sourceMembers;
-      log.info('compared fingerprints', { ...changes, ms: Date.now() - started });
+      log.info('compared fingerprints', { ...changes, sourceMembers: sourceRows, ms: Date.now() - started });
       if (changes.changed + changes.left > 0) {
-        if (changes.changed > changes.sourceMembers * FULL_REBUILD_SHARE) {
+        if (changes.changed > sourceRows * FULL_REBUILD_SHARE) {
           scope = 'all';
-          rowsToEncode = changes.sourceMembers;
+          rowsToEncode = sourceRows;
         } else {
           scope = 'changed';
           changedIds = await inTransaction(deps.pool, async (client) => {
@@ -274,15 +273,18 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
   return planned;
 }
 
-/** Pass 1: COPY from the source straight into our fingerprints table. */
+/**
+ * Pass 1: COPY from the source straight into our fingerprints table. Returns the rows copied, which the table then
+ * holds (the COPY's transaction emptied it first): counting them again took most of a second at ten million.
+ */
 async function copyFingerprints(
   deps: ActivityDependencies,
   query: AudienceSql,
   source: PoolClient,
   tables: CycleTables,
   progress: CycleProgressReporter,
-): Promise<void> {
-  await withClient(deps.pool, async (target) => {
+): Promise<number> {
+  return withClient(deps.pool, async (target) => {
     // The transaction opens before the source's stream exists, which must have its error listener from the start.
     const copyStatement = await beginCopyIntoFingerprints(target, tables);
     const out = await fromSource(copyFromSource(source, query, FINGERPRINT_COPY, deps.sourceLimits), deps.sourceLimits);
@@ -295,6 +297,7 @@ async function copyFingerprints(
       throw sourceError ? sourceQueryFailure(sourceError, deps.sourceLimits) : error;
     }
     await target.query('COMMIT');
+    return into.rowCount;
   });
 }
 

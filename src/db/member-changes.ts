@@ -35,8 +35,6 @@ export async function membersReusable(client: Queryable, audienceKey: string, ba
 }
 
 export interface MemberChanges {
-  /** Members in the source (pass 1). */
-  sourceMembers: number;
   /** Members new to the audience or whose source row changed. */
   changed: number;
   /** Members no longer in the source. */
@@ -49,13 +47,14 @@ export async function findChangedMembers(
   audienceKey: string,
   tables: CycleTables,
 ): Promise<MemberChanges> {
-  // A full outer join of two hashed sets: one pass over each, whatever their order (a million members hash to a
-  // few tens of MB). The changed ones are kept in member order, the order the members are stored in: the lookups
-  // that rebuild them then walk the members' index and table front to back, which matters once the audience's
-  // tables outgrow memory (ten million members), where random lookups each wait for the disk.
+  // A full outer join of the two sets in member order. The changed ones are kept in that order, the order the
+  // members are stored in: the lookups that rebuild them then walk the members' index and table front to back,
+  // which matters once the audience's tables outgrow memory (ten million members), where random lookups each wait
+  // for the disk.
   const audienceNo = await audienceNumber(client, audienceKey);
   await allowLargeSorts(client);
-  const { rows } = await client.query<{ changed: string; left: string; source_members: string }>(
+  await joinInSortOrder(client);
+  const { rows } = await client.query<{ changed: string; left: string }>(
     `WITH compared AS (
        SELECT coalesce(f.member_id, m.member_id) AS member_id, f.member_id IS NULL AS left_source
          FROM ${tables.fingerprints} f
@@ -68,15 +67,10 @@ export async function findChangedMembers(
        RETURNING 1)
      SELECT (SELECT count(DISTINCT member_id) FROM compared WHERE NOT left_source) AS changed,
             (SELECT count(*) FROM compared WHERE left_source) AS left,
-            (SELECT count(*) FROM ${tables.fingerprints}) AS source_members,
             (SELECT count(*) FROM recorded) AS recorded`,
     [audienceNo],
   );
-  return {
-    changed: Number(rows[0].changed),
-    left: Number(rows[0].left),
-    sourceMembers: Number(rows[0].source_members),
-  };
+  return { changed: Number(rows[0].changed), left: Number(rows[0].left) };
 }
 
 /** The length in bytes of the longest id among the changed members still in the source (0 when there are none). */
@@ -194,6 +188,16 @@ export async function loadFirstMembers(
     await inTransaction(pool, (client) => replaceRows(client, audienceKey, tables, ROWS_COUNTED_OVER_MEMBERS));
   }
   return true;
+}
+
+/**
+ * Joins the sets sorted, not hashed, which leaves PostgreSQL a merge join (it joins FULL only by hash or merge). It
+ * would rather hash them, but a hash table of ten million members is hundreds of MB probed at random: in a lab (10
+ * million members against 10 million fingerprints, this statement, two runs each) the hash join took 9.5–9.9 s, 15
+ * times its 0.58–0.69 s at a million, and the merge join, sorting both sides, 5.9–6.0 s against 0.48 s.
+ */
+async function joinInSortOrder(client: ClientBase): Promise<void> {
+  await client.query(`SET LOCAL enable_hashjoin = off`);
 }
 
 /** Sorts and hash joins over a million members or rows, in memory rather than in batches spilled to disk. */

@@ -102,7 +102,7 @@ it('sees a change in any column, even when the audience has a column named s', a
   const { prepare } = harness.source({ url: readerUrl });
   const first = await prepare(source(0));
   const second = await prepare(source(7), first.audienceKey);
-  expect(second.plan).toMatchObject({ members: 50, rebuiltMembers: 1 });
+  expect(second.plan).toMatchObject({ members: 50, sourceRows: 50, rebuiltMembers: 1 });
 });
 
 it('plans the removal of members who only left the source, none of whom pass 2 reads', async () => {
@@ -112,7 +112,7 @@ it('plans the removal of members who only left the source, none of whom pass 2 r
   const first = await prepare(source(120));
   // The harness uploads nothing: the first load's rows are still to add, and the leavers' are dropped from them.
   const { plan } = await prepare(source(115), first.audienceKey);
-  expect(plan).toMatchObject({ decision: 'upload', members: 115, rebuiltMembers: 0, adds: 115, removes: 0 });
+  expect(plan).toMatchObject({ decision: 'upload', members: 115, sourceRows: 115, rebuiltMembers: 0, adds: 115, removes: 0 });
 });
 
 it("writes the cycle's fingerprints frozen, so that the comparison reading them writes nothing", async () => {
