@@ -41,7 +41,10 @@ export interface MemberChanges {
   left: number;
 }
 
-/** Compares pass 1's fingerprints with the audience's members; fills `changed` with both kinds of change. */
+/**
+ * Compares pass 1's fingerprints with the audience's members; fills `changed` with both kinds of change. In a
+ * transaction of its own: the settings it makes for its join hold until that transaction ends.
+ */
 export async function findChangedMembers(
   client: ClientBase,
   audienceKey: string,

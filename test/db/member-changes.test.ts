@@ -102,7 +102,10 @@ async function runCycle(source: SourceMember[], firstCycle: boolean, key = audie
     let toStage = source;
     if (!firstCycle) {
       await copyFingerprints(client, tables, source);
+      // In its own transaction, as prepareCycle runs it: its settings are SET LOCAL.
+      await client.query('BEGIN');
       await findChangedMembers(client, key, tables);
+      await client.query('COMMIT');
       const changed = new Set(await changedMemberIds(client, tables));
       toStage = source.filter((member) => changed.has(member.user_id));
     }
