@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -26,6 +27,7 @@ import {
 import { dropCycleTablesAfterCommit, dropTablesLeftByCycles } from './cycle-tables-cleanup';
 import {
   applyMemberChanges,
+  assignLoadAttempt,
   audienceMembership,
   changedMemberIds,
   longestChangedMemberId,
@@ -150,8 +152,10 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
     ...(input.valueColumn !== undefined ? [`value-${input.valueColumn}`] : []),
   ].join(':');
   const schema = uploadSchema(input.limitedDataUse, input.valueColumn !== undefined);
+  const attempt = randomUUID();
   const replace = await inTransaction(deps.pool, async (client) => {
     const owed = await claimAudienceForCycle(client, { ...input, uploadSchema: schema });
+    await assignLoadAttempt(client, input.audienceKey, attempt);
     await openCycle(client, input);
     await createCycleTables(client, tables);
     return owed;
@@ -218,14 +222,15 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
   });
 
   progress.begin('writing');
-  const firstLoad = scope === 'all' && (await loadFirstMembers(deps.pool, input.audienceKey, input.cycleId, tables, rebuiltMembers));
+  const firstLoad =
+    scope === 'all' && (await loadFirstMembers(deps.pool, input.audienceKey, input.cycleId, tables, rebuiltMembers, attempt));
   const planned = await inTransaction(deps.pool, async (client) => {
     // Unless every member is rebuilt, the membership is the last one counted, moved by the members that changed
     // (counted before and after they are rebuilt): a delta does not count a million members again.
     const last = scope === 'all' ? undefined : await lastCountedMembership(client, input.audienceKey);
     const before = scope === 'changed' && last ? await audienceMembership(client, input.audienceKey, tables) : undefined;
     if (firstLoad) {
-      await recordBasis(client, input.audienceKey, basis);
+      await recordBasis(client, input.audienceKey, basis, attempt);
     } else {
       // An earlier attempt of this cycle, still running, may have loaded and planned since this one's claim.
       await listUnsentLoad(client, input.audienceKey);

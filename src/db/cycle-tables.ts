@@ -144,8 +144,9 @@ export async function beginCopyIntoFingerprints(client: ClientBase, tables: Cycl
 
 /**
  * Binary COPY (see binary-copy): the encoder writes tuples of exactly these columns. Not frozen, as PostgreSQL
- * freezes no COPY into a partitioned table: the load's first reading of each page sets its hint bits and writes it
- * once more, about the bytes the single sort's temporary files wrote, while the ranges save reading those back.
+ * freezes no COPY into a partitioned table: the load's first reading of each page sets its hint bits, and the pages
+ * shared buffers cannot keep until the load empties their range are written once more, at most about the bytes the
+ * single sort's temporary files wrote, while the ranges save reading those back.
  */
 export function copyIntoStaging(tables: CycleTables): string {
   return `COPY ${tables.staging} (member_id, fingerprint, keys_mask, row_hashes, row_hash, row_data) FROM STDIN (FORMAT binary)`;

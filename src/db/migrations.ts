@@ -193,6 +193,9 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE ${SCHEMA}.audience_members ALTER COLUMN row_hashes TYPE bytea USING pg_temp.concatenated(row_hashes);
   DROP FUNCTION pg_temp.concatenated(bytea[]);
   `,
+  // The preparation attempt that last claimed the audience (see assignLoadAttempt): a first load commits range by
+  // range, so an attempt that outlived its timeout must stop loading, and not plan, once a later one has claimed it.
+  `ALTER TABLE ${SCHEMA}.audiences ADD COLUMN load_attempt uuid`,
 ];
 
 /**

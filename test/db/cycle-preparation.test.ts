@@ -23,17 +23,33 @@ afterAll(() => harness.stop());
  * them (as a plan does once committed); `found()` is what `inspect` returned then. `inspect` may also act on them.
  */
 function inspectingBeforeDrop<T>(cycleId: string, inspect: (tables: CycleTables) => Promise<T>) {
+  return inspectingBefore(cycleId, inspect, async (text, tables) => {
+    if (!text.startsWith('DROP TABLE') || !text.includes(tables.staging)) return false;
+    // An attempt also drops its cycle's tables before creating them afresh: only the plan's drop finds them.
+    const { rows } = await harness.pool.query<{ created: boolean }>('SELECT to_regclass($1) IS NOT NULL AS created', [
+      tables.fingerprints,
+    ]);
+    return rows[0]?.created ?? false;
+  });
+}
+
+/** The staging as pass 2 left it: a first load empties it as it stores it. */
+function inspectingBeforeFirstLoad<T>(cycleId: string, inspect: (tables: CycleTables) => Promise<T>) {
+  // The load's first look at the audience, the one that takes no lock.
+  return inspectingBefore(cycleId, inspect, async (text) => text.includes('AS possible') && !text.includes('FOR SHARE'));
+}
+
+function inspectingBefore<T>(
+  cycleId: string,
+  inspect: (tables: CycleTables) => Promise<T>,
+  isStatement: (text: string, tables: CycleTables) => Promise<boolean>,
+) {
   const tables = cycleTables(cycleId);
   let found: T | undefined;
   const { prepare } = harness.source({
     url: readerUrl,
     beforeStatement: async (text) => {
-      if (!text.startsWith('DROP TABLE') || !text.includes(tables.staging)) return;
-      // An attempt also drops its cycle's tables before creating them afresh: only the plan's drop finds them.
-      const { rows } = await harness.pool.query<{ created: boolean }>('SELECT to_regclass($1) IS NOT NULL AS created', [
-        tables.fingerprints,
-      ]);
-      if (rows[0]?.created) found = await inspect(tables);
+      if (await isStatement(text, tables)) found = await inspect(tables);
     },
   });
   return { prepare, found: () => found };
@@ -142,7 +158,7 @@ it("writes the cycle's fingerprints frozen, so that the comparison reading them 
 
 it('stages the members apart and each row in the range of its hash, the ranges in hash order', async () => {
   const cycleId = randomUUID();
-  const { prepare, found } = inspectingBeforeDrop(cycleId, async (tables) => {
+  const { prepare, found } = inspectingBeforeFirstLoad(cycleId, async (tables) => {
     const staged = await harness.pool.query<{ members: string; rows: string }>(
       `SELECT count(*) FILTER (WHERE row_hash IS NULL) AS members, count(*) FILTER (WHERE row_hash IS NOT NULL) AS rows
          FROM ${tables.stagedMembers}`,

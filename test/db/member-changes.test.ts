@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { createPool, inTransaction, SCHEMA } from '../../src/db/pool';
 import { migrate } from '../../src/db/migrations';
 import { forgetAudience } from '../../src/db/audiences';
@@ -18,6 +18,7 @@ import {
 } from '../../src/db/cycle-tables';
 import {
   applyMemberChanges,
+  assignLoadAttempt,
   audienceMembership,
   changedMemberIds,
   findChangedMembers,
@@ -45,7 +46,11 @@ const duplicateKey = `member-changes-duplicate-${randomUUID()}`;
 const reloadKey = `member-changes-reload-${randomUUID()}`;
 const raceKey = `member-changes-race-${randomUUID()}`;
 const failedPendingKey = `member-changes-failed-pending-${randomUUID()}`;
+const takeoverKey = `member-changes-takeover-${randomUUID()}`;
+const retakenKey = `member-changes-retaken-${randomUUID()}`;
+const retriedKey = `member-changes-retried-${randomUUID()}`;
 const fullFormKey = `member-changes-full-form-${randomUUID()}`;
+const testKeys = [audienceKey, firstLoadKey, duplicateKey, reloadKey, raceKey, failedPendingKey, fullFormKey, takeoverKey, retakenKey, retriedKey];
 const BASIS = 'test';
 const EMAIL = AUDIENCE_SCHEMA.indexOf('EMAIL');
 
@@ -61,13 +66,13 @@ const fingerprint = (n: number) => String(n);
 
 beforeAll(async () => {
   await migrate(pool);
-  for (const key of [audienceKey, firstLoadKey, duplicateKey, reloadKey, raceKey, failedPendingKey, fullFormKey]) {
+  for (const key of testKeys) {
     await pool.query(`INSERT INTO ${SCHEMA}.audiences (audience_key, ad_account_id, name) VALUES ($1, 'act_1', $1)`, [key]);
   }
 });
 
 afterAll(async () => {
-  for (const key of [audienceKey, firstLoadKey, duplicateKey, reloadKey, raceKey, failedPendingKey, fullFormKey]) await forgetAudience(pool, key);
+  for (const key of testKeys) await forgetAudience(pool, key);
   await pool.end();
 });
 
@@ -92,6 +97,13 @@ async function stage(client: PoolClient, tables: CycleTables, members: SourceMem
   return chunk.sourceRows - chunk.withoutUserId;
 }
 
+/** What a preparation attempt's claim of the audience does for a first load; returns the attempt. */
+async function claimed(key: string): Promise<string> {
+  const attempt = randomUUID();
+  await inTransaction(pool, (client) => assignLoadAttempt(client, key, attempt));
+  return attempt;
+}
+
 /** One cycle as prepareCycle runs it: pass 1 fingerprints, the comparison, pass 2 for the members it names. */
 async function runCycle(source: SourceMember[], firstCycle: boolean, key = audienceKey): Promise<void> {
   const cycleId = randomUUID();
@@ -112,7 +124,9 @@ async function runCycle(source: SourceMember[], firstCycle: boolean, key = audie
     await createStaging(client, tables, firstCycle);
     const staged = await stage(client, tables, toStage);
     if (firstCycle) {
-      expect(await loadFirstMembers(pool, key, cycleId, tables, staged)).toBe(true);
+      expect(await loadFirstMembers(pool, key, cycleId, tables, staged, await claimed(key))).toBe(true);
+      // Each part of the staging is emptied once stored, to hand its pages back while the load writes.
+      expect((await client.query(`SELECT 1 FROM ${tables.staging}`)).rowCount).toBe(0);
     } else {
       await client.query('BEGIN');
       // What the cycle's claim does first: a first load's rows, unsent, are listed as pending.
@@ -191,6 +205,62 @@ async function raceFirstLoad(
     other.release(true);
     await inTransaction(pool, (client) => dropCycleTables(client, tables));
   }
+}
+
+/** Forty members, whose rows fall in every one of a first load's staged ranges. */
+function takeoverSource(): SourceMember[] {
+  return Array.from({ length: 40 }, (_, n) => ({ user_id: `m${n}`, email: `m${n}@example.com`, fingerprint: fingerprint(n) }));
+}
+
+/** The audience holds exactly `members` and their rows, each wanted by one and pending addition. */
+async function expectLoaded(key: string, members: SourceMember[]): Promise<void> {
+  await listed(key);
+  const { rows } = await pool.query<{ wanted: number; pending: string | null; row_data: Buffer }>(
+    `SELECT a.wanted, p.operation AS pending, a.row_data FROM ${SCHEMA}.audience_rows a
+       LEFT JOIN ${SCHEMA}.pending_rows p USING (audience_no, row_hash) WHERE a.audience_no = ${AUDIENCE_NO}`,
+    [key],
+  );
+  expect(rows.map((row) => decodeRow(row.row_data)[EMAIL]).sort()).toEqual(members.map((m) => hashOf(m.email)).sort());
+  expect(rows.every((row) => row.wanted === 1 && row.pending === 'add')).toBe(true);
+  const stored = await pool.query<{ member_id: string }>(
+    `SELECT member_id FROM ${SCHEMA}.audience_members WHERE audience_no = ${AUDIENCE_NO} ORDER BY member_id`,
+    [key],
+  );
+  expect(stored.rows.map((row) => row.member_id)).toEqual(members.map((m) => m.user_id).sort());
+}
+
+/**
+ * The test's pool, but whose `connection`-th connection (counting from 1) waits until `resume`: a load paused
+ * between two of its transactions. `reached` settles when it waits.
+ */
+function pausingAt(connection: number): { pool: Pool; reached: Promise<void>; resume: () => void } {
+  let connections = 0;
+  let reach!: () => void;
+  let resume!: () => void;
+  const reached = new Promise<void>((resolve) => (reach = resolve));
+  const resumed = new Promise<void>((resolve) => (resume = resolve));
+  const paused = new Proxy(pool, {
+    get(target, property) {
+      if (property === 'connect') {
+        return async () => {
+          if (++connections === connection) {
+            reach();
+            await resumed;
+          }
+          return target.connect();
+        };
+      }
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { pool: paused, reached, resume };
+}
+
+/** Whether a statement like `query` waits for a lock. */
+async function waitingOn(query: string): Promise<boolean> {
+  const { rows } = await pool.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1`, [query]);
+  return rows.length > 0;
 }
 
 async function waitUntil(condition: () => Promise<boolean>): Promise<void> {
@@ -303,20 +373,22 @@ describe('applyMemberChanges', () => {
     const source: SourceMember[] = [
       { user_id: 'a', email: 'a@example.com', fingerprint: fingerprint(1) },
       { user_id: 'b', email: 'b-first@example.com', fingerprint: fingerprint(2) },
-      { user_id: 'b', email: 'b-second@example.com', fingerprint: fingerprint(22) },
+      // The copy dropped wants a's row too: that row's count is recounted over the members kept.
+      { user_id: 'b', email: 'a@example.com', fingerprint: fingerprint(22) },
     ];
     await runCycle(source, true, duplicateKey);
     await listed(duplicateKey);
-    const { rows } = await pool.query<{ stored: boolean; pending: string | null }>(
-      `SELECT r.row_hash IS NOT NULL AS stored, p.operation AS pending
+    const { rows } = await pool.query<{ stored: boolean; wanted: number | null; pending: string | null }>(
+      `SELECT r.row_hash IS NOT NULL AS stored, r.wanted, p.operation AS pending
          FROM ${SCHEMA}.pending_rows p FULL JOIN ${SCHEMA}.audience_rows r USING (audience_no, row_hash)
         WHERE audience_no = ${AUDIENCE_NO}`,
       [duplicateKey],
     );
-    // Every stored row is pending addition and every pending addition is a stored row: one per member kept.
+    // Every stored row is pending addition and every pending addition is a stored row: one per member kept, each
+    // wanted by one.
     expect(rows).toEqual([
-      { stored: true, pending: 'add' },
-      { stored: true, pending: 'add' },
+      { stored: true, wanted: 1, pending: 'add' },
+      { stored: true, wanted: 1, pending: 'add' },
     ]);
   });
 
@@ -338,21 +410,22 @@ describe('applyMemberChanges', () => {
     const tables = cycleTables(randomUUID());
     await inTransaction(pool, (client) => createCycleTables(client, tables));
     await recordBasis(pool, reloadKey, BASIS);
-    expect(await loadFirstMembers(pool, reloadKey, randomUUID(), tables, 0)).toBe(false);
+    expect(await loadFirstMembers(pool, reloadKey, randomUUID(), tables, 0, await claimed(reloadKey))).toBe(false);
     await pool.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_no = ${AUDIENCE_NO}`, [reloadKey]);
     await pool.query(`UPDATE ${SCHEMA}.audiences SET fingerprint_basis = NULL WHERE audience_key = $1`, [reloadKey]);
-    expect(await loadFirstMembers(pool, reloadKey, randomUUID(), tables, 0)).toBe(false);
+    expect(await loadFirstMembers(pool, reloadKey, randomUUID(), tables, 0, await claimed(reloadKey))).toBe(false);
     await inTransaction(pool, (client) => dropCycleTables(client, tables));
     expect((await loaded()).map((row) => row.wanted)).toEqual([1, 2]);
   });
 
   it('does not load a first cycle that another attempt completes while this one waits for the audience', async () => {
     await raceFirstLoad([{ user_id: 'a', email: 'a@example.com', fingerprint: fingerprint(1) }], async (tables, staged, other) => {
+      const attempt = await claimed(raceKey);
       // The other attempt records its basis and holds the audience's record until it commits: this load's first
       // look, without a lock, still finds the audience unloaded, and its first transaction waits for it.
       await other.query('BEGIN');
       await other.query(`UPDATE ${SCHEMA}.audiences SET fingerprint_basis = $2 WHERE audience_key = $1`, [raceKey, BASIS]);
-      const loading = loadFirstMembers(pool, raceKey, randomUUID(), tables, staged);
+      const loading = loadFirstMembers(pool, raceKey, randomUUID(), tables, staged, attempt);
       loading.catch(() => undefined);
       await waitUntil(async () => {
         const { rows } = await pool.query<{ waiting: number }>(
@@ -374,6 +447,7 @@ describe('applyMemberChanges', () => {
       { user_id: 'b', email: 'b@example.com', fingerprint: fingerprint(2) },
     ];
     await raceFirstLoad(members, async (tables, staged, other) => {
+      const attempt = await claimed(failedPendingKey);
       // A pending row that another transaction holds makes the load's clearing wait, to be cancelled.
       await pool.query(`INSERT INTO ${SCHEMA}.pending_rows (audience_no, operation, row_hash) VALUES (${AUDIENCE_NO}, 'add', $2)`, [
         failedPendingKey,
@@ -381,7 +455,7 @@ describe('applyMemberChanges', () => {
       ]);
       await other.query('BEGIN');
       await other.query(`SELECT 1 FROM ${SCHEMA}.pending_rows WHERE audience_no = ${AUDIENCE_NO} FOR UPDATE`, [failedPendingKey]);
-      const loading = loadFirstMembers(pool, failedPendingKey, randomUUID(), tables, staged);
+      const loading = loadFirstMembers(pool, failedPendingKey, randomUUID(), tables, staged, attempt);
       loading.catch(() => undefined);
       let waiting: number | undefined;
       await waitUntil(async () => {
@@ -398,5 +472,94 @@ describe('applyMemberChanges', () => {
       const stored = await pool.query(`SELECT 1 FROM ${SCHEMA}.audience_rows WHERE audience_no = ${AUDIENCE_NO}`, [failedPendingKey]);
       expect(stored.rowCount).toBe(0);
     });
+  });
+
+  it('lets a later cycle take a first load over mid-way: the earlier attempt stops, or cannot plan, and the rows are the later one\'s', async () => {
+    const earlier = takeoverSource();
+    // The later cycle read the source after a member left and another joined.
+    const later = [...earlier.slice(1), { user_id: 'new', email: 'new@example.com', fingerprint: fingerprint(99) }];
+    const laterTables = cycleTables(randomUUID());
+    try {
+      await inTransaction(pool, async (client) => {
+        await createCycleTables(client, laterTables);
+        await createStaging(client, laterTables, true);
+      });
+      const laterStaged = await inTransaction(pool, (client) => stage(client, laterTables, later));
+      await raceFirstLoad(earlier, async (tables, staged, other) => {
+        // The earlier attempt has stored half of its rows when another transaction holds the next range.
+        const held = tables.stagedRows[16];
+        await other.query('BEGIN');
+        await other.query(`LOCK TABLE ${held} IN ACCESS EXCLUSIVE MODE`);
+        const earlierAttempt = await claimed(takeoverKey);
+        const first = loadFirstMembers(pool, takeoverKey, randomUUID(), tables, staged, earlierAttempt);
+        first.catch(() => undefined);
+        await waitUntil(() => waitingOn(`INSERT INTO %${held}%`));
+        // The later cycle's claim waits for the earlier attempt's transaction to end.
+        const laterAttempt = randomUUID();
+        const second = inTransaction(pool, (client) => assignLoadAttempt(client, takeoverKey, laterAttempt)).then(() =>
+          loadFirstMembers(pool, takeoverKey, randomUUID(), laterTables, laterStaged, laterAttempt),
+        );
+        second.catch(() => undefined);
+        await waitUntil(() => waitingOn('UPDATE %load_attempt%'));
+        await other.query('COMMIT');
+        expect(await second).toBe(true);
+        const earlierLoaded = await first.catch((error: Error) => {
+          expect(error.message).toContain('was loaded by another attempt meanwhile');
+          return false;
+        });
+        if (earlierLoaded) {
+          await expect(recordBasis(pool, takeoverKey, BASIS, earlierAttempt)).rejects.toThrow('was loaded by another attempt meanwhile');
+        }
+        await expectLoaded(takeoverKey, later);
+        await recordBasis(pool, takeoverKey, BASIS, laterAttempt);
+      });
+    } finally {
+      await inTransaction(pool, (client) => dropCycleTables(client, laterTables));
+    }
+  });
+
+  it('stops an attempt that outlived its timeout mid-load once its retry has claimed the audience and staged the same cycle\'s tables anew', async () => {
+    const earlier = takeoverSource();
+    const later = [...earlier.slice(1), { user_id: 'new', email: 'new@example.com', fingerprint: fingerprint(99) }];
+    const cycleId = randomUUID();
+    const tables = cycleTables(cycleId);
+    const stageAnew = async (members: SourceMember[]) => {
+      await inTransaction(pool, async (client) => {
+        await createCycleTables(client, tables);
+        await createStaging(client, tables, true);
+      });
+      return inTransaction(pool, (client) => stage(client, tables, members));
+    };
+    try {
+      const earlierStaged = await stageAnew(earlier);
+      // The earlier attempt pauses before its sixth transaction, with its members and two ranges of rows stored.
+      const paused = pausingAt(6);
+      const first = loadFirstMembers(paused.pool, retakenKey, cycleId, tables, earlierStaged, await claimed(retakenKey));
+      first.catch(() => undefined);
+      await paused.reached;
+      // Its retry claims the audience and stages the same cycle's tables again, from a later read of the source.
+      const laterAttempt = await claimed(retakenKey);
+      const laterStaged = await stageAnew(later);
+      paused.resume();
+      await expect(first).rejects.toThrow('was loaded by another attempt meanwhile');
+      expect(await loadFirstMembers(pool, retakenKey, cycleId, tables, laterStaged, laterAttempt)).toBe(true);
+      await expectLoaded(retakenKey, later);
+    } finally {
+      await inTransaction(pool, (client) => dropCycleTables(client, tables));
+    }
+  });
+
+  it('records the basis of a first load only for the attempt that last claimed the audience', async () => {
+    // An attempt that outlived its timeout loads, then its retry claims and loads again before the first one plans.
+    const attempts: string[] = [];
+    for (let attempt = 0; attempt < 2; attempt++) {
+      await raceFirstLoad([{ user_id: 'a', email: 'a@example.com', fingerprint: fingerprint(1) }], async (tables, staged) => {
+        const claim = await claimed(retriedKey);
+        expect(await loadFirstMembers(pool, retriedKey, randomUUID(), tables, staged, claim)).toBe(true);
+        attempts.push(claim);
+      });
+    }
+    await expect(recordBasis(pool, retriedKey, BASIS, attempts[0])).rejects.toThrow('was loaded by another attempt meanwhile');
+    await recordBasis(pool, retriedKey, BASIS, attempts[1]);
   });
 });
