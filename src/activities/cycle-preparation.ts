@@ -27,7 +27,6 @@ import {
 import { dropCycleTablesAfterCommit, dropTablesLeftByCycles } from './cycle-tables-cleanup';
 import {
   applyMemberChanges,
-  assignLoadAttempt,
   audienceMembership,
   changedMemberIds,
   longestChangedMemberId,
@@ -41,6 +40,7 @@ import {
 import { planBatches, planReplaceBatches } from '../db/change-plan';
 import { advanceGeneration, claimAudienceForCycle, recordUploadSchema } from '../db/audiences';
 import { listUnsentLoad } from '../db/unsent-load';
+import { claimForAttempt, holdForAttempt, type AttemptClaim } from '../db/preparation-attempt';
 import { uploadSchema, type LimitedDataUseMode } from '../matching/keys';
 import { replacePendingMessage, type ReplaceReason } from '../workflows/replace-reason';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from '../db/binary-copy';
@@ -152,10 +152,10 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
     ...(input.valueColumn !== undefined ? [`value-${input.valueColumn}`] : []),
   ].join(':');
   const schema = uploadSchema(input.limitedDataUse, input.valueColumn !== undefined);
-  const attempt = randomUUID();
+  const claim: AttemptClaim = { audienceKey: input.audienceKey, attempt: randomUUID() };
   const replace = await inTransaction(deps.pool, async (client) => {
     const owed = await claimAudienceForCycle(client, { ...input, uploadSchema: schema });
-    await assignLoadAttempt(client, input.audienceKey, attempt);
+    await claimForAttempt(client, claim);
     await openCycle(client, input);
     await createCycleTables(client, tables);
     return owed;
@@ -181,13 +181,14 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
     let rowsToEncode: number | undefined;
     if (await membersReusable(deps.pool, input.audienceKey, basis)) {
       progress.begin('reading', { rows: 0 });
-      sourceRows = await copyFingerprints(deps, query, source, tables, progress);
+      sourceRows = await copyFingerprints(deps, query, source, tables, progress, claim);
       progress.begin('comparing');
       // The query may have switched the timeouts off for the session: they hold again while the source waits.
       await fromSource(assertSourceSettings(source, deps.sourceLimits), deps.sourceLimits);
-      const changes = await inTransaction(deps.pool, (client) =>
-        findChangedMembers(client, input.audienceKey, tables),
-      );
+      const changes = await inTransaction(deps.pool, async (client) => {
+        await holdForAttempt(client, claim);
+        return findChangedMembers(client, input.audienceKey, tables);
+      });
       log.info('compared fingerprints', { ...changes, sourceMembers: sourceRows, ms: Date.now() - started });
       if (changes.changed + changes.left > 0) {
         if (changes.changed > sourceRows * FULL_REBUILD_SHARE) {
@@ -212,7 +213,7 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
     if (scope) await createStaging(deps.pool, tables, scope === 'all');
     if (scope === 'all' || (changedIds && changedIds.length > 0)) {
       progress.begin('encoding', { rows: 0, ...(rowsToEncode === undefined ? {} : { totalRows: rowsToEncode }) });
-      passTwo = await stageMembers(deps, input, query, source, tables, changedIds, progress);
+      passTwo = await stageMembers(deps, input, query, source, tables, changedIds, progress, claim);
       rebuiltMembers = passTwo.sourceRows - passTwo.withoutUserId;
       if (scope === 'all') sourceRows = passTwo.sourceRows;
       log.info('staged changed members', { scope, rebuiltMembers, ms: Date.now() - started });
@@ -223,16 +224,18 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
 
   progress.begin('writing');
   const firstLoad =
-    scope === 'all' && (await loadFirstMembers(deps.pool, input.audienceKey, input.cycleId, tables, rebuiltMembers, attempt));
+    scope === 'all' && (await loadFirstMembers(deps.pool, input.audienceKey, input.cycleId, tables, rebuiltMembers, claim.attempt));
   const planned = await inTransaction(deps.pool, async (client) => {
+    // Nothing this attempt read or wrote is planned from once a later attempt has claimed the audience.
+    await holdForAttempt(client, claim, 'UPDATE');
     // Unless every member is rebuilt, the membership is the last one counted, moved by the members that changed
     // (counted before and after they are rebuilt): a delta does not count a million members again.
     const last = scope === 'all' ? undefined : await lastCountedMembership(client, input.audienceKey);
     const before = scope === 'changed' && last ? await audienceMembership(client, input.audienceKey, tables) : undefined;
     if (firstLoad) {
-      await recordBasis(client, input.audienceKey, basis, attempt);
+      await recordBasis(client, input.audienceKey, basis);
     } else {
-      // An earlier attempt of this cycle, still running, may have loaded and planned since this one's claim.
+      // Rows a first load left unsent are listed before anything plans from pending rows.
       await listUnsentLoad(client, input.audienceKey);
       if (scope) await applyMemberChanges(client, input.audienceKey, tables, scope, basis);
     }
@@ -279,6 +282,16 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
 }
 
 /**
+ * Commits a pass's COPY into the cycle's tables unless a later attempt has claimed the audience, which may have
+ * created those tables anew meanwhile (see preparation-attempt). The check comes last rather than first so that the
+ * audience's record is not held while the source is read, which may take minutes.
+ */
+async function commitForAttempt(client: PoolClient, claim: AttemptClaim): Promise<void> {
+  await holdForAttempt(client, claim);
+  await client.query('COMMIT');
+}
+
+/**
  * Pass 1: COPY from the source straight into our fingerprints table. Returns the rows copied, which the table then
  * holds (the COPY's transaction emptied it first): counting them again took most of a second at ten million.
  */
@@ -288,6 +301,7 @@ async function copyFingerprints(
   source: PoolClient,
   tables: CycleTables,
   progress: CycleProgressReporter,
+  claim: AttemptClaim,
 ): Promise<number> {
   return withClient(deps.pool, async (target) => {
     // The transaction opens before the source's stream exists, which must have its error listener from the start.
@@ -301,7 +315,7 @@ async function copyFingerprints(
     } catch (error) {
       throw sourceError ? sourceQueryFailure(sourceError, deps.sourceLimits) : error;
     }
-    await target.query('COMMIT');
+    await commitForAttempt(target, claim);
     return into.rowCount;
   });
 }
@@ -344,6 +358,7 @@ async function stageMembers(
   tables: CycleTables,
   onlyMembers: string[] | undefined,
   progress: CycleProgressReporter,
+  claim: AttemptClaim,
 ): Promise<PassTwo> {
   const totals: PassTwo = { sourceRows: 0, withoutUserId: 0, drops: {} };
   const options: MemberRowsOptions = {
@@ -352,6 +367,7 @@ async function stageMembers(
     ...(input.valueColumn !== undefined ? { valueColumn: input.valueColumn } : {}),
   };
   return withClient(deps.pool, async (target) => {
+    await target.query('BEGIN');
     const copy = target.query(copyFrom(copyIntoStaging(tables)));
     const copyFailed = once(copy, 'error').then(([error]) => Promise.reject(error));
     copyFailed.catch(() => undefined);
@@ -370,6 +386,7 @@ async function stageMembers(
     await encodeEachChunk(chunks, encoder.parallelism, (chunk) => encoder.encode(chunk, options), write);
     copy.end(COPY_BINARY_TRAILER);
     await Promise.race([once(copy, 'finish'), copyFailed]);
+    await commitForAttempt(target, claim);
     return totals;
   });
 }

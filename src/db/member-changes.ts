@@ -6,6 +6,7 @@ import { inTransaction, SCHEMA, type Queryable } from './pool';
 import type { CycleTables } from './cycle-tables';
 import { StateInvariantError } from './state-invariant';
 import { markUnsentLoad } from './unsent-load';
+import { claimedByLaterAttempt } from './preparation-attempt';
 
 /**
  * Which members a cycle rebuilds: `all` (first cycle, or the normalization changed) replaces every member;
@@ -114,24 +115,15 @@ export async function applyMemberChanges(
   await recordBasis(client, audienceKey, basis);
 }
 
-/**
- * Records the normalization the audience's members were built with; a cycle does so when it commits its plan. After
- * a first load, given the attempt that loaded: only while no later attempt has claimed the audience (and may have
- * cleared and replaced part of the load since).
- */
-export async function recordBasis(client: Queryable, audienceKey: string, basis: string, loadedBy?: string): Promise<void> {
-  const recorded = await client.query(
-    `UPDATE ${SCHEMA}.audiences SET fingerprint_basis = $2
-      WHERE audience_key = $1 AND ($3::uuid IS NULL OR load_attempt = $3)`,
-    [audienceKey, basis, loadedBy ?? null],
-  );
-  if (recorded.rowCount === 1) return;
-  if (loadedBy !== undefined) throw loadTakenOver(audienceKey);
-  throw new StateInvariantError(`audience ${audienceKey} has no record to note its members' basis in`);
-}
-
-function loadTakenOver(audienceKey: string): Error {
-  return new Error(`audience ${audienceKey} was loaded by another attempt meanwhile`);
+/** Records the normalization the audience's members were built with; a cycle does so when it commits its plan. */
+export async function recordBasis(client: Queryable, audienceKey: string, basis: string): Promise<void> {
+  const recorded = await client.query(`UPDATE ${SCHEMA}.audiences SET fingerprint_basis = $2 WHERE audience_key = $1`, [
+    audienceKey,
+    basis,
+  ]);
+  if (recorded.rowCount !== 1) {
+    throw new StateInvariantError(`audience ${audienceKey} has no record to note its members' basis in`);
+  }
 }
 
 /**
@@ -154,33 +146,20 @@ const FIRST_LOAD_POSSIBLE = `
     FROM ${SCHEMA}.audiences a WHERE a.audience_key = $1`;
 
 /**
- * Makes `attempt` the preparation attempt that may load the audience first, in the transaction that claims the
- * audience for a cycle and creates the cycle's tables afresh. The claim waits for any load transaction of an earlier
- * attempt (each holds the record, see lockForFirstLoad); the earlier attempt's next one then stops, before it reads
- * tables that now hold the later attempt's staging, and it can no longer record a basis.
- */
-export async function assignLoadAttempt(client: ClientBase, audienceKey: string, attempt: string): Promise<void> {
-  const assigned = await client.query(`UPDATE ${SCHEMA}.audiences SET load_attempt = $2 WHERE audience_key = $1`, [
-    audienceKey,
-    attempt,
-  ]);
-  if (assigned.rowCount !== 1) throw new StateInvariantError(`audience ${audienceKey} has no record to claim`);
-}
-
-/**
  * Holds the audience's record for one of `attempt`'s load transactions, which goes on only while a first load is
- * possible and no later attempt has claimed the audience; returns the audience's number.
+ * possible and no later attempt has claimed the audience (see preparation-attempt); returns the audience's number.
  */
 async function lockForFirstLoad(client: ClientBase, audienceKey: string, attempt: string): Promise<number> {
   const { rows } = await client.query<{ possible: boolean; audience_no: number; load_attempt: string | null }>(
     `${FIRST_LOAD_POSSIBLE} FOR SHARE OF a`,
     [audienceKey],
   );
-  if (!rows[0]?.possible || rows[0].load_attempt !== attempt) throw loadTakenOver(audienceKey);
+  if (!rows[0]?.possible) throw new Error(`audience ${audienceKey} was loaded by another attempt meanwhile`);
+  if (rows[0].load_attempt !== attempt) throw claimedByLaterAttempt(audienceKey);
   return rows[0].audience_no;
 }
 
-/** One of `attempt`'s load transactions, with the sorts of a range or of all the members in memory. */
+/** One of `attempt`'s load transactions, with room for the sorts of a range or of all the members in memory. */
 function inLoadTransaction<T>(
   pool: Pool,
   audienceKey: string,
@@ -201,9 +180,8 @@ function inLoadTransaction<T>(
  * members and their rows: about 1 GB of table, index and WAL): the members in one transaction, the rows in one per
  * staged range (storeStagedRows). Before them, the audience is marked as loading and what an interrupted load
  * left pending is cleared; each side first removes what such a load, or an earlier attempt's, left of its table (see
- * FIRST_LOAD_POSSIBLE). Every transaction of it stops once a later attempt has claimed the audience
- * (assignLoadAttempt), and the plan's gives recordBasis the attempt. Returns false, changing nothing, for an
- * audience that was loaded before.
+ * FIRST_LOAD_POSSIBLE). Each of its transactions stops once a later attempt has claimed the audience (see
+ * preparation-attempt). Returns false, changing nothing, for an audience that was loaded before.
  */
 export async function loadFirstMembers(
   pool: Pool,
@@ -215,8 +193,7 @@ export async function loadFirstMembers(
 ): Promise<boolean> {
   const { rows } = await pool.query<{ possible: boolean }>(FIRST_LOAD_POSSIBLE, [audienceKey]);
   if (!rows[0]?.possible) return false;
-  await inTransaction(pool, async (client) => {
-    const audienceNo = await lockForFirstLoad(client, audienceKey, attempt);
+  await inLoadTransaction(pool, audienceKey, attempt, async (client, audienceNo) => {
     await client.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_no = $1`, [audienceNo]);
     await markUnsentLoad(client, audienceKey, cycleId);
   });
@@ -290,10 +267,10 @@ async function storeStagedRows(pool: Pool, audienceKey: string, attempt: string,
 /**
  * Empties a part of the staging the load has stored, as its transaction commits, which hands its pages back to the
  * operating system while the load still writes: the rows' table and index then reuse them instead of taking pages
- * the machine's host must supply again. In a lab (2026-12-07, about 12:00 UTC; 5.9 GB staged in 32 ranges, stored
- * into a table like audience_rows, alternating), storing it cost PostgreSQL 29.5–30.4 s of kernel CPU in one
- * transaction and 14.6–19.6 s emptying each range once stored; in the benchmark at ten million members, some 5 s
- * (README, Ten million members, twelfth part). The members' transaction empties theirs as it commits.
+ * the machine's host must supply again. In a lab (2026-12-07, about 12:00 UTC; 10.9 million rows staged in 32
+ * ranges, stored into a table like audience_rows, alternating), storing them cost PostgreSQL 29.5–30.4 s of kernel
+ * CPU in one transaction and 14.6–19.6 s dropping each range once stored; in the benchmark at ten million members,
+ * some 5 s (README, Ten million members, twelfth part). The members' transaction empties theirs as it commits.
  */
 async function releaseStaged(client: ClientBase, table: string): Promise<void> {
   await client.query(`TRUNCATE ${table}`);

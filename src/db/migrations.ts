@@ -193,8 +193,8 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE ${SCHEMA}.audience_members ALTER COLUMN row_hashes TYPE bytea USING pg_temp.concatenated(row_hashes);
   DROP FUNCTION pg_temp.concatenated(bytea[]);
   `,
-  // The preparation attempt that last claimed the audience (see assignLoadAttempt): a first load commits range by
-  // range, so an attempt that outlived its timeout must stop loading, and not plan, once a later one has claimed it.
+  // The preparation attempt that last claimed the audience (see preparation-attempt): an attempt that outlived its
+  // timeout must stop writing the cycle's tables and the audience's members, and not plan, once a later one has.
   `ALTER TABLE ${SCHEMA}.audiences ADD COLUMN load_attempt uuid`,
 ];
 

@@ -198,6 +198,72 @@ it('stages the members apart and each row in the range of its hash, the ranges i
   expect(rowsInRanges).toBe(plan.adds);
 });
 
+describe('an attempt whose audience a later attempt claimed meanwhile', () => {
+  /**
+   * `prepare` for a reader whose audience `audienceKey` is claimed by another attempt just before the cycle's
+   * `check`-th look at its own claim (counting from 1): what a retry does while this attempt still runs.
+   */
+  function claimedBefore(audienceKey: string, check: number) {
+    let checks = 0;
+    return harness.source({
+      url: readerUrl,
+      beforeStatement: async (text) => {
+        if (!text.includes('SELECT load_attempt') || ++checks !== check) return;
+        await harness.pool.query(`UPDATE ${SCHEMA}.audiences SET load_attempt = $2 WHERE audience_key = $1`, [
+          audienceKey,
+          randomUUID(),
+        ]);
+      },
+    }).prepare;
+  }
+  const members = `SELECT 'u' || g AS user_id, 'm' || g || '@example.com' AS email FROM generate_series(1, 300) AS g`;
+
+  it('takes back what its pass 2 staged and loads nothing', async () => {
+    const audienceKey = await harness.newAudience();
+    const cycleId = randomUUID();
+    await expect(claimedBefore(audienceKey, 1)(members, audienceKey, { cycleId })).rejects.toThrow(
+      'was claimed by a later attempt meanwhile',
+    );
+    const staged = await harness.pool.query(`SELECT 1 FROM ${cycleTables(cycleId).staging}`);
+    expect(staged.rowCount).toBe(0);
+    const loaded = await harness.pool.query(`SELECT 1 FROM ${SCHEMA}.audience_members WHERE audience_no = ${AUDIENCE_NO}`, [
+      audienceKey,
+    ]);
+    expect(loaded.rowCount).toBe(0);
+  });
+
+  it("takes back pass 1's fingerprints, and compares nothing", async () => {
+    const { audienceKey } = await harness.source({ url: readerUrl }).prepare(members);
+    const cycleId = randomUUID();
+    await expect(claimedBefore(audienceKey, 1)(members, audienceKey, { cycleId })).rejects.toThrow(
+      'was claimed by a later attempt meanwhile',
+    );
+    const copied = await harness.pool.query(`SELECT 1 FROM ${cycleTables(cycleId).fingerprints}`);
+    expect(copied.rowCount).toBe(0);
+  });
+
+  it('compares nothing, and plans nothing', async () => {
+    const { audienceKey } = await harness.source({ url: readerUrl }).prepare(members);
+    const tenChanged = `SELECT 'u' || g AS user_id, 'm' || g || CASE WHEN g <= 10 THEN '.new' ELSE '' END || '@example.com' AS email
+                          FROM generate_series(1, 300) AS g`;
+    // A delta looks at its claim as pass 1 commits, as it compares, as pass 2 commits, and as it plans.
+    const comparing = randomUUID();
+    await expect(claimedBefore(audienceKey, 2)(tenChanged, audienceKey, { cycleId: comparing })).rejects.toThrow(
+      'was claimed by a later attempt meanwhile',
+    );
+    const compared = await harness.pool.query(`SELECT 1 FROM ${cycleTables(comparing).changed}`);
+    expect(compared.rowCount).toBe(0);
+    const planning = randomUUID();
+    await expect(claimedBefore(audienceKey, 4)(tenChanged, audienceKey, { cycleId: planning })).rejects.toThrow(
+      'was claimed by a later attempt meanwhile',
+    );
+    const planned = await harness.pool.query(`SELECT 1 FROM ${SCHEMA}.sync_cycles WHERE cycle_id = $1 AND adds IS NOT NULL`, [
+      planning,
+    ]);
+    expect(planned.rowCount).toBe(0);
+  });
+});
+
 it('drops the cycle\'s working tables when it commits a plan to upload: the upload reads none of them', async () => {
   const { prepare } = harness.source({ url: readerUrl });
   const { plan } = await prepare(`SELECT 'u' || g AS user_id, 'm' || g || '@example.com' AS email FROM generate_series(1, 300) AS g`);

@@ -18,7 +18,6 @@ import {
 } from '../../src/db/cycle-tables';
 import {
   applyMemberChanges,
-  assignLoadAttempt,
   audienceMembership,
   changedMemberIds,
   findChangedMembers,
@@ -29,6 +28,7 @@ import {
 import { FINGERPRINT_COLUMN } from '../../src/db/source-query';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from '../../src/db/binary-copy';
 import { listUnsentLoad } from '../../src/db/unsent-load';
+import { claimForAttempt, holdForAttempt } from '../../src/db/preparation-attempt';
 import { encodeMemberChunk } from '../../src/activities/member-chunk-encoding';
 import { decodeRow, encodeRow, rowsJson } from '../../src/matching/row-codec';
 import { AUDIENCE_SCHEMA } from '../../src/matching/keys';
@@ -100,8 +100,16 @@ async function stage(client: PoolClient, tables: CycleTables, members: SourceMem
 /** What a preparation attempt's claim of the audience does for a first load; returns the attempt. */
 async function claimed(key: string): Promise<string> {
   const attempt = randomUUID();
-  await inTransaction(pool, (client) => assignLoadAttempt(client, key, attempt));
+  await inTransaction(pool, (client) => claimForAttempt(client, { audienceKey: key, attempt }));
   return attempt;
+}
+
+/** What the plan's transaction of a first load's attempt does first, then records the load's basis. */
+async function planAs(key: string, attempt: string): Promise<void> {
+  await inTransaction(pool, async (client) => {
+    await holdForAttempt(client, { audienceKey: key, attempt }, 'UPDATE');
+    await recordBasis(client, key, BASIS);
+  });
 }
 
 /** One cycle as prepareCycle runs it: pass 1 fingerprints, the comparison, pass 2 for the members it names. */
@@ -207,9 +215,9 @@ async function raceFirstLoad(
   }
 }
 
-/** Forty members, whose rows fall in every one of a first load's staged ranges. */
+/** Members enough that each of a first load's 32 staged ranges holds rows of theirs (about 12 each). */
 function takeoverSource(): SourceMember[] {
-  return Array.from({ length: 40 }, (_, n) => ({ user_id: `m${n}`, email: `m${n}@example.com`, fingerprint: fingerprint(n) }));
+  return Array.from({ length: 400 }, (_, n) => ({ user_id: `m${n}`, email: `m${n}@example.com`, fingerprint: fingerprint(n) }));
 }
 
 /** The audience holds exactly `members` and their rows, each wanted by one and pending addition. */
@@ -486,7 +494,7 @@ describe('applyMemberChanges', () => {
       });
       const laterStaged = await inTransaction(pool, (client) => stage(client, laterTables, later));
       await raceFirstLoad(earlier, async (tables, staged, other) => {
-        // The earlier attempt has stored half of its rows when another transaction holds the next range.
+        // The earlier attempt has stored half of its ranges of rows when another transaction holds the next one.
         const held = tables.stagedRows[16];
         await other.query('BEGIN');
         await other.query(`LOCK TABLE ${held} IN ACCESS EXCLUSIVE MODE`);
@@ -496,7 +504,7 @@ describe('applyMemberChanges', () => {
         await waitUntil(() => waitingOn(`INSERT INTO %${held}%`));
         // The later cycle's claim waits for the earlier attempt's transaction to end.
         const laterAttempt = randomUUID();
-        const second = inTransaction(pool, (client) => assignLoadAttempt(client, takeoverKey, laterAttempt)).then(() =>
+        const second = inTransaction(pool, (client) => claimForAttempt(client, { audienceKey: takeoverKey, attempt: laterAttempt })).then(() =>
           loadFirstMembers(pool, takeoverKey, randomUUID(), laterTables, laterStaged, laterAttempt),
         );
         second.catch(() => undefined);
@@ -504,14 +512,12 @@ describe('applyMemberChanges', () => {
         await other.query('COMMIT');
         expect(await second).toBe(true);
         const earlierLoaded = await first.catch((error: Error) => {
-          expect(error.message).toContain('was loaded by another attempt meanwhile');
+          expect(error.message).toContain('was claimed by a later attempt meanwhile');
           return false;
         });
-        if (earlierLoaded) {
-          await expect(recordBasis(pool, takeoverKey, BASIS, earlierAttempt)).rejects.toThrow('was loaded by another attempt meanwhile');
-        }
+        if (earlierLoaded) await expect(planAs(takeoverKey, earlierAttempt)).rejects.toThrow('was claimed by a later attempt meanwhile');
         await expectLoaded(takeoverKey, later);
-        await recordBasis(pool, takeoverKey, BASIS, laterAttempt);
+        await planAs(takeoverKey, laterAttempt);
       });
     } finally {
       await inTransaction(pool, (client) => dropCycleTables(client, laterTables));
@@ -532,16 +538,18 @@ describe('applyMemberChanges', () => {
     };
     try {
       const earlierStaged = await stageAnew(earlier);
-      // The earlier attempt pauses before its sixth transaction, with its members and two ranges of rows stored.
+      // The earlier attempt pauses before its sixth transaction, having stored two ranges of rows.
       const paused = pausingAt(6);
       const first = loadFirstMembers(paused.pool, retakenKey, cycleId, tables, earlierStaged, await claimed(retakenKey));
       first.catch(() => undefined);
       await paused.reached;
+      const stored = await pool.query(`SELECT 1 FROM ${SCHEMA}.audience_rows WHERE audience_no = ${AUDIENCE_NO}`, [retakenKey]);
+      expect(stored.rowCount).toBeGreaterThan(0);
       // Its retry claims the audience and stages the same cycle's tables again, from a later read of the source.
       const laterAttempt = await claimed(retakenKey);
       const laterStaged = await stageAnew(later);
       paused.resume();
-      await expect(first).rejects.toThrow('was loaded by another attempt meanwhile');
+      await expect(first).rejects.toThrow('was claimed by a later attempt meanwhile');
       expect(await loadFirstMembers(pool, retakenKey, cycleId, tables, laterStaged, laterAttempt)).toBe(true);
       await expectLoaded(retakenKey, later);
     } finally {
@@ -559,7 +567,7 @@ describe('applyMemberChanges', () => {
         attempts.push(claim);
       });
     }
-    await expect(recordBasis(pool, retriedKey, BASIS, attempts[0])).rejects.toThrow('was loaded by another attempt meanwhile');
-    await recordBasis(pool, retriedKey, BASIS, attempts[1]);
+    await expect(planAs(retriedKey, attempts[0])).rejects.toThrow('was claimed by a later attempt meanwhile');
+    await planAs(retriedKey, attempts[1]);
   });
 });
