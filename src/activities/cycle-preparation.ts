@@ -40,7 +40,7 @@ import {
 import { planBatches, planReplaceBatches } from '../db/change-plan';
 import { advanceGeneration, claimAudienceForCycle, recordUploadSchema } from '../db/audiences';
 import { listUnsentLoad } from '../db/unsent-load';
-import { claimForAttempt, holdForAttempt, type AttemptClaim } from '../db/preparation-attempt';
+import { assertClaimed, claimForAttempt, type AttemptClaim } from '../db/preparation-attempt';
 import { uploadSchema, type LimitedDataUseMode } from '../matching/keys';
 import { replacePendingMessage, type ReplaceReason } from '../workflows/replace-reason';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from '../db/binary-copy';
@@ -186,7 +186,7 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
       // The query may have switched the timeouts off for the session: they hold again while the source waits.
       await fromSource(assertSourceSettings(source, deps.sourceLimits), deps.sourceLimits);
       const changes = await inTransaction(deps.pool, async (client) => {
-        await holdForAttempt(client, claim);
+        await assertClaimed(client, claim, 'SHARE');
         return findChangedMembers(client, input.audienceKey, tables);
       });
       log.info('compared fingerprints', { ...changes, sourceMembers: sourceRows, ms: Date.now() - started });
@@ -210,7 +210,12 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
       scope = 'all';
     }
     // Members that only left are staged nowhere, but the cycle's statements read the (empty) staging all the same.
-    if (scope) await createStaging(deps.pool, tables, scope === 'all');
+    if (scope) {
+      await inTransaction(deps.pool, async (client) => {
+        await assertClaimed(client, claim, 'SHARE');
+        await createStaging(client, tables, scope === 'all');
+      });
+    }
     if (scope === 'all' || (changedIds && changedIds.length > 0)) {
       progress.begin('encoding', { rows: 0, ...(rowsToEncode === undefined ? {} : { totalRows: rowsToEncode }) });
       passTwo = await stageMembers(deps, input, query, source, tables, changedIds, progress, claim);
@@ -224,10 +229,10 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
 
   progress.begin('writing');
   const firstLoad =
-    scope === 'all' && (await loadFirstMembers(deps.pool, input.audienceKey, input.cycleId, tables, rebuiltMembers, claim.attempt));
+    scope === 'all' && (await loadFirstMembers(deps.pool, claim, input.cycleId, tables, rebuiltMembers));
   const planned = await inTransaction(deps.pool, async (client) => {
     // Nothing this attempt read or wrote is planned from once a later attempt has claimed the audience.
-    await holdForAttempt(client, claim, 'UPDATE');
+    await assertClaimed(client, claim, 'UPDATE');
     // Unless every member is rebuilt, the membership is the last one counted, moved by the members that changed
     // (counted before and after they are rebuilt): a delta does not count a million members again.
     const last = scope === 'all' ? undefined : await lastCountedMembership(client, input.audienceKey);
@@ -235,7 +240,8 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
     if (firstLoad) {
       await recordBasis(client, input.audienceKey, basis);
     } else {
-      // Rows a first load left unsent are listed before anything plans from pending rows.
+      // What an interrupted first load left unsent is listed before anything plans from pending rows: its cycle
+      // recorded no basis, so the claim did not list it, and this cycle does not load it again.
       await listUnsentLoad(client, input.audienceKey);
       if (scope) await applyMemberChanges(client, input.audienceKey, tables, scope, basis);
     }
@@ -283,11 +289,11 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
 
 /**
  * Commits a pass's COPY into the cycle's tables unless a later attempt has claimed the audience, which may have
- * created those tables anew meanwhile (see preparation-attempt). The check comes last rather than first so that the
- * audience's record is not held while the source is read, which may take minutes.
+ * created those tables anew meanwhile (see assertClaimed). Checked last, not first: nothing holds the audience's
+ * record while the source is read, which may take minutes.
  */
 async function commitForAttempt(client: PoolClient, claim: AttemptClaim): Promise<void> {
-  await holdForAttempt(client, claim);
+  await assertClaimed(client, claim);
   await client.query('COMMIT');
 }
 

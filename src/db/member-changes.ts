@@ -6,7 +6,7 @@ import { inTransaction, SCHEMA, type Queryable } from './pool';
 import type { CycleTables } from './cycle-tables';
 import { StateInvariantError } from './state-invariant';
 import { markUnsentLoad } from './unsent-load';
-import { claimedByLaterAttempt } from './preparation-attempt';
+import { claimedByLaterAttempt, type AttemptClaim } from './preparation-attempt';
 
 /**
  * Which members a cycle rebuilds: `all` (first cycle, or the normalization changed) replaces every member;
@@ -146,10 +146,10 @@ const FIRST_LOAD_POSSIBLE = `
     FROM ${SCHEMA}.audiences a WHERE a.audience_key = $1`;
 
 /**
- * Holds the audience's record for one of `attempt`'s load transactions, which goes on only while a first load is
- * possible and no later attempt has claimed the audience (see preparation-attempt); returns the audience's number.
+ * Holds the audience's record for one of an attempt's load transactions, which goes on only while a first load is
+ * possible and no later attempt has claimed the audience (see assertClaimed); returns the audience's number.
  */
-async function lockForFirstLoad(client: ClientBase, audienceKey: string, attempt: string): Promise<number> {
+async function lockForFirstLoad(client: ClientBase, { audienceKey, attempt }: AttemptClaim): Promise<number> {
   const { rows } = await client.query<{ possible: boolean; audience_no: number; load_attempt: string | null }>(
     `${FIRST_LOAD_POSSIBLE} FOR SHARE OF a`,
     [audienceKey],
@@ -159,15 +159,14 @@ async function lockForFirstLoad(client: ClientBase, audienceKey: string, attempt
   return rows[0].audience_no;
 }
 
-/** One of `attempt`'s load transactions, with room for the sorts of a range or of all the members in memory. */
+/** One of an attempt's load transactions, with room for the sorts of a range or of all the members in memory. */
 function inLoadTransaction<T>(
   pool: Pool,
-  audienceKey: string,
-  attempt: string,
+  claim: AttemptClaim,
   work: (client: ClientBase, audienceNo: number) => Promise<T>,
 ): Promise<T> {
   return inTransaction(pool, async (client) => {
-    const audienceNo = await lockForFirstLoad(client, audienceKey, attempt);
+    const audienceNo = await lockForFirstLoad(client, claim);
     await allowLargeSorts(client);
     return work(client, audienceNo);
   });
@@ -185,29 +184,28 @@ function inLoadTransaction<T>(
  */
 export async function loadFirstMembers(
   pool: Pool,
-  audienceKey: string,
+  claim: AttemptClaim,
   cycleId: string,
   tables: CycleTables,
   stagedMembers: number,
-  attempt: string,
 ): Promise<boolean> {
-  const { rows } = await pool.query<{ possible: boolean }>(FIRST_LOAD_POSSIBLE, [audienceKey]);
+  const { rows } = await pool.query<{ possible: boolean }>(FIRST_LOAD_POSSIBLE, [claim.audienceKey]);
   if (!rows[0]?.possible) return false;
-  await inLoadTransaction(pool, audienceKey, attempt, async (client, audienceNo) => {
+  await inLoadTransaction(pool, claim, async (client, audienceNo) => {
     await client.query(`DELETE FROM ${SCHEMA}.pending_rows WHERE audience_no = $1`, [audienceNo]);
-    await markUnsentLoad(client, audienceKey, cycleId);
+    await markUnsentLoad(client, claim.audienceKey, cycleId);
   });
   // Both end before a failure is reported, so a retry never meets a transaction of this attempt still writing.
   const [members, stored] = await Promise.allSettled([
-    inLoadTransaction(pool, audienceKey, attempt, (client, no) => replaceMembers(client, no, tables)),
-    storeStagedRows(pool, audienceKey, attempt, tables),
+    inLoadTransaction(pool, claim, (client, no) => replaceMembers(client, no, tables)),
+    storeStagedRows(pool, claim, tables),
   ]);
   for (const outcome of [members, stored]) if (outcome.status === 'rejected') throw outcome.reason;
   // A member's rows are distinct, so with one member per user_id a row's staged copies are the members wanting
   // it, counted in the sort that orders the rows anyway. A user_id listed twice had the rows of its dropped copy
   // counted and stored too: then the rows are counted again, over the members kept, and only theirs are kept.
   if (members.status === 'fulfilled' && members.value !== stagedMembers) {
-    await inLoadTransaction(pool, audienceKey, attempt, recountRows);
+    await inLoadTransaction(pool, claim, recountRows);
   }
   return true;
 }
@@ -246,13 +244,13 @@ async function replaceMembers(client: ClientBase, audienceNo: number, tables: Cy
  * follow each other in hash order. A row's hash is the SHA-256 of its full form, from which its stored form follows
  * (row-codec), so grouping by both is grouping by the hash, and the data comes out of the group as it is.
  */
-async function storeStagedRows(pool: Pool, audienceKey: string, attempt: string, tables: CycleTables): Promise<void> {
+async function storeStagedRows(pool: Pool, claim: AttemptClaim, tables: CycleTables): Promise<void> {
   // An earlier attempt's load transactions ended before this attempt's claim, or stop: none writes after this.
-  await inLoadTransaction(pool, audienceKey, attempt, (client, audienceNo) =>
+  await inLoadTransaction(pool, claim, (client, audienceNo) =>
     client.query(`DELETE FROM ${SCHEMA}.audience_rows WHERE audience_no = $1`, [audienceNo]),
   );
   for (const range of tables.stagedRows) {
-    await inLoadTransaction(pool, audienceKey, attempt, async (client, audienceNo) => {
+    await inLoadTransaction(pool, claim, async (client, audienceNo) => {
       await groupInSortOrder(client);
       await client.query(
         `INSERT INTO ${SCHEMA}.audience_rows (audience_no, row_hash, wanted, row_data)

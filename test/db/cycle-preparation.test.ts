@@ -217,50 +217,50 @@ describe('an attempt whose audience a later attempt claimed meanwhile', () => {
     }).prepare;
   }
   const members = `SELECT 'u' || g AS user_id, 'm' || g || '@example.com' AS email FROM generate_series(1, 300) AS g`;
+  const tenChanged = `SELECT 'u' || g AS user_id, 'm' || g || CASE WHEN g <= 10 THEN '.new' ELSE '' END || '@example.com' AS email
+                        FROM generate_series(1, 300) AS g`;
+  const claimLost = 'was claimed by a later attempt meanwhile';
+  const rowsIn = async (table: string) => (await harness.pool.query(`SELECT 1 FROM ${table}`)).rowCount;
+  const planned = async (cycleId: string) =>
+    (await harness.pool.query(`SELECT 1 FROM ${SCHEMA}.sync_cycles WHERE cycle_id = $1 AND adds IS NOT NULL`, [cycleId])).rowCount;
 
-  it('takes back what its pass 2 staged and loads nothing', async () => {
-    const audienceKey = await harness.newAudience();
-    const cycleId = randomUUID();
-    await expect(claimedBefore(audienceKey, 1)(members, audienceKey, { cycleId })).rejects.toThrow(
-      'was claimed by a later attempt meanwhile',
-    );
-    const staged = await harness.pool.query(`SELECT 1 FROM ${cycleTables(cycleId).staging}`);
-    expect(staged.rowCount).toBe(0);
-    const loaded = await harness.pool.query(`SELECT 1 FROM ${SCHEMA}.audience_members WHERE audience_no = ${AUDIENCE_NO}`, [
-      audienceKey,
-    ]);
-    expect(loaded.rowCount).toBe(0);
+  it('creates no staging, or takes back what its pass 2 staged, and loads nothing', async () => {
+    // A first cycle looks at its claim as it creates the staging, as pass 2 commits, as it loads and as it plans.
+    for (const check of [1, 2]) {
+      const audienceKey = await harness.newAudience();
+      const cycleId = randomUUID();
+      await expect(claimedBefore(audienceKey, check)(members, audienceKey, { cycleId })).rejects.toThrow(claimLost);
+      const { rows } = await harness.pool.query<{ created: boolean }>('SELECT to_regclass($1) IS NOT NULL AS created', [
+        cycleTables(cycleId).staging,
+      ]);
+      if (check === 1) expect(rows[0].created).toBe(false);
+      else expect(await rowsIn(cycleTables(cycleId).staging)).toBe(0);
+      const loaded = await harness.pool.query(`SELECT 1 FROM ${SCHEMA}.audience_members WHERE audience_no = ${AUDIENCE_NO}`, [
+        audienceKey,
+      ]);
+      expect(loaded.rowCount).toBe(0);
+    }
   });
 
-  it("takes back pass 1's fingerprints, and compares nothing", async () => {
+  it('takes back each step of a delta it took since the claim, and plans nothing', async () => {
     const { audienceKey } = await harness.source({ url: readerUrl }).prepare(members);
+    // A delta looks at its claim as pass 1 commits, as it compares, as it creates the staging, as pass 2 commits and
+    // as it plans: what each of these would have written is not there.
+    const leftEmpty: [number, (tables: CycleTables) => string][] = [
+      [1, (tables) => tables.fingerprints],
+      [2, (tables) => tables.changed],
+      [4, (tables) => tables.staging],
+    ];
+    for (const [check, table] of leftEmpty) {
+      const cycleId = randomUUID();
+      await expect(claimedBefore(audienceKey, check)(tenChanged, audienceKey, { cycleId })).rejects.toThrow(claimLost);
+      expect(await rowsIn(table(cycleTables(cycleId)))).toBe(0);
+      expect(await planned(cycleId)).toBe(0);
+    }
     const cycleId = randomUUID();
-    await expect(claimedBefore(audienceKey, 1)(members, audienceKey, { cycleId })).rejects.toThrow(
-      'was claimed by a later attempt meanwhile',
-    );
-    const copied = await harness.pool.query(`SELECT 1 FROM ${cycleTables(cycleId).fingerprints}`);
-    expect(copied.rowCount).toBe(0);
-  });
-
-  it('compares nothing, and plans nothing', async () => {
-    const { audienceKey } = await harness.source({ url: readerUrl }).prepare(members);
-    const tenChanged = `SELECT 'u' || g AS user_id, 'm' || g || CASE WHEN g <= 10 THEN '.new' ELSE '' END || '@example.com' AS email
-                          FROM generate_series(1, 300) AS g`;
-    // A delta looks at its claim as pass 1 commits, as it compares, as pass 2 commits, and as it plans.
-    const comparing = randomUUID();
-    await expect(claimedBefore(audienceKey, 2)(tenChanged, audienceKey, { cycleId: comparing })).rejects.toThrow(
-      'was claimed by a later attempt meanwhile',
-    );
-    const compared = await harness.pool.query(`SELECT 1 FROM ${cycleTables(comparing).changed}`);
-    expect(compared.rowCount).toBe(0);
-    const planning = randomUUID();
-    await expect(claimedBefore(audienceKey, 4)(tenChanged, audienceKey, { cycleId: planning })).rejects.toThrow(
-      'was claimed by a later attempt meanwhile',
-    );
-    const planned = await harness.pool.query(`SELECT 1 FROM ${SCHEMA}.sync_cycles WHERE cycle_id = $1 AND adds IS NOT NULL`, [
-      planning,
-    ]);
-    expect(planned.rowCount).toBe(0);
+    await expect(claimedBefore(audienceKey, 5)(tenChanged, audienceKey, { cycleId })).rejects.toThrow(claimLost);
+    expect(await rowsIn(cycleTables(cycleId).staging)).toBeGreaterThan(0);
+    expect(await planned(cycleId)).toBe(0);
   });
 });
 
