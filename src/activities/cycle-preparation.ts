@@ -40,7 +40,7 @@ import {
 import { planBatches, planReplaceBatches } from '../db/change-plan';
 import { advanceGeneration, claimAudienceForCycle, recordUploadSchema } from '../db/audiences';
 import { listUnsentLoad } from '../db/unsent-load';
-import { assertClaimed, claimForAttempt, type AttemptClaim } from '../db/preparation-attempt';
+import { assertClaimed, claimForAttempt, inClaimedTransaction, type AttemptClaim } from '../db/preparation-attempt';
 import { uploadSchema, type LimitedDataUseMode } from '../matching/keys';
 import { replacePendingMessage, type ReplaceReason } from '../workflows/replace-reason';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from '../db/binary-copy';
@@ -185,10 +185,9 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
       progress.begin('comparing');
       // The query may have switched the timeouts off for the session: they hold again while the source waits.
       await fromSource(assertSourceSettings(source, deps.sourceLimits), deps.sourceLimits);
-      const changes = await inTransaction(deps.pool, async (client) => {
-        await assertClaimed(client, claim, 'SHARE');
-        return findChangedMembers(client, input.audienceKey, tables);
-      });
+      const changes = await inClaimedTransaction(deps.pool, claim, 'SHARE', (client) =>
+        findChangedMembers(client, input.audienceKey, tables),
+      );
       log.info('compared fingerprints', { ...changes, sourceMembers: sourceRows, ms: Date.now() - started });
       if (changes.changed + changes.left > 0) {
         if (changes.changed > sourceRows * FULL_REBUILD_SHARE) {
@@ -211,10 +210,7 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
     }
     // Members that only left are staged nowhere, but the cycle's statements read the (empty) staging all the same.
     if (scope) {
-      await inTransaction(deps.pool, async (client) => {
-        await assertClaimed(client, claim, 'SHARE');
-        await createStaging(client, tables, scope === 'all');
-      });
+      await inClaimedTransaction(deps.pool, claim, 'SHARE', (client) => createStaging(client, tables, scope === 'all'));
     }
     if (scope === 'all' || (changedIds && changedIds.length > 0)) {
       progress.begin('encoding', { rows: 0, ...(rowsToEncode === undefined ? {} : { totalRows: rowsToEncode }) });
@@ -230,9 +226,8 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
   progress.begin('writing');
   const firstLoad =
     scope === 'all' && (await loadFirstMembers(deps.pool, claim, input.cycleId, tables, rebuiltMembers));
-  const planned = await inTransaction(deps.pool, async (client) => {
-    // Nothing this attempt read or wrote is planned from once a later attempt has claimed the audience.
-    await assertClaimed(client, claim, 'UPDATE');
+  // Nothing this attempt read or wrote is planned from once a later attempt has claimed the audience.
+  const planned = await inClaimedTransaction(deps.pool, claim, 'UPDATE', async (client) => {
     // Unless every member is rebuilt, the membership is the last one counted, moved by the members that changed
     // (counted before and after they are rebuilt): a delta does not count a million members again.
     const last = scope === 'all' ? undefined : await lastCountedMembership(client, input.audienceKey);

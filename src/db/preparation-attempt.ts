@@ -1,5 +1,5 @@
-import type { ClientBase } from 'pg';
-import { SCHEMA } from './pool';
+import type { ClientBase, Pool, PoolClient } from 'pg';
+import { inTransaction, SCHEMA } from './pool';
 import { StateInvariantError } from './state-invariant';
 
 // A cycle's preparation may be attempted again while an earlier attempt still runs (one that outlived its timeout),
@@ -40,6 +40,19 @@ export async function assertClaimed(
     [audienceKey],
   );
   if (rows[0]?.load_attempt !== attempt) throw claimedByLaterAttempt(audienceKey);
+}
+
+/** `work` in a transaction that first holds the audience's record for the attempt (see assertClaimed). */
+export function inClaimedTransaction<T>(
+  pool: Pool,
+  claim: AttemptClaim,
+  hold: 'SHARE' | 'UPDATE',
+  work: (client: PoolClient) => Promise<T>,
+): Promise<T> {
+  return inTransaction(pool, async (client) => {
+    await assertClaimed(client, claim, hold);
+    return work(client);
+  });
 }
 
 export function claimedByLaterAttempt(audienceKey: string): Error {
