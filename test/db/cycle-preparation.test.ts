@@ -4,6 +4,7 @@ import { inTransaction, SCHEMA } from '../../src/db/pool';
 import { createCycleTables, createStaging, cycleTables, type CycleTables } from '../../src/db/cycle-tables';
 import { encodeMembers } from '../../src/activities/member-chunk-encoding';
 import { CALLING_THREAD_ENCODER, type MemberEncoder } from '../../src/activities/member-encoder';
+import type { CyclePlan } from '../../src/activities/cycle-preparation';
 import { PreparationHarness, DATABASE_URL } from '../support/preparation-harness';
 import { testReaderUrl } from '../support/source-reader';
 
@@ -262,6 +263,52 @@ describe('an attempt whose audience a later attempt claimed meanwhile', () => {
     expect(await rowsIn(cycleTables(cycleId).staging)).toBeGreaterThan(0);
     expect(await planned(cycleId)).toBe(0);
   });
+
+  it("has a retry's own claim wait for a pass's COPY to commit, then drop what it wrote, without a deadlock", async () => {
+    // The COPY's check comes just after its cycle's retry, run for real, has taken the audience's record and is
+    // waiting to drop the tables the COPY holds. A first cycle's pass 2, a delta's pass 1 and its pass 2; the delta
+    // rebuilds the ten members that changed, and adds every row, as none of the first cycle's was sent.
+    const cases: { check: number; delta: boolean; rebuiltMembers: number }[] = [
+      { check: 2, delta: false, rebuiltMembers: 300 },
+      { check: 1, delta: true, rebuiltMembers: 10 },
+      { check: 4, delta: true, rebuiltMembers: 10 },
+    ];
+    for (const { check, delta, rebuiltMembers } of cases) {
+      const audienceKey = delta ? (await harness.source({ url: readerUrl }).prepare(members)).audienceKey : await harness.newAudience();
+      const sql = delta ? tenChanged : members;
+      const cycleId = randomUUID();
+      let retry: Promise<{ plan: CyclePlan }> | undefined;
+      let checks = 0;
+      const stale = harness.source({
+        url: readerUrl,
+        beforeStatement: async (text) => {
+          if (!text.includes('SELECT load_attempt') || ++checks !== check) return;
+          retry = harness.source({ url: readerUrl }).prepare(sql, audienceKey, { cycleId });
+          retry.catch(() => undefined);
+          await waitingToDrop(cycleTables(cycleId));
+        },
+      }).prepare;
+      await expect(stale(sql, audienceKey, { cycleId })).rejects.toThrow(claimLost);
+      const { plan } = await (retry as Promise<{ plan: CyclePlan }>);
+      expect(plan).toMatchObject({ decision: 'upload', members: 300, adds: 300, removes: 0, rebuiltMembers });
+      const stored = await harness.pool.query(`SELECT 1 FROM ${SCHEMA}.audience_members WHERE audience_no = ${AUDIENCE_NO}`, [
+        audienceKey,
+      ]);
+      expect(stored.rowCount).toBe(300);
+    }
+  });
+
+  /** Until a session waits for a lock to drop the cycle's tables, as a claim does that another holds them from. */
+  async function waitingToDrop(tables: CycleTables): Promise<void> {
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 20))) {
+      const { rowCount } = await harness.pool.query(
+        `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'DROP TABLE%' AND strpos(query, $1) > 0`,
+        [tables.fingerprints],
+      );
+      if (rowCount) return;
+    }
+    throw new Error('no claim came to wait for the tables');
+  }
 });
 
 it('drops the cycle\'s working tables when it commits a plan to upload: the upload reads none of them', async () => {
