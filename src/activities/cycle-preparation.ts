@@ -48,7 +48,15 @@ import { NEWLINE } from '../db/copy-text';
 import { finishCycle, lastCountedMembership, openCycle, recordPlan } from '../db/sync-cycles';
 import type { ActivityDependencies } from './dependencies';
 import { decideCycle, type CycleDecision } from './cycle-decision';
-import { mergeCounts, withMissingUserIds, type EncodedChunk } from './member-chunk-encoding';
+import {
+  addTally,
+  emptyTally,
+  mergeCounts,
+  tallied,
+  withMissingUserIds,
+  type EncodedChunk,
+  type MembershipTally,
+} from './member-chunk-encoding';
 import { CALLING_THREAD_ENCODER } from './member-encoder';
 import { ensureSourceFit } from './source-access';
 import { failingOnBrokenInvariants } from './invariant-failure';
@@ -118,6 +126,7 @@ interface PassTwo {
   sourceRows: number;
   withoutUserId: number;
   drops: Record<string, number>;
+  tally: MembershipTally;
 }
 
 export function createPreparationActivities(deps: ActivityDependencies) {
@@ -172,7 +181,7 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
   let scope: RebuildScope | undefined;
   let sourceRows = 0;
   let rebuiltMembers = 0;
-  let passTwo: PassTwo = { sourceRows: 0, withoutUserId: 0, drops: {} };
+  let passTwo: PassTwo = { sourceRows: 0, withoutUserId: 0, drops: {}, tally: emptyTally() };
   await withSourceSession(deps.sourcePool, async (source) => {
     // One snapshot for both passes, read-only: the query can see what it is allowed to and change nothing.
     await fromSource(beginSourceTransaction(source, 'REPEATABLE READ'), deps.sourceLimits);
@@ -224,8 +233,11 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
   });
 
   progress.begin('writing');
-  const firstLoad =
-    scope === 'all' && (await loadFirstMembers(deps.pool, claim, input.cycleId, tables, rebuiltMembers));
+  const loaded = scope === 'all' && (await loadFirstMembers(deps.pool, claim, input.cycleId, tables, rebuiltMembers));
+  const firstLoad = loaded !== false;
+  // Every member staged was stored, once: the membership is what pass 2 counted, and the plan, which holds the
+  // audience's record, does not read ten million members back to count them.
+  const loadedMembership = firstLoad && loaded === rebuiltMembers ? tallied(passTwo.tally) : undefined;
   // Nothing this attempt read or wrote is planned from once a later attempt has claimed the audience.
   const planned = await inClaimedTransaction(deps.pool, claim, 'UPDATE', async (client) => {
     // Unless every member is rebuilt, the membership is the last one counted, moved by the members that changed
@@ -247,7 +259,7 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
     await recordUploadSchema(client, input.audienceKey, schema);
     const { members, coverage } =
       last === undefined
-        ? await audienceMembership(client, input.audienceKey)
+        ? (loadedMembership ?? (await audienceMembership(client, input.audienceKey)))
         : before === undefined
           ? last
           : movedMembership(last, before, await audienceMembership(client, input.audienceKey, tables));
@@ -361,7 +373,7 @@ async function stageMembers(
   progress: CycleProgressReporter,
   claim: AttemptClaim,
 ): Promise<PassTwo> {
-  const totals: PassTwo = { sourceRows: 0, withoutUserId: 0, drops: {} };
+  const totals: PassTwo = { sourceRows: 0, withoutUserId: 0, drops: {}, tally: emptyTally() };
   const options: MemberRowsOptions = {
     ...(input.defaultCountry ? { defaultCountry: input.defaultCountry } : {}),
     ...(input.limitedDataUse ? { limitedDataUse: input.limitedDataUse } : {}),
@@ -378,6 +390,7 @@ async function stageMembers(
       totals.sourceRows += chunk.sourceRows;
       totals.withoutUserId += chunk.withoutUserId;
       mergeCounts(totals.drops, chunk.drops);
+      addTally(totals.tally, chunk.tally);
       if (chunk.copyData.length > 0 && !copy.write(chunk.copyData)) await Promise.race([once(copy, 'drain'), copyFailed]);
       progress.advance({ rows: totals.sourceRows });
     };

@@ -1,11 +1,12 @@
 import { hash } from 'node:crypto';
-import { AUDIENCE_SCHEMA, LIMITED_DATA_USE_BIT, UNHASHED_KEYS, VALUE_BIT } from '../matching/keys';
+import { AUDIENCE_SCHEMA, COVERAGE_KEYS, coverageByKey, LIMITED_DATA_USE_BIT, UNHASHED_KEYS, VALUE_BIT } from '../matching/keys';
 import { buildMemberRows, type MemberRows, type MemberRowsOptions } from '../matching/member-rows';
 import { compactRowInPlace, encodeRowInto } from '../matching/row-codec';
 import { SHA256_BYTES } from '../matching/sha256';
 import { BinaryCopyWriter } from '../db/binary-copy';
 import { FINGERPRINT_COLUMN } from '../db/source-query';
 import { parseCopyTextRows, type SourceColumn } from '../db/copy-text';
+import type { AudienceMembership } from '../db/member-changes';
 
 /**
  * Source members to encode: rows the driver already read, or whole lines of COPY text, which the encoding thread
@@ -28,6 +29,30 @@ export interface EncodedChunk {
   withoutUserId: number;
   /** Dropped values by `KEY:reason`. */
   drops: Record<string, number>;
+  tally: MembershipTally;
+}
+
+/**
+ * The chunk's members counted as audienceMembership (db/member-changes) counts stored ones: those with a row, and
+ * those with each bit of keys_mask, in the order of COVERAGE_KEYS. A first load that stores every member it staged
+ * then has its audience's membership without reading the members back.
+ */
+export interface MembershipTally {
+  withRows: number;
+  byBit: number[];
+}
+
+export function emptyTally(): MembershipTally {
+  return { withRows: 0, byBit: COVERAGE_KEYS.map(() => 0) };
+}
+
+export function addTally(into: MembershipTally, from: MembershipTally): void {
+  into.withRows += from.withRows;
+  from.byBit.forEach((count, bit) => (into.byBit[bit] += count));
+}
+
+export function tallied({ withRows, byBit }: MembershipTally): AudienceMembership {
+  return { members: withRows, coverage: coverageByKey((bit) => byBit[bit]) };
 }
 
 const KEY_BITS = new Map(AUDIENCE_SCHEMA.map((key, bit) => [key, 1 << bit]));
@@ -103,6 +128,7 @@ export function encodeMemberChunk(
   const rowOptions = stagedRowOptions(options);
   const copy = new BinaryCopyWriter(capacity);
   const drops: Record<string, number> = {};
+  const tally = emptyTally();
   let sourceRows = 0;
   let withoutUserId = 0;
   for (const record of records) {
@@ -113,6 +139,8 @@ export function encodeMemberChunk(
       continue;
     }
     const { rows } = member.built;
+    if (rows.length > 0) tally.withRows++;
+    for (let bit = 0; bit < tally.byBit.length; bit++) if ((member.keysMask & (1 << bit)) !== 0) tally.byBit[bit]++;
     copy.tuple(STAGING_COLUMNS).utf8(member.id).int8(BigInt(String(record[FINGERPRINT_COLUMN]))).int4(member.keysMask);
     let listedHash = copy.field(rows.length * SHA256_BYTES);
     copy.null().null();
@@ -135,7 +163,7 @@ export function encodeMemberChunk(
     }
   }
   // A copy of exactly the tuples: a view would take its whole, larger buffer along when cloned off the thread.
-  return { copyData: Buffer.from(copy.tuples), sourceRows, withoutUserId, drops };
+  return { copyData: Buffer.from(copy.tuples), sourceRows, withoutUserId, drops, tally };
 }
 
 /** Dropped values by `KEY:reason` with the source rows that had no usable user_id, as a cycle records them. */

@@ -180,7 +180,8 @@ function inLoadTransaction<T>(
  * staged range (storeStagedRows). Before them, the audience is marked as loading and what an interrupted load
  * left pending is cleared; each side first removes what such a load, or an earlier attempt's, left of its table (see
  * FIRST_LOAD_POSSIBLE). Each of its transactions stops once a later attempt has claimed the audience (see
- * preparation-attempt). Returns false, changing nothing, for an audience that was loaded before.
+ * preparation-attempt). Returns the members stored, or false, changing nothing, for an audience that was loaded
+ * before.
  */
 export async function loadFirstMembers(
   pool: Pool,
@@ -188,7 +189,7 @@ export async function loadFirstMembers(
   cycleId: string,
   tables: CycleTables,
   stagedMembers: number,
-): Promise<boolean> {
+): Promise<number | false> {
   const { rows } = await pool.query<{ possible: boolean }>(FIRST_LOAD_POSSIBLE, [claim.audienceKey]);
   if (!rows[0]?.possible) return false;
   await inLoadTransaction(pool, claim, async (client, audienceNo) => {
@@ -204,10 +205,9 @@ export async function loadFirstMembers(
   // A member's rows are distinct, so with one member per user_id a row's staged copies are the members wanting
   // it, counted in the sort that orders the rows anyway. A user_id listed twice had the rows of its dropped copy
   // counted and stored too: then the rows are counted again, over the members kept, and only theirs are kept.
-  if (members.status === 'fulfilled' && members.value !== stagedMembers) {
-    await inLoadTransaction(pool, claim, recountRows);
-  }
-  return true;
+  const kept = (members as PromiseFulfilledResult<number>).value;
+  if (kept !== stagedMembers) await inLoadTransaction(pool, claim, recountRows);
+  return kept;
 }
 
 /**

@@ -5,6 +5,7 @@ import { createCycleTables, createStaging, cycleTables, type CycleTables } from 
 import { encodeMembers } from '../../src/activities/member-chunk-encoding';
 import { CALLING_THREAD_ENCODER, type MemberEncoder } from '../../src/activities/member-encoder';
 import type { CyclePlan } from '../../src/activities/cycle-preparation';
+import { audienceMembership } from '../../src/db/member-changes';
 import { PreparationHarness, DATABASE_URL } from '../support/preparation-harness';
 import { testReaderUrl } from '../support/source-reader';
 
@@ -308,6 +309,22 @@ describe('an attempt whose audience a later attempt claimed meanwhile', () => {
       if (rowCount) return;
     }
     throw new Error('no claim came to wait for the tables');
+  }
+});
+
+it("counts a first load's membership as pass 2 staged it, and over the members kept when a user_id is listed twice", async () => {
+  // Every third member has a phone, every seventh no email: without a phone too, it has no row and is no member.
+  const distinct = `SELECT 'u' || g AS user_id, CASE WHEN g % 7 <> 0 THEN 'm' || g || '@example.com' END AS email,
+                           CASE WHEN g % 3 = 0 THEN '(202) 555-' || lpad(g::text, 4, '0') END AS phone
+                      FROM generate_series(1, 300) AS g`;
+  // u5 again, with a phone and no email: whichever copy is kept, the counts are the stored members'.
+  const twice = `${distinct} UNION ALL SELECT 'u5', NULL, '(202) 555-0005'`;
+  const { prepare } = harness.source({ url: readerUrl });
+  for (const sql of [distinct, twice]) {
+    const { audienceKey, plan } = await prepare(sql);
+    const stored = await audienceMembership(harness.pool, audienceKey);
+    expect({ members: plan.members, coverage: plan.coverage }).toEqual(stored);
+    expect(stored).toMatchObject({ members: 272, coverage: { EMAIL: 258, PHONE: 100 } });
   }
 });
 
