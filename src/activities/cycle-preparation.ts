@@ -237,7 +237,7 @@ async function prepare(deps: ActivityDependencies, input: PrepareCycleInput, pro
   const firstLoad = loaded !== false;
   // Every member staged was stored, once: the membership is what pass 2 counted, and the plan, which holds the
   // audience's record, does not read ten million members back to count them.
-  const loadedMembership = firstLoad && loaded === rebuiltMembers ? tallied(passTwo.tally) : undefined;
+  const loadedMembership = loaded === rebuiltMembers ? tallied(passTwo.tally) : undefined;
   // Nothing this attempt read or wrote is planned from once a later attempt has claimed the audience.
   const planned = await inClaimedTransaction(deps.pool, claim, 'UPDATE', async (client) => {
     // Unless every member is rebuilt, the membership is the last one counted, moved by the members that changed

@@ -1,5 +1,13 @@
 import { hash } from 'node:crypto';
-import { AUDIENCE_SCHEMA, COVERAGE_KEYS, coverageByKey, LIMITED_DATA_USE_BIT, UNHASHED_KEYS, VALUE_BIT } from '../matching/keys';
+import {
+  AUDIENCE_SCHEMA,
+  countCoverageBits,
+  COVERAGE_KEYS,
+  coverageByKey,
+  LIMITED_DATA_USE_BIT,
+  UNHASHED_KEYS,
+  VALUE_BIT,
+} from '../matching/keys';
 import { buildMemberRows, type MemberRows, type MemberRowsOptions } from '../matching/member-rows';
 import { compactRowInPlace, encodeRowInto } from '../matching/row-codec';
 import { SHA256_BYTES } from '../matching/sha256';
@@ -29,6 +37,7 @@ export interface EncodedChunk {
   withoutUserId: number;
   /** Dropped values by `KEY:reason`. */
   drops: Record<string, number>;
+  /** Its members counted as the audience's membership counts them. */
   tally: MembershipTally;
 }
 
@@ -140,7 +149,7 @@ export function encodeMemberChunk(
     }
     const { rows } = member.built;
     if (rows.length > 0) tally.withRows++;
-    for (let bit = 0; bit < tally.byBit.length; bit++) if ((member.keysMask & (1 << bit)) !== 0) tally.byBit[bit]++;
+    countCoverageBits(member.keysMask, tally.byBit);
     copy.tuple(STAGING_COLUMNS).utf8(member.id).int8(BigInt(String(record[FINGERPRINT_COLUMN]))).int4(member.keysMask);
     let listedHash = copy.field(rows.length * SHA256_BYTES);
     copy.null().null();

@@ -1,4 +1,4 @@
-import { COVERAGE_KEYS, coverageByKey } from '../matching/keys';
+import { countCoverageBits, COVERAGE_KEYS, coverageByKey } from '../matching/keys';
 import type { CycleSummary } from '../workflows/audience-status';
 import { mergeCounts, withMissingUserIds } from '../activities/member-chunk-encoding';
 import { HAS_ROWS_BIT, type MemberChunkSummary, type MemberExample } from '../activities/member-chunk-summary';
@@ -64,7 +64,7 @@ export class PreviewTally {
         const mask = masks[row] as number;
         if (mask & HAS_ROWS_BIT) members++;
         else userIdsWithoutRows++;
-        for (let bit = 0; bit < perKey.length; bit++) if (mask & (1 << bit)) perKey[bit]++;
+        countCoverageBits(mask, perKey);
       }
     }
     const coverage = coverageByKey((bit) => perKey[bit] as number);

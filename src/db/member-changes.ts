@@ -268,7 +268,7 @@ async function storeStagedRows(pool: Pool, claim: AttemptClaim, tables: CycleTab
  * the machine's host must supply again. In a lab (2026-12-07, about 12:00 UTC; 10.9 million rows staged in 32
  * ranges, stored into a table like audience_rows, alternating), storing them cost PostgreSQL 29.5–30.4 s of kernel
  * CPU in one transaction and 14.6–19.6 s dropping each range once stored; in the benchmark at ten million members,
- * some 5 s (README, Ten million members, twelfth part). The members' transaction empties theirs as it commits.
+ * some 5 s (docs/ten-million-members.md, twelfth part). The members' transaction empties theirs as it commits.
  */
 async function releaseStaged(client: ClientBase, table: string): Promise<void> {
   await client.query(`TRUNCATE ${table}`);

@@ -68,6 +68,11 @@ export const VALUE_BIT = LIMITED_DATA_USE_BIT << 1;
  */
 export const COVERAGE_KEYS: readonly string[] = [...AUDIENCE_SCHEMA, LIMITED_DATA_USE_COVERAGE, VALUE_COLUMN];
 
+/** Counts a member's keys_mask into counts by bit, in the order of COVERAGE_KEYS. */
+export function countCoverageBits(keysMask: number, countsByBit: number[]): void {
+  for (let bit = 0; bit < COVERAGE_KEYS.length; bit++) if ((keysMask & (1 << bit)) !== 0) countsByBit[bit]++;
+}
+
 /** Member counts by coverage key from counts by bit, leaving out the keys no member has. */
 export function coverageByKey(countOfBit: (bit: number) => number): Record<string, number> {
   const coverage: Record<string, number> = {};

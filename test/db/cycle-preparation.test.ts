@@ -4,7 +4,7 @@ import { inTransaction, SCHEMA } from '../../src/db/pool';
 import { createCycleTables, createStaging, cycleTables, type CycleTables } from '../../src/db/cycle-tables';
 import { encodeMembers } from '../../src/activities/member-chunk-encoding';
 import { CALLING_THREAD_ENCODER, type MemberEncoder } from '../../src/activities/member-encoder';
-import type { CyclePlan } from '../../src/activities/cycle-preparation';
+import type { CyclePlan, PrepareCycleInput } from '../../src/activities/cycle-preparation';
 import { audienceMembership } from '../../src/db/member-changes';
 import { PreparationHarness, DATABASE_URL } from '../support/preparation-harness';
 import { testReaderUrl } from '../support/source-reader';
@@ -280,16 +280,22 @@ describe('an attempt whose audience a later attempt claimed meanwhile', () => {
       const cycleId = randomUUID();
       let retry: Promise<{ plan: CyclePlan }> | undefined;
       let checks = 0;
+      let checked = false;
+      let afterCheck: string | undefined;
       const stale = harness.source({
         url: readerUrl,
         beforeStatement: async (text) => {
+          if (checked) afterCheck ??= text;
           if (!text.includes('SELECT load_attempt') || ++checks !== check) return;
           retry = harness.source({ url: readerUrl }).prepare(sql, audienceKey, { cycleId });
           retry.catch(() => undefined);
           await waitingToDrop(cycleTables(cycleId));
+          checked = true;
         },
       }).prepare;
       await expect(stale(sql, audienceKey, { cycleId })).rejects.toThrow(claimLost);
+      // The claim was not yet to be seen: the COPY committed, and a later step of the attempt found it.
+      expect(afterCheck).toBe('COMMIT');
       const { plan } = await (retry as Promise<{ plan: CyclePlan }>);
       expect(plan).toMatchObject({ decision: 'upload', members: 300, adds: 300, removes: 0, rebuiltMembers });
       const stored = await harness.pool.query(`SELECT 1 FROM ${SCHEMA}.audience_members WHERE audience_no = ${AUDIENCE_NO}`, [
@@ -315,17 +321,36 @@ describe('an attempt whose audience a later attempt claimed meanwhile', () => {
 it("counts a first load's membership as pass 2 staged it, and over the members kept when a user_id is listed twice", async () => {
   // Every third member has a phone, every seventh no email: without a phone too, it has no row and is no member.
   const distinct = `SELECT 'u' || g AS user_id, CASE WHEN g % 7 <> 0 THEN 'm' || g || '@example.com' END AS email,
-                           CASE WHEN g % 3 = 0 THEN '(202) 555-' || lpad(g::text, 4, '0') END AS phone
+                           CASE WHEN g % 3 = 0 THEN '+1 202 555 ' || lpad(g::text, 4, '0') END AS phone, g AS ltv
                       FROM generate_series(1, 300) AS g`;
-  // u5 again, with a phone and no email: whichever copy is kept, the counts are the stored members'.
-  const twice = `${distinct} UNION ALL SELECT 'u5', NULL, '(202) 555-0005'`;
-  const { prepare } = harness.source({ url: readerUrl });
-  for (const sql of [distinct, twice]) {
-    const { audienceKey, plan } = await prepare(sql);
+  // u5 again, with a phone and no email: one of its two copies is kept, either.
+  const twice = `${distinct} UNION ALL SELECT 'u5', NULL, '+1 202 555 0005', 5`;
+  let countedInPlan = 0;
+  const { prepare } = harness.source({
+    url: readerUrl,
+    beforeStatement: async (text) => {
+      if (text.includes('FILTER (WHERE length(row_hashes) > 0)')) countedInPlan++;
+    },
+  });
+  const runs: [string, Partial<PrepareCycleInput>, number][] = [
+    [distinct, {}, 0],
+    [twice, {}, 1],
+    [distinct, { limitedDataUse: 'all', valueColumn: 'ltv' }, 0],
+  ];
+  let plan: CyclePlan | undefined;
+  for (const [sql, options, counts] of runs) {
+    countedInPlan = 0;
+    let audienceKey: string;
+    ({ audienceKey, plan } = await prepare(sql, undefined, options));
     const stored = await audienceMembership(harness.pool, audienceKey);
     expect({ members: plan.members, coverage: plan.coverage }).toEqual(stored);
-    expect(stored).toMatchObject({ members: 272, coverage: { EMAIL: 258, PHONE: 100 } });
+    // The members are counted again only where the load kept fewer than it staged.
+    expect(countedInPlan).toBe(counts);
+    expect(stored.members).toBe(272);
+    expect((stored.coverage.EMAIL ?? 0) + (stored.coverage.PHONE ?? 0)).toBe(358);
   }
+  // Limited Data Use and a value are counted too.
+  expect(plan?.coverage).toMatchObject({ EMAIL: 258, PHONE: 100, LDU: 300, LOOKALIKE_VALUE: 272 });
 });
 
 it('drops the cycle\'s working tables when it commits a plan to upload: the upload reads none of them', async () => {
