@@ -23,20 +23,27 @@ async function busyBackend(applicationName: string, md5Calls: number): Promise<v
 
 describe('CpuMeter', () => {
   it('charges a backend started in the phase from its start to the client it serves, a process by its CPU', async () => {
-    // A stand-in worker: a fixed amount of hashing, then idle until it is killed.
+    // A stand-in worker: a fixed amount of hashing when told to, then idle until it is killed.
     const worker = spawn(process.execPath, [
       '-e',
       `const { hash } = require('node:crypto');
-       for (let i = 0; i < 300000; i++) hash('sha256', 'value' + i);
-       console.log('done');
+       process.stdin.once('data', () => {
+         for (let i = 0; i < 300000; i++) hash('sha256', 'value' + i);
+         console.log('done');
+       });
+       console.log('ready');
        setInterval(() => {}, 1000);`,
     ]);
     // A stand-in Temporal server that does nothing.
-    const idle = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
+    const idle = spawn(process.execPath, ['-e', "console.log('ready'); setInterval(() => {}, 1000)"]);
     try {
+      // Both have started, which takes CPU of its own, and the worker hashes only once the meter runs: on a busy
+      // machine the hashing once ended before the meter's first sample, and the idle process started after it.
+      await Promise.all([once(worker.stdout, 'data'), once(idle.stdout, 'data')]);
       // Sampled only when it starts and when it stops, so the backends are first seen after all their work:
       // charged from their start, they count in full; charged from when they were first seen, they count nothing.
       const meter = await CpuMeter.start(pool, { worker: worker.pid as number, temporal: idle.pid as number }, 60_000);
+      worker.stdin.write('go\n');
       const suffix = randomBytes(4).toString('hex');
       const ours = `audience-sync meter-test-${suffix}`;
       const emulator = `graph-emulator meter-test-${suffix}`;
