@@ -11,9 +11,12 @@ export function createPool(connectionString: string, options: { max?: number; ap
     connectionString,
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'audience-sync',
+    // Run before a new client is handed out, so every statement of ours plans with it. Sent from the 'connect'
+    // event instead, it was queued ahead of the caller's first query, which pg deprecates (and pg 9 refuses).
+    onConnect: async (client: ClientBase) => {
+      await client.query(`SET random_page_cost = ${STATE_RANDOM_PAGE_COST}`);
+    },
   });
-  // Queued before anything the client is checked out for, so every statement of ours plans with it.
-  pool.on('connect', (client) => void client.query(`SET random_page_cost = ${STATE_RANDOM_PAGE_COST}`).catch(() => undefined));
   return survivingLostConnections(pool);
 }
 
