@@ -201,13 +201,13 @@ export async function loadFirstMembers(
     inLoadTransaction(pool, claim, (client, no) => replaceMembers(client, no, tables)),
     storeStagedRows(pool, claim, tables),
   ]);
-  for (const outcome of [members, stored]) if (outcome.status === 'rejected') throw outcome.reason;
+  if (members.status === 'rejected') throw members.reason;
+  if (stored.status === 'rejected') throw stored.reason;
   // A member's rows are distinct, so with one member per user_id a row's staged copies are the members wanting
   // it, counted in the sort that orders the rows anyway. A user_id listed twice had the rows of its dropped copy
   // counted and stored too: then the rows are counted again, over the members kept, and only theirs are kept.
-  const kept = (members as PromiseFulfilledResult<number>).value;
-  if (kept !== stagedMembers) await inLoadTransaction(pool, claim, recountRows);
-  return kept;
+  if (members.value !== stagedMembers) await inLoadTransaction(pool, claim, recountRows);
+  return members.value;
 }
 
 /**
