@@ -8,6 +8,7 @@ import type { CyclePlan, PrepareCycleInput } from '../../src/activities/cycle-pr
 import { audienceMembership } from '../../src/db/member-changes';
 import { PreparationHarness, DATABASE_URL } from '../support/preparation-harness';
 import { testReaderUrl } from '../support/source-reader';
+import { waitUntil } from '../../src/local/polling';
 
 /** prepareCycle's staging against the real database. */
 const harness = new PreparationHarness();
@@ -306,15 +307,14 @@ describe('an attempt whose audience a later attempt claimed meanwhile', () => {
   });
 
   /** Until a session waits for a lock to drop the cycle's tables, as a claim does that another holds them from. */
-  async function waitingToDrop(tables: CycleTables): Promise<void> {
-    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 20))) {
+  function waitingToDrop(tables: CycleTables): Promise<boolean> {
+    return waitUntil(async () => {
       const { rowCount } = await harness.pool.query(
         `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'DROP TABLE%' AND strpos(query, $1) > 0`,
         [tables.fingerprints],
       );
-      if (rowCount) return;
-    }
-    throw new Error('no claim came to wait for the tables');
+      return (rowCount ?? 0) > 0;
+    }, 10_000);
   }
 });
 

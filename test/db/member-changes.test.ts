@@ -33,6 +33,7 @@ import { encodeMemberChunk } from '../../src/activities/member-chunk-encoding';
 import { decodeRow, encodeRow, rowsJson } from '../../src/matching/row-codec';
 import { AUDIENCE_SCHEMA } from '../../src/matching/keys';
 import { sha256Hex } from '../../src/matching/sha256';
+import { waitUntil } from '../../src/local/polling';
 
 /**
  * The delta SQL on the real database: members are counted per row, so a row shared by several members is removed
@@ -267,18 +268,15 @@ function pausingAt(connection: number): { pool: Pool; reached: Promise<void>; re
   return { pool: paused, reached, resume };
 }
 
+/** How long a test waits for a session to be waiting on a lock. */
+const LOCK_WAIT_MS = 5_000;
+
 /** Whether a statement like `query` waits for a lock. */
 async function waitingOn(query: string): Promise<boolean> {
   const { rows } = await pool.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1`, [query]);
   return rows.length > 0;
 }
 
-async function waitUntil(condition: () => Promise<boolean>): Promise<void> {
-  for (let tries = 0; !(await condition()); tries++) {
-    if (tries === 200) throw new Error('gave up waiting');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 describe('applyMemberChanges', () => {
   it('counts members per row and turns only zero crossings into adds and removes', async () => {
@@ -440,7 +438,7 @@ describe('applyMemberChanges', () => {
           `SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR SHARE OF a%'`,
         );
         return rows[0]?.waiting === 1;
-      });
+      }, LOCK_WAIT_MS);
       await other.query('COMMIT');
       await expect(loading).rejects.toThrow('was loaded by another attempt meanwhile');
       expect((await audienceMembership(pool, raceKey)).members).toBe(0);
@@ -473,7 +471,7 @@ describe('applyMemberChanges', () => {
         );
         waiting = rows[0]?.pid;
         return waiting !== undefined;
-      });
+      }, LOCK_WAIT_MS);
       await pool.query('SELECT pg_cancel_backend($1)', [waiting]);
       await expect(loading).rejects.toThrow('canceling statement');
       await other.query('ROLLBACK');
@@ -501,14 +499,14 @@ describe('applyMemberChanges', () => {
         const earlierClaim = await claimed(takeoverKey);
         const first = loadFirstMembers(pool, earlierClaim, randomUUID(), tables, staged);
         first.catch(() => undefined);
-        await waitUntil(() => waitingOn(`INSERT INTO %${held}%`));
+        await waitUntil(() => waitingOn(`INSERT INTO %${held}%`), LOCK_WAIT_MS);
         // The later cycle's claim waits for the earlier attempt's transaction to end.
         const laterClaim = { audienceKey: takeoverKey, attempt: randomUUID() };
         const second = inTransaction(pool, (client) => claimForAttempt(client, laterClaim)).then(() =>
           loadFirstMembers(pool, laterClaim, randomUUID(), laterTables, laterStaged),
         );
         second.catch(() => undefined);
-        await waitUntil(() => waitingOn('UPDATE %load_attempt%'));
+        await waitUntil(() => waitingOn('UPDATE %load_attempt%'), LOCK_WAIT_MS);
         await other.query('COMMIT');
         expect(await second).toBe(laterStaged);
         const earlierLoaded = await first.catch((error: Error) => {
