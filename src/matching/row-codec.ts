@@ -211,8 +211,8 @@ export function compactRowInPlace(row: Buffer, start: number, end: number): numb
   // Bytes from here up to the next known digest have not moved yet; they move in one piece.
   let unmoved = start;
   for (let cell = start; cell < end; ) {
-    const { tag, start: digestStart, end: cellEnd } = cellAt(row, cell);
-    const number = tag === SHA256 ? knownDigestNumber(row, digestStart) : -1;
+    const cellEnd = cellEndAt(row, cell);
+    const number = row[cell] === SHA256 ? knownDigestNumber(row, cell + 1) : -1;
     if (number >= 0) {
       if (at !== unmoved) row.copyWithin(at, unmoved, cell);
       at += cell - unmoved;
@@ -240,9 +240,15 @@ function forEachCell(encoded: Buffer, visit: (tag: number, start: number, end: n
 /** The cell whose tag byte is at `offset`: its tag and the bounds of its bytes (empty for an empty cell). */
 function cellAt(encoded: Buffer, offset: number): { tag: number; start: number; end: number } {
   const tag = encoded[offset];
-  if (tag === EMPTY) return { tag, start: offset + 1, end: offset + 1 };
-  if (tag === SHA256) return { tag, start: offset + 1, end: offset + 1 + SHA256_BYTES };
-  if (tag === TEXT || tag === JSON_VALUE) return { tag, start: offset + 3, end: offset + 3 + encoded.readUInt16BE(offset + 1) };
-  if (tag === KNOWN_SHA256) return { tag, start: offset + 1, end: offset + KNOWN_SHA256_BYTES };
+  return { tag, start: tag === TEXT || tag === JSON_VALUE ? offset + 3 : offset + 1, end: cellEndAt(encoded, offset) };
+}
+
+/** Where the cell whose tag byte is at `offset` ends: without cellAt's object, in compaction's loop over every row. */
+function cellEndAt(encoded: Buffer, offset: number): number {
+  const tag = encoded[offset];
+  if (tag === EMPTY) return offset + 1;
+  if (tag === SHA256) return offset + 1 + SHA256_BYTES;
+  if (tag === TEXT || tag === JSON_VALUE) return offset + 3 + encoded.readUInt16BE(offset + 1);
+  if (tag === KNOWN_SHA256) return offset + KNOWN_SHA256_BYTES;
   throw new Error(`not an encoded row (cell tag ${tag} at byte ${offset})`);
 }
