@@ -51,7 +51,8 @@ const takeoverKey = `member-changes-takeover-${randomUUID()}`;
 const retakenKey = `member-changes-retaken-${randomUUID()}`;
 const retriedKey = `member-changes-retried-${randomUUID()}`;
 const fullFormKey = `member-changes-full-form-${randomUUID()}`;
-const testKeys = [audienceKey, firstLoadKey, duplicateKey, reloadKey, raceKey, failedPendingKey, fullFormKey, takeoverKey, retakenKey, retriedKey];
+const joinKey = `member-changes-join-${randomUUID()}`;
+const testKeys = [audienceKey, firstLoadKey, duplicateKey, reloadKey, raceKey, failedPendingKey, fullFormKey, takeoverKey, retakenKey, retriedKey, joinKey];
 const BASIS = 'test';
 const EMAIL = AUDIENCE_SCHEMA.indexOf('EMAIL');
 
@@ -277,6 +278,37 @@ async function waitingOn(query: string): Promise<boolean> {
   return rows.length > 0;
 }
 
+
+describe('findChangedMembers', () => {
+  it('compares the fingerprints with the members in a merge join, which grows in step with the audience where a hash join does not', async () => {
+    const members = Array.from({ length: 300 }, (_, n): SourceMember => ({
+      user_id: `j${n}`,
+      email: `j${n}@example.com`,
+      fingerprint: fingerprint(n),
+    }));
+    await runCycle(members, true, joinKey);
+    const tables = cycleTables(randomUUID());
+    const client = await pool.connect();
+    const plans: string[] = [];
+    client.on('notice', (notice) => plans.push(notice.message ?? ''));
+    try {
+      await createCycleTables(client, tables);
+      await copyFingerprints(client, tables, members.map((member, n) => (n % 3 ? member : { ...member, fingerprint: '-1' })));
+      await client.query('BEGIN');
+      // The plan the statement runs with, sent to this session as it runs.
+      await client.query(`LOAD 'auto_explain'`);
+      await client.query(`SET LOCAL auto_explain.log_min_duration = 0; SET LOCAL auto_explain.log_level = notice`);
+      expect(await findChangedMembers(client, joinKey, tables)).toEqual({ changed: 100, left: 0 });
+      await client.query('COMMIT');
+    } finally {
+      await dropCycleTables(client, tables);
+      client.release();
+    }
+    const comparison = plans.filter((plan) => plan.includes('FULL JOIN'));
+    expect(comparison).toHaveLength(1);
+    expect(comparison[0]).toContain('Merge Full Join');
+  });
+});
 
 describe('applyMemberChanges', () => {
   it('counts members per row and turns only zero crossings into adds and removes', async () => {
