@@ -1,9 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../src/local/polling';
 import { startDevServer } from '../../src/local/temporal-dev-server';
+import { temporalBinary } from '../../src/local/temporal-binaries';
 
 /** A server on `port` that hangs up on whoever connects, so that closing it leaves nothing open. */
 function listen(port: number): Promise<net.Server> {
@@ -62,5 +63,49 @@ describe('startDevServer', () => {
       await close(taken);
     }
     expect(readFileSync(logFile, 'utf8').match(/address already in use/g)).toHaveLength(2);
+  }, 60_000);
+
+  /**
+   * A stand-in for the CLI that counts its starts in `starts` and fails the first `failures` of them as a server
+   * whose other port was taken would, then runs the real one.
+   */
+  function flakyCli(name: string, failures: number): { starts: string } {
+    const starts = path.join(dir, `${name}.starts`);
+    const script = path.join(dir, `${name}.sh`);
+    writeFileSync(
+      script,
+      `#!/bin/sh
+echo start >> '${starts}'
+if [ "$(wc -l < '${starts}')" -le ${failures} ]; then echo 'listen tcp 127.0.0.1:7243: bind: address already in use' >&2; exit 1; fi
+exec '${temporalBinary('temporal')}' "$@"
+`,
+    );
+    chmodSync(script, 0o755);
+    process.env.TEMPORAL_CLI_PATH = script;
+    return { starts };
+  }
+
+  const startsIn = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0);
+  const cliPath = process.env.TEMPORAL_CLI_PATH;
+  afterEach(() => {
+    if (cliPath === undefined) delete process.env.TEMPORAL_CLI_PATH;
+    else process.env.TEMPORAL_CLI_PATH = cliPath;
+  });
+
+  it('starts again when it stops before it is ready on a port of its own that is not ours', async () => {
+    const { starts } = flakyCli('once', 1);
+    const server = await startDevServer({ port: await freePort() });
+    try {
+      expect(startsIn(starts)).toBe(2);
+      expect(server.process.exitCode).toBeNull();
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
+
+  it('gives up after three starts, saying why the last one stopped', async () => {
+    const { starts } = flakyCli('always', 10);
+    await expect(startDevServer({ port: await freePort() })).rejects.toThrow(portTaken);
+    expect(startsIn(starts)).toBe(3);
   }, 60_000);
 });
