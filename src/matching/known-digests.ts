@@ -28,10 +28,11 @@ const digests = Buffer.concat(KNOWN_VALUES.map((value) => hash('sha256', value, 
 export const KNOWN_DIGESTS: Buffer = digests;
 
 /**
- * The top 30 bits of a digest's first four bytes: a lookup key that V8 keeps as a small integer, where all 32 bits
- * made a boxed number for the Map this table replaced to hash. Compacting a row of seven known and five other
- * digests took 600–670 ns with that Map and 455–480 ns with this table, the local name above and compaction's
- * cellEndAt (a lab on 2026-12-07, the best of twelve rounds over 200,000 rows, six runs each).
+ * The top 30 bits of a digest's first four bytes: a lookup key that V8 keeps as a small integer. All 32 bits are
+ * too many for one for half of all digests, which the Map this table replaced then took as boxed numbers to hash.
+ * Compacting a row of seven known and six other digests took 600–670 ns with that Map and 455–480 ns with this
+ * table, the local name above and compaction's cellEndAt (a lab on 2026-12-07, the best of twelve rounds over
+ * 200,000 rows, six runs each).
  */
 const prefixAt = (bytes: Uint8Array, offset: number): number =>
   (bytes[offset] << 22) | (bytes[offset + 1] << 14) | (bytes[offset + 2] << 6) | (bytes[offset + 3] >> 2);
@@ -41,9 +42,10 @@ const SLOTS = 2 ** Math.ceil(Math.log2(4 * KNOWN_DIGEST_COUNT));
 const SLOT_PREFIX = new Int32Array(SLOTS);
 const SLOT_NUMBER = new Int32Array(SLOTS).fill(-1);
 for (let number = 0; number < KNOWN_DIGEST_COUNT; number++) {
-  let slot = prefixAt(digests, number * SHA256_BYTES) & (SLOTS - 1);
+  const prefix = prefixAt(digests, number * SHA256_BYTES);
+  let slot = prefix & (SLOTS - 1);
   while (SLOT_NUMBER[slot] >= 0) slot = (slot + 1) & (SLOTS - 1);
-  SLOT_PREFIX[slot] = prefixAt(digests, number * SHA256_BYTES);
+  SLOT_PREFIX[slot] = prefix;
   SLOT_NUMBER[slot] = number;
 }
 
@@ -56,7 +58,10 @@ export function knownDigestNumber(bytes: Uint8Array, offset: number): number {
   return -1;
 }
 
-/** Byte by byte from the prefix's last byte: a native comparison costs more in its call than in comparing. */
+/**
+ * From the fourth byte, whose last two bits the prefix leaves out; byte by byte, as a native comparison costs more in
+ * its call than in comparing.
+ */
 function sameDigest(bytes: Uint8Array, offset: number, number: number): boolean {
   for (let i = 3, known = number * SHA256_BYTES + 3; i < SHA256_BYTES; i++, known++) {
     if (bytes[offset + i] !== digests[known]) return false;

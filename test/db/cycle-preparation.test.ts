@@ -304,7 +304,8 @@ describe('an attempt whose audience a later attempt claimed meanwhile', () => {
       ]);
       expect(stored.rowCount).toBe(300);
     }
-  });
+    // Six preparations, and three waits of up to 10 s each: over jest's 5 s in a CI run (2026-12-07).
+  }, 60_000);
 
   /** Until a session waits for a lock to drop the cycle's tables, as a claim does that another holds them from. */
   function waitingToDrop(tables: CycleTables): Promise<boolean> {

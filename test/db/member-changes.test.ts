@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Pool, PoolClient } from 'pg';
-import { createPool, inTransaction, SCHEMA } from '../../src/db/pool';
+import { createPool, inTransaction, SCHEMA, withClient } from '../../src/db/pool';
 import { migrate } from '../../src/db/migrations';
 import { forgetAudience } from '../../src/db/audiences';
 import { AUDIENCE_NO } from '../support/audience-number';
@@ -288,22 +288,23 @@ describe('findChangedMembers', () => {
     }));
     await runCycle(members, true, joinKey);
     const tables = cycleTables(randomUUID());
-    const client = await pool.connect();
     const plans: string[] = [];
-    client.on('notice', (notice) => plans.push(notice.message ?? ''));
-    try {
-      await createCycleTables(client, tables);
-      await copyFingerprints(client, tables, members.map((member, n) => (n % 3 ? member : { ...member, fingerprint: '-1' })));
-      await client.query('BEGIN');
-      // The plan the statement runs with, sent to this session as it runs.
-      await client.query(`LOAD 'auto_explain'`);
-      await client.query(`SET LOCAL auto_explain.log_min_duration = 0; SET LOCAL auto_explain.log_level = notice`);
-      expect(await findChangedMembers(client, joinKey, tables)).toEqual({ changed: 100, left: 0 });
-      await client.query('COMMIT');
-    } finally {
-      await dropCycleTables(client, tables);
-      client.release();
-    }
+    // Closed afterwards: the session keeps auto_explain loaded.
+    await withClient(
+      pool,
+      async (client) => {
+        client.on('notice', (notice) => plans.push(notice.message ?? ''));
+        await createCycleTables(client, tables);
+        await copyFingerprints(client, tables, members.map((member, n) => (n % 3 ? member : { ...member, fingerprint: '-1' })));
+        await client.query('BEGIN');
+        // The plan the statement runs with, sent to this session as it runs.
+        await client.query(`LOAD 'auto_explain'`);
+        await client.query(`SET LOCAL auto_explain.log_min_duration = 0; SET LOCAL auto_explain.log_level = notice`);
+        expect(await findChangedMembers(client, joinKey, tables)).toEqual({ changed: 100, left: 0 });
+        await client.query('COMMIT');
+      },
+      { discard: true },
+    ).finally(() => inTransaction(pool, (client) => dropCycleTables(client, tables)));
     const comparison = plans.filter((plan) => plan.includes('FULL JOIN'));
     expect(comparison).toHaveLength(1);
     expect(comparison[0]).toContain('Merge Full Join');
