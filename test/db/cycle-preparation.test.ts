@@ -266,6 +266,8 @@ describe('an attempt whose audience a later attempt claimed meanwhile', () => {
     expect(await planned(cycleId)).toBe(0);
   });
 
+  // Eight preparations (each case's attempt and its retry, and a first load before each delta) took over jest's 5 s
+  // in a CI run (2026-12-07); three lock waits of up to 10 s each then still report their own error.
   it("has a retry's own claim wait for a pass's COPY to commit, then drop what it wrote, without a deadlock", async () => {
     // The COPY's check comes just after its cycle's retry, run for real, has taken the audience's record and is
     // waiting to drop the tables the COPY holds. A first cycle's pass 2, a delta's pass 1 and its pass 2; the delta
@@ -304,7 +306,6 @@ describe('an attempt whose audience a later attempt claimed meanwhile', () => {
       ]);
       expect(stored.rowCount).toBe(300);
     }
-    // Six preparations, and three waits of up to 10 s each: over jest's 5 s in a CI run (2026-12-07).
   }, 60_000);
 
   /** Until a session waits for a lock to drop the cycle's tables, as a claim does that another holds them from. */
