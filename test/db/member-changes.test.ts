@@ -278,7 +278,6 @@ async function waitingOn(query: string): Promise<boolean> {
   return rows.length > 0;
 }
 
-
 describe('findChangedMembers', () => {
   it('compares the fingerprints with the members in a merge join, which grows in step with the audience where a hash join does not', async () => {
     const members = Array.from({ length: 300 }, (_, n): SourceMember => ({
