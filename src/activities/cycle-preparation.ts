@@ -44,6 +44,7 @@ import { assertClaimed, claimForAttempt, inClaimedTransaction, type AttemptClaim
 import { uploadSchema, type LimitedDataUseMode } from '../matching/keys';
 import { replacePendingMessage, type ReplaceReason } from '../workflows/replace-reason';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER } from '../db/binary-copy';
+import { CopyMemory } from '../db/copy-in-flight';
 import { NEWLINE } from '../db/copy-text';
 import { finishCycle, lastCountedMembership, openCycle, recordPlan } from '../db/sync-cycles';
 import type { ActivityDependencies } from './dependencies';
@@ -386,18 +387,21 @@ async function stageMembers(
     copyFailed.catch(() => undefined);
     copy.write(COPY_BINARY_HEADER);
 
+    // A chunk's tuples are written into the memory of earlier chunks the COPY has sent (member-encoding-thread).
+    const chunkMemory = new CopyMemory(copy, target);
     const write = async (chunk: EncodedChunk): Promise<void> => {
       totals.sourceRows += chunk.sourceRows;
       totals.withoutUserId += chunk.withoutUserId;
       mergeCounts(totals.drops, chunk.drops);
       addTally(totals.tally, chunk.tally);
       if (chunk.copyData.length > 0 && !copy.write(chunk.copyData)) await Promise.race([once(copy, 'drain'), copyFailed]);
+      chunkMemory.written(chunk.copyData.buffer as ArrayBuffer);
       progress.advance({ rows: totals.sourceRows });
     };
     const encoder =
       onlyMembers !== undefined && onlyMembers.length <= FEW_MEMBERS ? CALLING_THREAD_ENCODER : deps.encoder;
     const chunks = sourceMemberChunks(source, query, onlyMembers, deps.sourceLimits);
-    await encodeEachChunk(chunks, encoder.parallelism, (chunk) => encoder.encode(chunk, options), write);
+    await encodeEachChunk(chunks, encoder.parallelism, (chunk) => encoder.encode(chunk, options, chunkMemory.take()), write);
     copy.end(COPY_BINARY_TRAILER);
     await Promise.race([once(copy, 'finish'), copyFailed]);
     await commitForAttempt(target, claim);

@@ -27,8 +27,9 @@ export type MemberChunk =
 /** A chunk of source members turned into binary COPY tuples for the staging table, plus counts for the cycle history. */
 export interface EncodedChunk {
   /**
-   * Tuples in the staging table's column order, without the COPY header and trailer (see db/binary-copy). A
-   * Uint8Array: that is what a Buffer becomes on its way back from a worker thread.
+   * Tuples in the staging table's column order, without the COPY header and trailer (see db/binary-copy), from the
+   * start of an ArrayBuffer of their own that may be longer. A Uint8Array: that is what a Buffer becomes on its way
+   * back from a worker thread.
    */
   copyData: Uint8Array;
   /** Source rows read. */
@@ -76,10 +77,11 @@ const TUPLE_BYTES_PER_SOURCE_BYTE = 3.5;
 /** A chunk of a few rows wide with columns that are not match keys starts smaller, and grows if it must. */
 const MAX_FIRST_CAPACITY = 8 * 1024 * 1024;
 
-export function encodeMembers(chunk: MemberChunk, options: MemberRowsOptions): EncodedChunk {
-  if ('records' in chunk) return encodeMemberChunk(chunk.records, options);
+/** `memory`, if given, is written into when it is large enough (see BinaryCopyWriter). */
+export function encodeMembers(chunk: MemberChunk, options: MemberRowsOptions, memory?: ArrayBuffer): EncodedChunk {
+  if ('records' in chunk) return encodeMemberChunk(chunk.records, options, undefined, memory);
   const capacity = Math.min(Math.ceil(chunk.copyText.byteLength * TUPLE_BYTES_PER_SOURCE_BYTE), MAX_FIRST_CAPACITY);
-  return encodeMemberChunk(chunkRecords(chunk), options, capacity);
+  return encodeMemberChunk(chunkRecords(chunk), options, capacity, memory);
 }
 
 /** The chunk's source rows, parsed here, one at a time, when they came as COPY text. */
@@ -133,9 +135,10 @@ export function encodeMemberChunk(
   records: Iterable<Record<string, unknown>>,
   options: MemberRowsOptions,
   capacity?: number,
+  memory?: ArrayBuffer,
 ): EncodedChunk {
   const rowOptions = stagedRowOptions(options);
-  const copy = new BinaryCopyWriter(capacity);
+  const copy = new BinaryCopyWriter(capacity, memory);
   const drops: Record<string, number> = {};
   const tally = emptyTally();
   let sourceRows = 0;
@@ -171,8 +174,8 @@ export function encodeMemberChunk(
       listedHash += SHA256_BYTES;
     }
   }
-  // A copy of exactly the tuples: a view would take its whole, larger buffer along when cloned off the thread.
-  return { copyData: Buffer.from(copy.tuples), sourceRows, withoutUserId, drops, tally };
+  // A view of the writer's memory, which a hashing thread transfers whole (member-encoding-thread).
+  return { copyData: copy.tuples, sourceRows, withoutUserId, drops, tally };
 }
 
 /** Dropped values by `KEY:reason` with the source rows that had no usable user_id, as a cycle records them. */

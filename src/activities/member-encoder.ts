@@ -8,7 +8,11 @@ import { summarizeMembers, type MemberChunkSummary } from './member-chunk-summar
 
 /** Turns chunks of source members into staging COPY tuples, on worker threads when there are cores for it. */
 export interface MemberEncoder {
-  encode(chunk: MemberChunk, options: MemberRowsOptions): Promise<EncodedChunk>;
+  /**
+   * `memory`, the memory of an earlier chunk's tuples that nothing reads any more, is written into, or let go when
+   * too small; the caller must not touch it again.
+   */
+  encode(chunk: MemberChunk, options: MemberRowsOptions, memory?: ArrayBuffer): Promise<EncodedChunk>;
   /** The same normalization and hashing, summarized for `preview` instead of staged (member-chunk-summary). */
   summarize(chunk: MemberChunk, options: MemberRowsOptions, examples: number): Promise<MemberChunkSummary>;
   /** How many chunks it can usefully work on at once. */
@@ -23,7 +27,7 @@ const THREAD_IDLE_MS = 500;
 /** Encodes on the calling thread, a chunk at a time. */
 export const CALLING_THREAD_ENCODER: MemberEncoder = {
   parallelism: 1,
-  encode: async (chunk, options) => encodeMembers(chunk, options),
+  encode: async (chunk, options, memory) => encodeMembers(chunk, options, memory),
   summarize: async (chunk, options, examples) => summarizeMembers(chunk, options, examples),
   close: async () => undefined,
 };
@@ -50,7 +54,8 @@ export function createMemberEncoder(threads: number = availableParallelism()): M
   });
   return {
     parallelism: threads,
-    encode: (chunk, options) => pool.run({ chunk, options }) as Promise<EncodedChunk>,
+    encode: (chunk, options, memory) =>
+      pool.run({ chunk, options, memory }, { transferList: memory ? [memory] : [] }) as Promise<EncodedChunk>,
     summarize: (chunk, options, examples) =>
       pool.run({ chunk, options, examples }, { name: 'summarizeOnThread' }) as Promise<MemberChunkSummary>,
     close: () => pool.destroy(),

@@ -1,10 +1,21 @@
+import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { MemberRowsOptions } from '../matching/member-rows';
 import { encodeMembers, type EncodedChunk, type MemberChunk } from './member-chunk-encoding';
 import { summarizeMembers, type MemberChunkSummary } from './member-chunk-summary';
 
-/** Piscina's entry point on each worker thread. */
-export default function encodeOnThread(task: { chunk: MemberChunk; options: MemberRowsOptions }): EncodedChunk {
-  return encodeMembers(task.chunk, task.options);
+/**
+ * Piscina's entry point on each worker thread. The tuples' memory is transferred, not cloned, both ways: the main
+ * thread hands it back for a later chunk once it has been sent (member-encoder), so that staging allocates no
+ * memory a chunk. Each allocation it did counted against the main thread's heap until a full collection, which it
+ * set off every few dozen MB.
+ */
+export default function encodeOnThread(task: {
+  chunk: MemberChunk;
+  options: MemberRowsOptions;
+  memory?: ArrayBuffer;
+}): ReturnType<typeof move> {
+  const encoded: EncodedChunk = encodeMembers(task.chunk, task.options, task.memory);
+  return move({ [transferableSymbol]: encoded.copyData.buffer, [valueSymbol]: encoded });
 }
 
 /** The entry point `preview` runs by name (MemberEncoder.summarize). */

@@ -15,8 +15,14 @@ export class BinaryCopyWriter {
   private buffer: Buffer;
   private offset = 0;
 
-  constructor(capacity = 64 * 1024) {
-    this.buffer = Buffer.allocUnsafeSlow(capacity);
+  /**
+   * Writes into `memory` when it holds `capacity` bytes, which spares a chunk's allocation when its caller reuses
+   * memory. Every buffer is an ArrayBuffer of its own, never a slice of Node's shared pool, so `tuples.buffer` can
+   * be transferred to another thread and reused.
+   */
+  constructor(capacity = 64 * 1024, memory?: ArrayBuffer) {
+    this.buffer =
+      memory !== undefined && memory.byteLength >= capacity ? Buffer.from(memory) : Buffer.allocUnsafeSlow(capacity);
   }
 
   get tuples(): Buffer {

@@ -40,6 +40,20 @@ describe('encodeMemberChunk', () => {
     expect(roomy.sourceRows).toBe(300);
   });
 
+  it('writes into memory it is given when that is large enough, and into its own otherwise, the same tuples', () => {
+    const own = encodeMemberChunk(records, {}, 1_000_000);
+    const memory = new ArrayBuffer(1_000_000);
+    new Uint8Array(memory).fill(0xee);
+    const reused = encodeMemberChunk(records, {}, 1_000_000, memory);
+    expect(reused.copyData.buffer).toBe(memory);
+    expect(reused.copyData.byteOffset).toBe(0);
+    expect(Buffer.from(reused.copyData).equals(Buffer.from(own.copyData))).toBe(true);
+    const small = new ArrayBuffer(1000);
+    const grown = encodeMemberChunk(records, {}, 1_000_000, small);
+    expect(grown.copyData.buffer).not.toBe(small);
+    expect(Buffer.from(grown.copyData).equals(Buffer.from(own.copyData))).toBe(true);
+  });
+
   it("lists a member's row hashes in its member tuple, one after the other, as its row tuples give them", () => {
     const tuples = stagedTuples(Buffer.from(encodeMemberChunk(records, {}).copyData));
     let member: (Buffer | null)[] | undefined;
