@@ -1,23 +1,35 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { rowsJson } from '../matching/row-codec';
+import { BodyBuffers } from '../facebook/body-buffers';
 import type { UsersBatch } from '../facebook/users-payload';
 import { readBatchRows, type PlannedBatch } from '../db/change-plan';
 import { FailureType } from '../workflows/failure-types';
 
 /**
- * The batch's rows in the audience's upload schema (readUploadSchema), referenced only by the writer that puts them
- * into the request body.
+ * The memory batches' rows are read into, reused from one batch to the next: a batch's megabytes, new for each, set
+ * off a full collection on the worker's main thread every few batches (V8 counts such memory against the old
+ * generation's limit until one runs).
  */
-export async function readUsersBatch(
+const batchRowMemory = new BodyBuffers();
+
+/**
+ * Runs `use` with the batch's rows in the audience's upload schema (readUploadSchema), referenced only by the writer
+ * that puts them into a request body; their memory is read into for a later batch once `use` has settled, so
+ * nothing may keep them past it.
+ */
+export function withUsersBatch<T>(
   pool: Pool,
   audienceKey: string,
   batch: PlannedBatch,
   schema: readonly string[],
-): Promise<UsersBatch> {
-  const rows = await readBatchRows(pool, audienceKey, batch);
-  if (rows.length !== batch.rowCount) throw cycleStateLost();
-  return { schema, rowCount: rows.length, rowsJson: rowsJson(rows) };
+  use: (users: UsersBatch) => Promise<T>,
+): Promise<T> {
+  return batchRowMemory.lend(async (allocate) => {
+    const rows = await readBatchRows(pool, audienceKey, batch, allocate);
+    if (rows.length !== batch.rowCount) throw cycleStateLost();
+    return use({ schema, rowCount: rows.length, rowsJson: rowsJson(rows) });
+  });
 }
 
 export function cycleStateLost(): ApplicationFailure {

@@ -9,7 +9,7 @@ import type { ActivityDependencies } from './dependencies';
 import { forEachWithConcurrency } from './bounded-concurrency';
 import { graphFailure } from './graph-failures';
 import { callForAdAccount } from './ad-account-gate';
-import { cycleStateLost, readUsersBatch } from './batch-rows';
+import { cycleStateLost, withUsersBatch } from './batch-rows';
 import { failingOnBrokenInvariants } from './invariant-failure';
 import { replaceAtMeta, waitForOtherReplace } from './replace-upload';
 import { CycleProgressReporter } from './cycle-progress';
@@ -153,9 +153,10 @@ async function uploadBatch(
   batch: PlannedBatch,
   schema: readonly string[],
 ): Promise<void> {
-  const users = await readUsersBatch(deps.pool, input.audienceKey, batch, schema);
   const send = batch.operation === 'add' ? deps.graph.addUsers : deps.graph.removeUsers;
-  const response = await callForAdAccount(deps, input.adAccountId, () => send.call(deps.graph, input.fbAudienceId, users));
+  const response = await withUsersBatch(deps.pool, input.audienceKey, batch, schema, (users) =>
+    callForAdAccount(deps, input.adAccountId, () => send.call(deps.graph, input.fbAudienceId, users)),
+  );
   await inTransaction(deps.pool, (client) =>
     acknowledgeBatch(client, input.audienceKey, input.cycleId, batch, response.numInvalidEntries),
   );

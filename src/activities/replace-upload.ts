@@ -15,7 +15,7 @@ import {
 import { FailureType } from '../workflows/failure-types';
 import type { ActivityDependencies } from './dependencies';
 import { callForAdAccount, callMeta } from './ad-account-gate';
-import { readUsersBatch } from './batch-rows';
+import { withUsersBatch } from './batch-rows';
 import { graphFailure } from './graph-failures';
 import type { CycleProgressReporter } from './cycle-progress';
 
@@ -94,22 +94,23 @@ async function sendSession(
       await dropReplaceSession(deps.pool, target.cycleId);
       return 'restart';
     }
-    const users = await readUsersBatch(deps.pool, target.audienceKey, batch, schema);
     const last = batch.batchNo === lastBatchNo || outOfTime;
-    let invalidEntries: number;
-    try {
-      const response = await callForAdAccount(deps, target.adAccountId, () =>
+    // A failure to read the rows fails the attempt; one of the call is Meta's answer to the batch.
+    const answer = await withUsersBatch(deps.pool, target.audienceKey, batch, schema, (users) =>
+      callForAdAccount(deps, target.adAccountId, () =>
         deps.graph.replaceUsers(target.fbAudienceId, users, {
           sessionId: session.sessionId,
           batchSeq: batch.batchNo + 1,
           lastBatch: last,
           estimatedTotal,
         }),
-      );
-      invalidEntries = response.numInvalidEntries;
-    } catch (error) {
-      return afterRefusedBatch(deps, target, batch, error);
-    }
+      ).then(
+        (response) => ({ response }),
+        (error: unknown) => ({ error }),
+      ),
+    );
+    if ('error' in answer) return afterRefusedBatch(deps, target, batch, answer.error);
+    const invalidEntries = answer.response.numInvalidEntries;
     await inTransaction(deps.pool, async (client) => {
       await acknowledgeReplaceBatch(client, target.cycleId, batch, invalidEntries);
       if (last) await settleReplace(client, target.audienceKey, target.cycleId, deps.batchSize);

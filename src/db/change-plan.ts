@@ -1,7 +1,7 @@
 import type { ClientBase, Pool } from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import { audienceNumber, findAudienceNumber } from './audience-number';
 import { readBinaryCopyColumn } from './binary-copy';
+import { CopyOutStream } from './copy-out';
 import { SCHEMA, withClient, type Queryable } from './pool';
 import { StateInvariantError } from './state-invariant';
 import { forgetUnsentLoad, pendEveryWantedRow } from './unsent-load';
@@ -150,10 +150,16 @@ export async function plannedBatches(client: Queryable, cycleId: string): Promis
  * The compact rows of a batch (see src/matching/row-codec.ts), exactly as built, and for removals as uploaded; a
  * replace batch's, and an unsent first load's, are the wanted rows in its range (a load's wanted rows are all pending
  * addition, and none of them is listed).
- * They come as binary COPY, views into one buffer: a query result would carry the batch's megabytes as hex, for
- * PostgreSQL to write and the driver to decode, row by row. COPY takes no parameters, so the values are literals.
+ * They come as binary COPY, views into one buffer, which `allocate` gives: a query result would carry the batch's
+ * megabytes as hex, for PostgreSQL to write and the driver to decode, row by row. COPY takes no parameters, so the
+ * values are literals.
  */
-export async function readBatchRows(pool: Pool, audienceKey: string, batch: PlannedBatch): Promise<Buffer[]> {
+export async function readBatchRows(
+  pool: Pool,
+  audienceKey: string,
+  batch: PlannedBatch,
+  allocate: (length: number) => Buffer = Buffer.allocUnsafe,
+): Promise<Buffer[]> {
   return withClient(pool, async (client) => {
     const literal = (text: string) => client.escapeLiteral(text);
     // A record deleted took its rows with it: the batch comes back short, and the cycle is computed again.
@@ -170,10 +176,17 @@ export async function readBatchRows(pool: Pool, audienceKey: string, batch: Plan
              JOIN ${SCHEMA}.audience_rows a ON a.audience_no = p.audience_no AND a.row_hash = p.row_hash
             WHERE p.audience_no = ${audienceNo} AND p.operation = ${literal(batch.operation)}
               AND p.row_hash ${range}`;
-    const copy = client.query(copyTo(`COPY (${rows}) TO STDOUT (FORMAT binary)`));
+    const copy = client.query(new CopyOutStream(`COPY (${rows}) TO STDOUT (FORMAT binary)`));
     const chunks: Buffer[] = [];
-    for await (const chunk of copy as AsyncIterable<Buffer>) chunks.push(chunk);
-    return readBinaryCopyColumn(Buffer.concat(chunks)).map((row) => {
+    let length = 0;
+    for await (const chunk of copy as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      length += chunk.length;
+    }
+    const data = allocate(length);
+    let at = 0;
+    for (const chunk of chunks) at += chunk.copy(data, at);
+    return readBinaryCopyColumn(data).map((row) => {
       if (row === null) throw new StateInvariantError(`a row of audience ${audienceKey} has no data`);
       return row;
     });

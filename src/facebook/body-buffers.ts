@@ -6,9 +6,10 @@ const KEEP_IDLE_MS = 10_000;
 const SIZE_STEP = 1 << 20;
 
 /**
- * Reusable memory for /users request bodies. An upload sends bodies of megabytes back to back, a few at a time;
- * a fresh buffer for each lives until V8's next full collection, so the worker would carry many bodies' worth of
- * garbage at its peak. A buffer is lent for one request and is not written again until that request has ended.
+ * Reusable memory for what an upload's /users requests send: their bodies, and the batch rows read for them. An
+ * upload sends bodies of megabytes back to back, a few at a time; a fresh buffer for each lives until V8's next full
+ * collection, so the worker would carry many bodies' worth of garbage at its peak. A buffer is lent for one request
+ * and is not written again until that request has ended.
  */
 export class BodyBuffers {
   private readonly kept: Buffer[] = [];

@@ -72,6 +72,11 @@ describe('planBatches, readBatchRows and acknowledgeBatch', () => {
     for (const batch of batches) {
       const rows = await readBatchRows(pool, audienceKey, batch);
       expect(rows).toHaveLength(batch.rowCount);
+      // Read again into memory it is lent, which starts inside a larger buffer of other bytes.
+      const lent = Buffer.alloc(1 << 16, 0xee);
+      const intoLent = await readBatchRows(pool, audienceKey, batch, (length) => lent.subarray(8, 8 + length));
+      expect(intoLent).toEqual(rows);
+      expect(intoLent.every((row) => row.buffer === lent.buffer)).toBe(true);
       for (const row of rows) {
         const text = row.toString('hex');
         expect(seen.has(text)).toBe(false);
