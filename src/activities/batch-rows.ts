@@ -7,9 +7,8 @@ import { readBatchRows, type PlannedBatch } from '../db/change-plan';
 import { FailureType } from '../workflows/failure-types';
 
 /**
- * The memory batches' rows are read into, reused from one batch to the next: a batch's megabytes, new for each, set
- * off a full collection on the worker's main thread every few batches (V8 counts such memory against the old
- * generation's limit until one runs).
+ * The memory batches' rows are read into, reused from one batch to the next rather than megabytes of new memory a
+ * batch, which V8 counts against the main thread's old generation until a full collection frees it.
  */
 const batchRowMemory = new BodyBuffers();
 

@@ -387,7 +387,8 @@ async function stageMembers(
     copyFailed.catch(() => undefined);
     copy.write(COPY_BINARY_HEADER);
 
-    // A chunk's tuples are written into the memory of earlier chunks the COPY has sent (member-encoding-thread).
+    // A chunk's tuples are written into the memory of earlier chunks the COPY has sent: new memory for each chunk
+    // set off full collections on this thread (member-encoding-thread).
     const chunkMemory = new CopyMemory(copy, target);
     const write = async (chunk: EncodedChunk): Promise<void> => {
       totals.sourceRows += chunk.sourceRows;

@@ -95,7 +95,8 @@ async function sendSession(
       return 'restart';
     }
     const last = batch.batchNo === lastBatchNo || outOfTime;
-    // A failure to read the rows fails the attempt; one of the call is Meta's answer to the batch.
+    // Rows that cannot be read fail the attempt; a failed call goes to afterRefusedBatch, which handles Meta's
+    // refusals and throws anything else again, once the rows' memory is given back.
     const answer = await withUsersBatch(deps.pool, target.audienceKey, batch, schema, (users) =>
       callForAdAccount(deps, target.adAccountId, () =>
         deps.graph.replaceUsers(target.fbAudienceId, users, {

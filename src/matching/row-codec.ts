@@ -132,8 +132,9 @@ export function rowsJson(rows: readonly Buffer[]): JsonText {
   return {
     byteLength: writeRowsJson(rows, undefined, 0),
     writeTo: (target, offset) => {
-      // Once written into the request body, the rows are let go rather than held for the whole call: a batch's
-      // Buffers then die young instead of waiting in the old generation for a full collection.
+      // Once written into the request body, the rows' views are let go rather than held for the whole call: they
+      // then die young instead of waiting in the old generation for a full collection. (Their memory is lent for
+      // the call: see withUsersBatch.)
       if (!unwritten) throw new Error("A batch's rows are written once");
       const end = writeRowsJson(unwritten, target, offset);
       unwritten = undefined;

@@ -30,9 +30,10 @@ describe('copyWritesSent', () => {
       }
       const tuples = writer.tuples;
       copy.write(tuples);
+      // Held by the COPY stream until the server has answered the COPY, then by the socket until sent.
       expect(copyWritesSent(copy, client)).toBe(false);
       await waitUntil(async () => copyWritesSent(copy, client), 30_000);
-      // Bytes of it still to be sent would now break the stream's framing (a length of -1: NULL, refused).
+      // Bytes of it still to be sent would now arrive as 0xff: PostgreSQL would refuse them or store them.
       tuples.fill(0xff);
       copy.end(COPY_BINARY_TRAILER);
       await once(copy, 'finish');
@@ -47,6 +48,8 @@ describe('copyWritesSent', () => {
     }
   });
 
+  // The COPY stream calls a write under the socket's 16 kB high-water mark done at once, while the socket may still
+  // hold it: on a real connection that needs a full socket buffer at that moment, which no test can arrange.
   it('counts a write the socket has not finished, even when the COPY stream has called it done', () => {
     const { copy, client, socket } = standIns();
     socket.write(Buffer.alloc(100));
